@@ -1,0 +1,1 @@
+"""Locust scenarios and the headless load-test runner."""

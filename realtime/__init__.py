@@ -1,0 +1,1 @@
+"""The websocket hub and cross-worker fan-out."""

@@ -1,0 +1,165 @@
+"""The ``rfq`` command: serve, demo, admin, db, bench, audit.
+
+Each subcommand reads the ``RFQ_*`` settings; a bad setting or a busy data dir ends
+the command with a one-line error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import uvicorn
+
+from rfq import accounts, db
+from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
+from rfq.errors import RfqError
+from rfq.settings import Settings, SettingsError
+
+_EXPECTED = (SettingsError, DataDirBusy, EmbeddedRedisFailed, RfqError, db.SchemaOutdated)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rfq`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except _EXPECTED as exc:
+        print(f"rfq: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rfq", description="RFQ Arena: reverse auctions for brand procurement festivals."
+    )
+    sub = parser.add_subparsers(title="commands")
+
+    serve = sub.add_parser("serve", help="run the app with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    demo = sub.add_parser("demo", help="serve a seeded demo festival and print the logins")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=_demo)
+
+    admin = sub.add_parser("admin", help="operator accounts").add_subparsers(title="admin")
+    create = admin.add_parser("create", help="create an operator account")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", help="prompted for when omitted")
+    create.set_defaults(run=_admin_create)
+
+    dbp = sub.add_parser("db", help="the SQL database").add_subparsers(title="db")
+    dbp.add_parser("upgrade", help="apply every migration").set_defaults(run=_db_upgrade)
+
+    bench = sub.add_parser("bench", help="engine and fan-out benchmarks")
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(run=_not_yet("bench"))
+
+    audit = sub.add_parser("audit", help="audit logs").add_subparsers(title="audit")
+    verify = audit.add_parser("verify", help="verify an auction's hash-chained log")
+    verify.add_argument("auction_id")
+    verify.set_defaults(run=_not_yet("audit verify"))
+    return parser
+
+
+def serve(host: str, port: int, workers: int, settings: Settings) -> None:
+    """Run the app under uvicorn until it is stopped (Ctrl-C or SIGTERM).
+
+    The parent process migrates an SQLite database and starts the embedded Redis when
+    ``RFQ_REDIS_URL`` is unset, then hands its URL to every worker and stops it last.
+    """
+    if workers < 1:
+        raise SettingsError("--workers must be at least 1.")
+    if settings.is_sqlite:
+        db.upgrade(settings.database_url)
+    else:
+        db.require_current(settings.database_url)
+    embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
+    try:
+        if embedded is not None:
+            os.environ["RFQ_REDIS_URL"] = embedded.start()
+        uvicorn.run(
+            "web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            os.environ.pop("RFQ_REDIS_URL", None)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    serve(args.host, args.port, args.workers, Settings.from_env())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rfq import demo
+
+    settings = Settings.from_env()
+    if settings.is_sqlite:
+        db.upgrade(settings.database_url)
+    logins = demo.seed(settings)
+    url = f"http://{args.host}:{args.port}/"
+    print(f"\nRFQ Arena demo festival: open {url}login\n")
+    print(f"Demo logins (password for all: {demo.PASSWORD})")
+    for role, email in logins:
+        print(f"  {role:<9} {email}")
+    print(flush=True)
+    serve(args.host, args.port, 1, settings)
+    return 0
+
+
+def _admin_create(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if settings.is_sqlite:
+        db.upgrade(settings.database_url)
+    password = args.password or getpass.getpass("Password for the operator: ")
+    database = db.Database(settings.database_url)
+    try:
+        with database.session() as session:
+            user = accounts.create_operator(session, args.email, password)
+            session.commit()
+    finally:
+        database.dispose()
+    print(f"Operator {user.email} created (id {user.id}).")
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    db.upgrade(settings.database_url)
+    print("Database is at the latest migration.")
+    return 0
+
+
+def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(f"rfq {name}: not available yet (the auction engine is not built).", file=sys.stderr)
+        return 2
+
+    return run
+
+
+if __name__ == "__main__":
+    sys.exit(main())

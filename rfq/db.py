@@ -1,0 +1,153 @@
+"""The SQL database: engine creation, migrations, and running work off the event loop.
+
+SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout;
+PostgreSQL goes through psycopg 3. Handlers call :meth:`Database.run` with a plain
+function of a ``Session``; it runs in a worker thread and commits when it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, Engine, TypeDecorator, event, text
+from sqlmodel import Session, create_engine
+
+T = TypeVar("T")
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def make_engine(url: str) -> Engine:
+    """Create the SQLAlchemy engine for ``url`` with the project's connection settings."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy issue BEGIN itself (see _sqlite_begin) so transactions are real.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers wait instead of deadlocking.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str) -> Config:
+    """The Alembic configuration for this package's migrations against ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Apply every migration to the database at ``url`` (``rfq db upgrade``)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+class Database:
+    """The app's handle on the SQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def session(self) -> Session:
+        """A new session; the caller commits and closes it."""
+        return Session(self.engine, expire_on_commit=False)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(session, *args)`` in a worker thread, commit, and return its result."""
+        return await anyio.to_thread.run_sync(self._run_sync, fn, args)
+
+    def _run_sync(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with self.session() as session:
+            result = fn(session, *args)
+            session.commit()
+            return result
+
+    def ping(self) -> None:
+        """Raise if the database does not answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and always read back as an aware UTC datetime.
+
+    SQLite keeps no zone; PostgreSQL's ``timestamptz`` would. Storing naive UTC in both
+    keeps comparisons identical on the two backends.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class SchemaOutdated(RuntimeError):
+    """The database's schema is not at the latest migration."""
+
+
+def require_current(url: str) -> None:
+    """Raise ``SchemaOutdated`` unless every migration has been applied to ``url``."""
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    if current != head:
+        raise SchemaOutdated(
+            f"The database is at migration {current or 'none'}, the code needs {head}; "
+            "run `rfq db upgrade`."
+        )
+
+
+def enum_type(enum: type[StrEnum]) -> sa.Enum:
+    """A column type for a ``StrEnum``: stored as its value in a VARCHAR on every backend.
+
+    Not a native PostgreSQL enum, so a migration that adds a state is a code change only.
+    """
+    return sa.Enum(
+        enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]
+    )

@@ -1,0 +1,128 @@
+"""Settings: the ``RFQ_*`` environment variables, read and validated in one place.
+
+| variable              | default                                                     |
+| --------------------- | ----------------------------------------------------------- |
+| ``RFQ_DATA_DIR``      | ``./.rfq``                                                  |
+| ``RFQ_DATABASE_URL``  | ``sqlite:///<data dir>/rfq.sqlite3``                        |
+| ``RFQ_REDIS_URL``     | unset: the app starts its own Redis server in the data dir  |
+| ``RFQ_SECRET_KEY``    | generated once and kept in ``<data dir>/secret_key``        |
+| ``RFQ_ALLOWED_ORIGINS`` | the app's own origin (comma-separated list to add others) |
+| ``RFQ_REDIS_PREFIX``  | ``rfq:`` (the start of every Redis key the app writes)      |
+
+A bad value raises :class:`SettingsError` whose message names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg", "postgresql")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The app's configuration, immutable once read."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    allowed_origins: tuple[str, ...]
+    redis_prefix: str = "rfq:"
+
+    @property
+    def embedded_redis(self) -> bool:
+        """True when the app runs its own Redis server in the data dir."""
+        return self.redis_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is an SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings from ``environ`` (default: ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("RFQ_DATA_DIR") or ".rfq").expanduser().resolve()
+        database_url = _database_url(env.get("RFQ_DATABASE_URL"), data_dir)
+        redis_url = _redis_url(env.get("RFQ_REDIS_URL"))
+        secret_key = _secret_key(env.get("RFQ_SECRET_KEY"), data_dir)
+        origins = _origins(env.get("RFQ_ALLOWED_ORIGINS"))
+        prefix = _prefix(env.get("RFQ_REDIS_PREFIX", "rfq:"))
+        return cls(data_dir, database_url, redis_url, secret_key, origins, prefix)
+
+
+def _database_url(value: str | None, data_dir: Path) -> str:
+    if not value:
+        return f"sqlite:///{data_dir / 'rfq.sqlite3'}"
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in _DATABASE_SCHEMES:
+        raise SettingsError(
+            f"RFQ_DATABASE_URL must start with sqlite:/// or postgresql+psycopg://, got {value!r}."
+        )
+    if scheme == "postgresql":
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def _redis_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme = urlsplit(value).scheme
+    if scheme not in _REDIS_SCHEMES:
+        raise SettingsError(
+            "RFQ_REDIS_URL must be a redis://, rediss://, unix:// or redis+cluster:// URL, "
+            f"got {value!r}."
+        )
+    return value
+
+
+def _secret_key(value: str | None, data_dir: Path) -> str:
+    if value:
+        if len(value) < 32:
+            raise SettingsError("RFQ_SECRET_KEY must be at least 32 characters long.")
+        return value
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def _origins(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise SettingsError(
+                f"RFQ_ALLOWED_ORIGINS entries must look like https://host[:port], got {origin!r}."
+            )
+    return origins
+
+
+def _prefix(value: str) -> str:
+    if not value or any(c in value for c in "{} \t\n") or len(value) > 64:
+        raise SettingsError(
+            f"RFQ_REDIS_PREFIX must be 1 to 64 characters without braces or spaces, got {value!r}."
+        )
+    return value

@@ -1,0 +1,1 @@
+"""The Starlette app: HTTP API, pages, and static assets."""

@@ -1,0 +1,81 @@
+"""The Starlette application: routes, error handlers, and the resources of its lifespan.
+
+``create_app()`` is the factory uvicorn runs (``web.app:create_app``). Resources are
+opened in :func:`lifespan` and closed when it ends: the database, the Redis client
+(and, when ``RFQ_REDIS_URL`` is unset and no parent process started one, the embedded
+Redis server), and the rate limiter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from rfq import __version__, db
+from rfq.embedded_redis import EmbeddedRedis
+from rfq.keys import Keys
+from rfq.ratelimit import RateLimiter
+from rfq.redis_client import connect, log_persistence
+from rfq.settings import Settings
+from web import accounts, health, pages
+from web.errors import HANDLERS
+from web.routing import openapi
+
+log = logging.getLogger("rfq.web")
+
+_STATIC = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; settings default to the ``RFQ_*`` environment variables."""
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            state = app.state
+            state.settings = settings
+            redis_url = settings.redis_url
+            if redis_url is None:
+                embedded = EmbeddedRedis(settings.data_dir)
+                redis_url = embedded.start()
+                stack.callback(embedded.stop)
+            if settings.is_sqlite:
+                db.upgrade(settings.database_url)
+            else:
+                db.require_current(settings.database_url)
+            state.db = db.Database(settings.database_url)
+            stack.callback(state.db.dispose)
+            state.redis = connect(redis_url)
+            stack.push_async_callback(state.redis.aclose)
+            if settings.redis_url is not None:
+                await log_persistence(state.redis)
+            state.keys = Keys(settings.redis_prefix)
+            state.limiter = RateLimiter(state.redis, state.keys)
+            yield
+
+    app = Starlette(routes=_routes(), exception_handlers=HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app.state.settings = settings
+    return app
+
+
+async def _openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi("RFQ Arena", __version__))
+
+
+def _routes() -> list[BaseRoute]:
+    return [
+        *accounts.ROUTES,
+        *health.ROUTES,
+        Route("/openapi.json", _openapi_json, methods=["GET"]),
+        *pages.ROUTES,
+        Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+    ]

@@ -1,0 +1,50 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.responses import JSONResponse
+
+from web.routing import Call, api
+
+_CHECK_TIMEOUT_S = 2.0
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+@api("GET", "/healthz", response=Health, auth=False, tags=("ops",))
+async def healthz(call: Call[Any]) -> Any:
+    """The process is alive and serving."""
+    return Health(status="ok")
+
+
+@api("GET", "/readyz", response=Health, auth=False, tags=("ops",))
+async def readyz(call: Call[Any]) -> Any:
+    """The database and Redis both answer; 503 when either does not."""
+    checks = {
+        "database": await _check(call.state.db.run(lambda session: session.connection())),
+        "redis": await _check(call.state.redis.ping()),
+    }
+    ok = all(v == "ok" for v in checks.values())
+    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), 200 if ok else 503)
+
+
+async def _check(awaitable: Any) -> str:
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT_S):
+            await awaitable
+    except TimeoutError:
+        return "timeout"
+    except Exception as exc:  # a probe reports any failure rather than raising it
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+ROUTES = [healthz, readyz]

@@ -1,0 +1,200 @@
+"""JSON endpoints declared with their schemas, and the OpenAPI document built from them.
+
+An endpoint is an async function ``fn(call)``; :func:`api` wraps it into a Starlette
+``Route`` that parses and validates the body against its pydantic model, resolves the
+caller (bearer header or session cookie, with CSRF protection for the cookie), and
+serialises what the function returns. The same declarations produce ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from rfq.accounts import Principal
+from rfq.errors import Invalid
+from web.auth import authenticate_request
+from web.errors import RequestInvalid
+
+B = TypeVar("B", bound=BaseModel)
+
+MAX_JSON_BODY = 1_000_000
+
+
+@dataclass(slots=True)
+class Call(Generic[B]):
+    """What an endpoint function receives: the request, its caller and its parsed body."""
+
+    request: Request
+    principal: Principal | None
+    body: B
+    path: dict[str, Any]
+
+    @property
+    def state(self) -> Any:
+        """The app's shared resources (``app.state``)."""
+        return self.request.app.state
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """What the OpenAPI document says about one endpoint."""
+
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None
+    response: Any
+    status: int
+    auth: bool
+    tags: tuple[str, ...] = field(default=())
+
+
+Handler = Callable[[Call[Any]], Awaitable[Any]]
+
+_SPECS: list[Spec] = []
+
+
+def api(
+    method: str,
+    path: str,
+    *,
+    body: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    auth: bool = True,
+    tags: tuple[str, ...] = (),
+) -> Callable[[Handler], Route]:
+    """Declare a JSON endpoint; the decorated function becomes a ``Route``."""
+
+    def wrap(fn: Handler) -> Route:
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        _SPECS.append(Spec(method, path, summary, body, response, status, auth, tags))
+        adapter = TypeAdapter(response) if response is not None else None
+
+        async def endpoint(request: Request) -> Response:
+            principal = await authenticate_request(request)
+            parsed = await _parse_body(request, body) if body is not None else None
+            result = await fn(Call(request, principal, parsed, dict(request.path_params)))
+            if isinstance(result, Response):
+                return result
+            if adapter is not None:
+                content = adapter.dump_python(result, mode="json")
+            else:
+                content = result
+            return JSONResponse(content, status)
+
+        return Route(path, endpoint, methods=[method], name=fn.__name__)
+
+    return wrap
+
+
+async def _parse_body(request: Request, model: type[B]) -> B:
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BODY:
+        raise Invalid("The request body is too large.", code="payload_too_large")
+    ctype = request.headers.get("content-type", "")
+    if raw and "json" not in ctype:
+        raise Invalid("Send the body as application/json.", code="unsupported_media_type")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("The body is not valid JSON.", code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise Invalid("The body must be a JSON object.", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestInvalid.from_pydantic(exc) from exc
+
+
+def openapi(title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every declared endpoint."""
+    paths: dict[str, dict[str, Any]] = {}
+    defs: dict[str, Any] = {}
+    for spec in _SPECS:
+        op: dict[str, Any] = {"summary": spec.summary, "tags": list(spec.tags)}
+        params = _path_params(spec.path)
+        if params:
+            op["parameters"] = params
+        if spec.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(spec.body, defs)}},
+            }
+        ok: dict[str, Any] = {"description": "Success"}
+        if spec.response is not None:
+            ok["content"] = {"application/json": {"schema": _schema(spec.response, defs)}}
+        responses: dict[str, Any] = {str(spec.status): ok}
+        for code in _error_statuses(spec):
+            responses[code] = {
+                "description": "Error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+        op["responses"] = responses
+        if spec.auth:
+            op["security"] = [{"bearer": []}, {"cookie": []}]
+        paths.setdefault(re.sub(r"\{(\w+):\w+\}", r"{\1}", spec.path), {})[spec.method.lower()] = op
+    defs["Error"] = _ERROR_SCHEMA
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": defs,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "rfq_session"},
+            },
+        },
+    }
+
+
+def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    schema = TypeAdapter(tp).json_schema(ref_template="#/components/schemas/{model}")
+    defs.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    params = []
+    for part in path.split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            name, _, conv = part[1:-1].partition(":")
+            kind = "integer" if conv == "int" else "string"
+            params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+    return params
+
+
+def _error_statuses(spec: Spec) -> list[str]:
+    codes = ["400", "422"] if spec.body is not None else ["400"]
+    if spec.auth:
+        codes += ["401", "403", "404"]
+    return [*codes, "429"]
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "fields": {"type": "array", "items": {"type": "object"}},
+                "retry_after": {"type": "integer"},
+            },
+        }
+    },
+}
