@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.limiter = RateLimiter(state.redis, state.keys)
             yield
 
-    app = Starlette(routes=_routes(), exception_handlers=HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    app = Starlette(routes=_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings
     return app
 

@@ -59,7 +59,10 @@ async def authenticate_request(conn: HTTPConnection) -> Principal | None:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("Use 'Authorization: Bearer TOKEN'.", code="invalid_token")
-        return await state.db.run(accounts.resolve, secret.strip(), accounts.Via.bearer)
+        principal: Principal = await state.db.run(
+            accounts.resolve, secret.strip(), accounts.Via.bearer
+        )
+        return principal
     cookie = conn.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None

@@ -28,7 +28,23 @@ from rfq.errors import (
 
 log = logging.getLogger("rfq.web")
 
+
+
+class UnsupportedMediaType(Invalid):
+    """The body is not in a format the endpoint reads."""
+
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(Invalid):
+    """The body is larger than the endpoint accepts."""
+
+    code = "payload_too_large"
+
+
 _STATUS: tuple[tuple[type[RfqError], int], ...] = (
+    (UnsupportedMediaType, 415),
+    (PayloadTooLarge, 413),
     (Invalid, 422),
     (Unauthorized, 401),
     (Forbidden, 403),
@@ -86,10 +102,10 @@ async def rfq_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RfqError)
     extra: dict[str, Any] = {}
     headers = {}
+    if isinstance(exc, Invalid) and exc.field:
+        extra["field"] = exc.field
     if isinstance(exc, RequestInvalid):
         extra["fields"] = exc.fields
-    elif isinstance(exc, Invalid) and exc.field:
-        extra["field"] = exc.field
     if isinstance(exc, RateLimited):
         extra["retry_after"] = exc.retry_after
         headers["Retry-After"] = str(exc.retry_after)

@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from rfq.accounts import Principal
 from rfq.errors import Invalid
-from web.auth import authenticate_request
-from web.errors import RequestInvalid
+from web.auth import authenticate_request, check_origin
+from web.errors import PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 
 B = TypeVar("B", bound=BaseModel)
 
@@ -81,7 +81,12 @@ def api(
         adapter = TypeAdapter(response) if response is not None else None
 
         async def endpoint(request: Request) -> Response:
-            principal = await authenticate_request(request)
+            if auth:
+                principal = await authenticate_request(request)
+            else:  # public endpoints ignore credentials; a foreign page still may not post
+                principal = None
+                if method != "GET":
+                    check_origin(request)
             parsed = await _parse_body(request, body) if body is not None else None
             result = await fn(Call(request, principal, parsed, dict(request.path_params)))
             if isinstance(result, Response):
@@ -98,12 +103,10 @@ def api(
 
 
 async def _parse_body(request: Request, model: type[B]) -> B:
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BODY:
-        raise Invalid("The request body is too large.", code="payload_too_large")
+    raw = await read_body(request, MAX_JSON_BODY)
     ctype = request.headers.get("content-type", "")
     if raw and "json" not in ctype:
-        raise Invalid("Send the body as application/json.", code="unsupported_media_type")
+        raise UnsupportedMediaType("Send the body as application/json.")
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -114,6 +117,20 @@ async def _parse_body(request: Request, model: type[B]) -> B:
         return model.model_validate(data)
     except ValidationError as exc:
         raise RequestInvalid.from_pydantic(exc) from exc
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def openapi(title: str, version: str) -> dict[str, Any]:

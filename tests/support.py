@@ -1,0 +1,134 @@
+"""Test helpers: a real uvicorn in a thread, subprocesses of the ``rfq`` command, accounts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from rfq.settings import Settings
+from web.app import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class LiveServer:
+    """A running app: its base URL, the app object and its settings."""
+
+    url: str
+    app: Starlette
+    settings: Settings
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def run_server(settings: Settings) -> Iterator[LiveServer]:
+    """Serve the app with a real uvicorn on 127.0.0.1, on a port the OS picks."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), what="uvicorn to start")
+        if not server.started:
+            raise RuntimeError("uvicorn failed to start; see the log above")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield LiveServer(f"http://127.0.0.1:{port}", app, settings)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def rfq_process(
+    args: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``rfq ARGS`` as a child process; stop it by its PID when the block ends."""
+    full_env = {**os.environ, **env}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rfq.cli", *args], env=full_env, stdout=out, stderr=out
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def unique_email(tag: str = "user") -> str:
+    """An email address no other test uses."""
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def register(client: httpx.Client, role: str = "buyer", **extra: Any) -> dict[str, Any]:
+    """Register a new company and user; return the response JSON."""
+    body = {
+        "email": unique_email(role),
+        "password": PASSWORD,
+        "company_name": f"{role.title()} Co {uuid.uuid4().hex[:6]}",
+        "role": role,
+        **extra,
+    }
+    response = client.post("/api/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    data["email"] = body["email"]
+    return data
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Check the contract's error shape and status; return the ``error`` object."""
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"].endswith(".")
+    if code is not None:
+        assert error["code"] == code, error
+    return error
