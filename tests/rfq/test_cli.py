@@ -25,20 +25,25 @@ def _rfq(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedPro
 
 def test_admin_create_makes_an_operator_who_can_log_in(tmp_path: Path, redis_prefix: str) -> None:
     """`rfq admin create` creates an operator account that logs in through the API."""
-    done = _rfq(["admin", "create", "--email", "Ops@Example.com", "--password", "s3cret-pass!"],
-                tmp_path)
+    done = _rfq(
+        ["admin", "create", "--email", "Ops@Example.com", "--password", "s3cret-pass!"], tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "ops@example.com" in done.stdout
-    again = _rfq(["admin", "create", "--email", "ops@example.com", "--password", "s3cret-pass!"],
-                 tmp_path)
+    again = _rfq(
+        ["admin", "create", "--email", "ops@example.com", "--password", "s3cret-pass!"], tmp_path
+    )
     assert again.returncode == 2 and "already exists" in again.stderr
     settings = make_settings(
-        tmp_path, Settings.from_env({"RFQ_DATA_DIR": str(tmp_path)}).database_url,
+        tmp_path,
+        Settings.from_env({"RFQ_DATA_DIR": str(tmp_path)}).database_url,
         redis_prefix + "cli:",
     )
     with run_server(settings) as live:
-        response = httpx.post(f"{live.url}/api/auth/login",
-                              json={"email": "ops@example.com", "password": "s3cret-pass!"})
+        response = httpx.post(
+            f"{live.url}/api/auth/login",
+            json={"email": "ops@example.com", "password": "s3cret-pass!"},
+        )
         assert response.status_code == 200, response.text
         assert response.json()["user"]["role"] == "operator"
 

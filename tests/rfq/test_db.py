@@ -39,8 +39,9 @@ def test_upgrade_is_idempotent(migrated: db.Database) -> None:
 
 def test_register_and_authenticate(migrated: db.Database) -> None:
     """A registered user authenticates with its password and resolves from its token."""
-    body = RegisterCreate(email="Model@Example.com", password="x" * 12,
-                          company_name="M Co", role=CompanyKind.supplier)
+    body = RegisterCreate(
+        email="Model@Example.com", password="x" * 12, company_name="M Co", role=CompanyKind.supplier
+    )
     with migrated.session() as session:
         user, company = accounts.register(session, body, accounts.hash_password("x" * 12))
         secret, _ = accounts.issue_token(session, user, TokenKind.login)

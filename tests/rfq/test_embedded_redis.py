@@ -41,14 +41,14 @@ def _pid(data_dir: Path) -> int:
 
 
 def test_embedded_redis_keeps_data_across_restarts_and_stops(tmp_path: Path) -> None:
-    """`rfq serve` starts Redis in the data dir, keeps its data after a restart, stops it on Ctrl-C."""
+    """`rfq serve` runs Redis in the data dir, keeps its data across restarts, stops on Ctrl-C."""
     data_dir = tmp_path / "d"
     env = {"RFQ_DATA_DIR": str(data_dir), "RFQ_REDIS_URL": ""}
     for round_ in range(2):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         with rfq_process(["serve", "--port", str(port)], env, tmp_path / f"s{round_}.log") as app:
-            wait_for(lambda: _ready(url) or app.poll() is not None, 60, "the app")
+            wait_for(lambda: _ready(url) or app.poll() is not None, 60, "the app")  # noqa: B023
             assert app.poll() is None, (tmp_path / f"s{round_}.log").read_text()
             pid = _pid(data_dir)
             client = redis.Redis(unix_socket_path=str(data_dir / "redis.sock"))
@@ -63,7 +63,7 @@ def test_embedded_redis_keeps_data_across_restarts_and_stops(tmp_path: Path) -> 
                 client.close()
             app.send_signal(signal.SIGINT)
             assert app.wait(30) == 0
-        wait_for(lambda: not _alive(pid), 15, "redis to stop")
+        wait_for(lambda: not _alive(pid), 15, "redis to stop")  # noqa: B023
 
 
 def test_second_app_on_the_same_data_dir_gets_a_clear_error(tmp_path: Path) -> None:

@@ -24,8 +24,12 @@ def test_register_twice_with_one_email_is_a_conflict(client: httpx.Client) -> No
     data = register(client)
     again = client.post(
         "/api/auth/register",
-        json={"email": data["email"].upper(), "password": PASSWORD,
-              "company_name": "Other", "role": "buyer"},
+        json={
+            "email": data["email"].upper(),
+            "password": PASSWORD,
+            "company_name": "Other",
+            "role": "buyer",
+        },
     )
     assert_error(again, 409, "email_taken")
 
@@ -53,9 +57,7 @@ def test_wrong_password_and_unknown_email_look_the_same(client: httpx.Client) ->
     """A wrong password and an unknown email both get 401 bad_credentials."""
     data = register(client)
     wrong = client.post("/api/auth/login", json={"email": data["email"], "password": "nope" * 4})
-    unknown = client.post(
-        "/api/auth/login", json={"email": unique_email(), "password": PASSWORD}
-    )
+    unknown = client.post("/api/auth/login", json={"email": unique_email(), "password": PASSWORD})
     assert_error(wrong, 401, "bad_credentials")
     assert_error(unknown, 401, "bad_credentials")
     assert wrong.json() == unknown.json()
@@ -167,14 +169,28 @@ def test_bad_bodies_get_contract_errors(client: httpx.Client) -> None:
     assert missing["code"] == "validation_error"
     assert {f["path"] for f in missing["fields"]} == {"password", "company_name", "role"}
     role = assert_error(
-        client.post(url, json={"email": unique_email(), "password": PASSWORD,
-                               "company_name": "X", "role": "operator"}),
+        client.post(
+            url,
+            json={
+                "email": unique_email(),
+                "password": PASSWORD,
+                "company_name": "X",
+                "role": "operator",
+            },
+        ),
         422,
     )
     assert role["field"] == "role"
     email = assert_error(
-        client.post(url, json={"email": "not-an-email", "password": PASSWORD,
-                               "company_name": "X", "role": "buyer"}),
+        client.post(
+            url,
+            json={
+                "email": "not-an-email",
+                "password": PASSWORD,
+                "company_name": "X",
+                "role": "buyer",
+            },
+        ),
         422,
     )
     assert email["field"] == "email"
