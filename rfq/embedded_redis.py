@@ -63,15 +63,22 @@ class EmbeddedRedis:
             log = self.redis_dir / "redis.log"
             command = [
                 redis_binary(),
-                "--dir", str(self.redis_dir),
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--save", "",
-                "--daemonize", "no",
-                "--pidfile", str(self.redis_dir / "redis.pid"),
-                "--logfile", str(log),
+                "--dir",
+                str(self.redis_dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--pidfile",
+                str(self.redis_dir / "redis.pid"),
+                "--logfile",
+                str(log),
                 *args,
-            ]  # fmt: skip
+            ]
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,

@@ -8,6 +8,7 @@
 | ``RFQ_SECRET_KEY``    | generated once and kept in ``<data dir>/secret_key``        |
 | ``RFQ_ALLOWED_ORIGINS`` | the app's own origin (comma-separated list to add others) |
 | ``RFQ_REDIS_PREFIX``  | ``rfq:`` (the start of every Redis key the app writes)      |
+| ``RFQ_REGISTER_PER_HOUR`` | ``20`` registrations per client address per hour        |
 
 A bad value raises :class:`SettingsError` whose message names the variable.
 """
@@ -39,6 +40,7 @@ class Settings:
     secret_key: str
     allowed_origins: tuple[str, ...]
     redis_prefix: str = "rfq:"
+    register_per_hour: int = 20
 
     @property
     def embedded_redis(self) -> bool:
@@ -60,7 +62,8 @@ class Settings:
         secret_key = _secret_key(env.get("RFQ_SECRET_KEY"), data_dir)
         origins = _origins(env.get("RFQ_ALLOWED_ORIGINS"))
         prefix = _prefix(env.get("RFQ_REDIS_PREFIX", "rfq:"))
-        return cls(data_dir, database_url, redis_url, secret_key, origins, prefix)
+        register = _count(env.get("RFQ_REGISTER_PER_HOUR"), "RFQ_REGISTER_PER_HOUR", 20)
+        return cls(data_dir, database_url, redis_url, secret_key, origins, prefix, register)
 
 
 def _database_url(value: str | None, data_dir: Path) -> str:
@@ -126,3 +129,11 @@ def _prefix(value: str) -> str:
             f"RFQ_REDIS_PREFIX must be 1 to 64 characters without braces or spaces, got {value!r}."
         )
     return value
+
+
+def _count(value: str | None, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
+        raise SettingsError(f"{name} must be a whole number from 1 to 1000000, got {value!r}.")
+    return int(value)

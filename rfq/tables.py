@@ -6,8 +6,29 @@ that defines tables.
 
 from sqlmodel import SQLModel
 
-from rfq import accounts
+from rfq import (
+    accounts,
+    certification,
+    deposits,
+    festivals,
+    files,
+    history,
+    notifications,
+    participation,
+    rfqs,
+)
 
 metadata = SQLModel.metadata
 
-__all__ = ["accounts", "metadata"]
+__all__ = [
+    "accounts",
+    "certification",
+    "deposits",
+    "festivals",
+    "files",
+    "history",
+    "metadata",
+    "notifications",
+    "participation",
+    "rfqs",
+]

@@ -87,6 +87,7 @@ def make_settings(data_dir: Path, database_url: str, prefix: str, **overrides: o
         "secret_key": "test-secret-" + "x" * 40,
         "allowed_origins": ("http://allowed.example",),
         "redis_prefix": prefix,
+        "register_per_hour": 100_000,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -132,3 +132,120 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+# --- procurement fixtures ------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+VALID_USCC = ("91350100M000100Y43", "91110000600037341L", "91440300708461136T")
+
+
+def operator_token(live: LiveServer) -> str:
+    """A bearer token of a new operator account (operators are made by the CLI's code)."""
+    from rfq import accounts, db
+
+    database = db.Database(live.settings.database_url)
+    email = unique_email("operator")
+    try:
+        with database.session() as session:
+            accounts.create_operator(session, email, PASSWORD)
+            session.commit()
+    finally:
+        database.dispose()
+    with httpx.Client(base_url=live.url) as c:
+        response = c.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return str(response.json()["token"])
+
+
+def upload(client: httpx.Client, token: str, content: bytes = PDF, name: str = "doc.pdf") -> str:
+    """Upload a file as the token's owner; return its id."""
+    response = client.post("/api/files", files={"file": (name, content)}, headers=bearer(token))
+    assert response.status_code == 201, response.text
+    return str(response.json()["file_id"])
+
+
+def uscc_for(n: int) -> str:
+    """A valid unified social credit code, different for each ``n``."""
+    from rfq.uscc import check_character
+
+    body = f"91440300{n:09d}"
+    return body + check_character(body)
+
+
+def certified_supplier(
+    client: httpx.Client,
+    operator: str,
+    categories: list[str],
+    *,
+    deposit: int | None = 2_000_000,
+    keywords: list[str] | None = None,
+) -> dict[str, Any]:
+    """A supplier with an approved certification and, unless None, a held deposit."""
+    data = register(client, "supplier")
+    token = data["token"]
+    file_id = upload(client, token)
+    body = {
+        "uscc": uscc_for(data["company"]["id"] * 7919 % 10**9),
+        "company_name": data["company"]["name"],
+        "categories": categories,
+        "keywords": keywords or [],
+        "documents": [{"kind": "business_licence", "file_id": file_id}],
+    }
+    applied = client.post("/api/certification", json=body, headers=bearer(token))
+    assert applied.status_code == 201, applied.text
+    cert_id = applied.json()["id"]
+    approved = client.post(
+        f"/api/admin/certifications/{cert_id}/approve", json={"level": 2}, headers=bearer(operator)
+    )
+    assert approved.status_code == 200, approved.text
+    if deposit is not None:
+        posted = client.post("/api/deposits", json={"amount": deposit}, headers=bearer(token))
+        assert posted.status_code == 201, posted.text
+        done = client.post(
+            f"/api/admin/deposits/{posted.json()['id']}/confirm", headers=bearer(operator)
+        )
+        assert done.status_code == 200, done.text
+    return data
+
+
+def rfq_body(
+    minutes_from_now: int = 60, duration_min: int = 30, **overrides: Any
+) -> dict[str, Any]:
+    """A valid draft RFQ body with one reverse English lot."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=minutes_from_now)
+    body: dict[str, Any] = {
+        "title": "Spring fastener festival: M8 bolts",
+        "category": "fasteners.bolts",
+        "currency": "CNY",
+        "bid_bond": 500_000,
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=duration_min)).isoformat(),
+        "lots": [
+            {
+                "name": "M8x40 bolts, grade 8.8",
+                "quantity": 10_000,
+                "unit": "pcs",
+                "ceiling_price": 120,
+                "reserve_price": 95,
+                "rules": {
+                    "format": "reverse_english",
+                    "visibility": "rank_only",
+                    "decrement": {"amount": 1},
+                    "decrement_from": "own",
+                    "ties": "earlier_wins",
+                    "soft_close": {
+                        "window_s": 120,
+                        "extend_s": 120,
+                        "trigger": "any",
+                        "max_extensions": None,
+                    },
+                },
+            }
+        ],
+    }
+    body.update(overrides)
+    return body

@@ -29,7 +29,6 @@ from web.routing import Call, api
 # Per email and per client address, counted on every attempt (success or not).
 LOGIN_PER_EMAIL = Limit("login-email", limit=10, period_s=300)
 LOGIN_PER_ADDRESS = Limit("login-addr", limit=50, period_s=300)
-REGISTER_PER_ADDRESS = Limit("register-addr", limit=20, period_s=3600)
 
 
 class RegisterPublic(BaseModel):
@@ -64,7 +63,8 @@ class NewTokenPublic(BaseModel):
 )
 async def register(call: Call[RegisterCreate]) -> Any:
     """Register a company and its first user; logs the browser in."""
-    await call.state.limiter.hit(REGISTER_PER_ADDRESS, _address(call))
+    per_hour = call.state.settings.register_per_hour
+    await call.state.limiter.hit(Limit("register-addr", per_hour, 3600), _address(call))
     password_hash = await anyio.to_thread.run_sync(accounts.hash_password, call.body.password)
 
     def work(session: Session) -> tuple[dict[str, Any], str]:

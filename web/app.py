@@ -25,7 +25,17 @@ from rfq.keys import Keys
 from rfq.ratelimit import RateLimiter
 from rfq.redis_client import connect, log_persistence
 from rfq.settings import Settings
-from web import accounts, health, pages
+from web import (
+    accounts,
+    catalog,
+    certification,
+    deposits,
+    festivals,
+    files,
+    health,
+    pages,
+    rfqs,
+)
 from web.errors import HANDLERS
 from web.routing import openapi
 
@@ -74,6 +84,12 @@ async def _openapi_json(request: Request) -> Response:
 def _routes() -> list[BaseRoute]:
     return [
         *accounts.ROUTES,
+        *catalog.ROUTES,
+        *files.ROUTES,
+        *certification.ROUTES,
+        *deposits.ROUTES,
+        *festivals.ROUTES,
+        *rfqs.ROUTES,
         *health.ROUTES,
         Route("/openapi.json", _openapi_json, methods=["GET"]),
         *pages.ROUTES,

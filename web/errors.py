@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bidding import errors as auction_errors
+from bidding.errors import AuctionError
 from rfq.errors import (
     Conflict,
     Forbidden,
@@ -27,7 +29,6 @@ from rfq.errors import (
 )
 
 log = logging.getLogger("rfq.web")
-
 
 
 class UnsupportedMediaType(Invalid):
@@ -109,10 +110,6 @@ async def rfq_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RateLimited):
         extra["retry_after"] = exc.retry_after
         headers["Retry-After"] = str(exc.retry_after)
-    for name in ("min_acceptable",):
-        value = getattr(exc, name, None)
-        if value is not None:
-            extra[name] = value
     return JSONResponse(error_body(exc.code, exc.message, **extra), status_of(exc), headers=headers)
 
 
@@ -130,7 +127,37 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body("internal_error", "Something went wrong on our side."), 500)
 
 
-HANDLERS = {RfqError: rfq_error, HTTPException: http_error, Exception: server_error}
+_AUCTION_STATUS: tuple[tuple[type[AuctionError], int], ...] = (
+    (auction_errors.NotEligible, 403),
+    (auction_errors.RateLimited, 429),
+    (auction_errors.AuctionNotLive, 409),
+    (auction_errors.IllegalTransition, 409),
+    (auction_errors.BidNotVoidable, 409),
+    (auction_errors.BidRejected, 422),
+    (auction_errors.InvalidRules, 422),
+)
+
+
+async def auction_error(request: Request, exc: Exception) -> Response:
+    """An auction engine error (a rejected bid, bad rules) as a JSON error response."""
+    assert isinstance(exc, AuctionError)
+    status = next((s for cls, s in _AUCTION_STATUS if isinstance(exc, cls)), 409)
+    extra: dict[str, Any] = {}
+    min_acceptable = getattr(exc, "min_acceptable", None)
+    if min_acceptable is not None:
+        extra["min_acceptable"] = min_acceptable
+    field = getattr(exc, "field", None)
+    if field:
+        extra["field"] = field
+    return JSONResponse(error_body(exc.code, exc.message, **extra), status)
+
+
+HANDLERS = {
+    RfqError: rfq_error,
+    AuctionError: auction_error,
+    HTTPException: http_error,
+    Exception: server_error,
+}
 
 
 def _sentence(text: str) -> str:

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -25,6 +26,7 @@ from web.auth import authenticate_request, check_origin
 from web.errors import PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 
 B = TypeVar("B", bound=BaseModel)
+E = TypeVar("E", bound=StrEnum)
 
 MAX_JSON_BODY = 1_000_000
 
@@ -117,6 +119,29 @@ async def _parse_body(request: Request, model: type[B]) -> B:
         return model.model_validate(data)
     except ValidationError as exc:
         raise RequestInvalid.from_pydantic(exc) from exc
+
+
+def query_enum(request: Request, name: str, enum: type[E]) -> E | None:
+    """The query parameter ``name`` as a member of ``enum``, None if absent, else 422."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise RequestInvalid([{"path": name, "message": f"Must be one of: {allowed}."}]) from None
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """The query parameter ``name`` as an int in ``[low, high]``; 422 otherwise."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        message = f"Must be a whole number from {low} to {high}."
+        raise RequestInvalid([{"path": name, "message": message}])
+    return int(value)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

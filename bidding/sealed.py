@@ -1,0 +1,27 @@
+"""Commitments for sealed bids: proof that a sealed price was not changed after the fact.
+
+While a sealed auction is live, the supplier receives only the commitment of its bid,
+``sha256("{auction_id}|{supplier}|{price}|{nonce}")`` in lowercase hex (UTF-8). The
+nonce is random, made and kept by the I/O layer (at least 16 random bytes, e.g.
+``secrets.token_hex(16)``), and revealed with the price at the close, when anyone can
+check the pair against the commitment with `verify_commitment`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+__all__ = ["commitment", "verify_commitment"]
+
+
+def commitment(auction_id: str, supplier: str, price: int, nonce: str) -> str:
+    """The hex SHA-256 commitment of a sealed bid."""
+    text = f"{auction_id}|{supplier}|{price}|{nonce}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def verify_commitment(digest: str, auction_id: str, supplier: str, price: int, nonce: str) -> bool:
+    """True if ``digest`` is the commitment of this bid and nonce (constant-time compare)."""
+    expected = commitment(auction_id, supplier, price, nonce)
+    return hmac.compare_digest(digest.encode("utf-8"), expected.encode("ascii"))

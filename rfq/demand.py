@@ -1,0 +1,68 @@
+"""The operators' supply/demand view: purchase requests per supply listing.
+
+The operating plans aim at three purchase requests per supply listing. Purchase
+requests are lots published in a period; supply listings are approved suppliers'
+top-level categories. The view is overall and per top-level category.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from rfq import clock
+from rfq.access import require_operator
+from rfq.accounts import Principal
+from rfq.certification import Certification, CertStatus
+from rfq.rfqs import Lot, Rfq
+
+TARGET_RATIO = 3.0
+
+
+class RatioRow(BaseModel):
+    category: str
+    purchase_requests: int
+    supply_listings: int
+    ratio: float | None
+
+
+class RatioReport(BaseModel):
+    days: int
+    target: float
+    overall: RatioRow
+    by_category: list[RatioRow]
+
+
+def ratio_report(session: Session, principal: Principal | None, days: int) -> RatioReport:
+    """Purchase requests (lots published in the last ``days``) per supply listing."""
+    require_operator(principal)
+    since = clock.now() - timedelta(days=days)
+    demand: dict[str, int] = {}
+    rows = session.exec(
+        select(Rfq.category, Lot.id).join(Lot).where(Rfq.published_at >= since)  # type: ignore[operator]
+    ).all()
+    for category, _ in rows:
+        top = category.split(".")[0]
+        demand[top] = demand.get(top, 0) + 1
+    supply: dict[str, int] = {}
+    certs = session.exec(
+        select(Certification).where(Certification.status == CertStatus.approved)
+    ).all()
+    for cert in certs:
+        for top in {c.split(".")[0] for c in cert.categories}:
+            supply[top] = supply.get(top, 0) + 1
+    by_category = [
+        _row(top, demand.get(top, 0), supply.get(top, 0))
+        for top in sorted(set(demand) | set(supply))
+    ]
+    overall = _row("all", sum(demand.values()), sum(supply.values()))
+    return RatioReport(days=days, target=TARGET_RATIO, overall=overall, by_category=by_category)
+
+
+def _row(category: str, purchase: int, supply: int) -> RatioRow:
+    ratio = round(purchase / supply, 2) if supply else None
+    return RatioRow(
+        category=category, purchase_requests=purchase, supply_listings=supply, ratio=ratio
+    )

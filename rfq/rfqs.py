@@ -1,0 +1,457 @@
+"""RFQs (requests for quotation) and their lots, as buyers draft and publish them.
+
+A buyer drafts an RFQ with one or more lots, each with its quantity, ceiling price,
+private reserve and auction rules (validated by ``bidding.rules``); a lot's times
+default to the RFQ's. Prices are unit prices in minor units of the RFQ's currency.
+Publishing checks the times again, matches suppliers (``rfq.matching``) and makes the
+lots' auctions known to the engine. After publishing, only changes that cannot hurt
+bidders are accepted (a longer deadline before the start, a lower bid bond, a higher
+ceiling, more description), and participants are notified of each.
+
+Each lot has one auction; its ``auction_id`` is the lot's id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, field_validator
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, Session, SQLModel, select
+
+from bidding.errors import InvalidRules
+from bidding.rules import parse_rules, rules_to_dict
+from rfq import (
+    categories,
+    certification,
+    clock,
+    festivals,
+    history,
+    lifecycle,
+    matching,
+    participation,
+)
+from rfq.access import may_see, require_login, require_member, require_role
+from rfq.accounts import Principal, Role
+from rfq.db import UtcDateTime, enum_type
+from rfq.errors import Conflict, Invalid, NotFound
+from rfq.lifecycle import RfqStatus
+from rfq.money import DEFAULT_CURRENCY, Amount, CurrencyCode, PositiveAmount
+
+MAX_LOTS = 100
+
+
+class Audience(StrEnum):
+    """Who may discover a published RFQ: every matching supplier, or invitees only."""
+
+    public = "public"
+    invited = "invited"
+
+
+class Rfq(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    buyer_company_id: int = Field(foreign_key="company.id", index=True)
+    created_by: int = Field(foreign_key="user.id")
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    category: str = Field(max_length=64, index=True)
+    keywords: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    currency: str = Field(max_length=3)
+    festival_id: int | None = Field(default=None, foreign_key="festival.id", index=True)
+    bid_bond: int = 0
+    audience: Audience = Field(sa_type=enum_type(Audience))
+    delivery_terms: str = Field(default="", max_length=2000)
+    starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    status: RfqStatus = Field(sa_type=enum_type(RfqStatus), index=True)
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    published_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+
+
+class Lot(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    rfq_id: int = Field(foreign_key="rfq.id", index=True)
+    position: int
+    name: str = Field(max_length=200)
+    specification: str = Field(default="", max_length=5000)
+    quantity: int
+    unit: str = Field(max_length=20)
+    ceiling_price: int
+    reserve_price: int | None = None
+    starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    rules: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class LotCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    specification: str = Field(default="", max_length=5000)
+    quantity: PositiveAmount
+    unit: str = Field(min_length=1, max_length=20)
+    ceiling_price: PositiveAmount
+    reserve_price: Amount | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    rules: dict[str, Any]
+
+
+class RfqCreate(SQLModel):
+    """``POST /api/rfqs`` (buyers): a draft with its lots."""
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    category: str
+    keywords: list[str] = Field(default_factory=list, max_length=30)
+    currency: CurrencyCode = DEFAULT_CURRENCY
+    festival_id: int | None = None
+    bid_bond: Amount = 0
+    audience: Audience = Audience.public
+    delivery_terms: str = Field(default="", max_length=2000)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    lots: list[LotCreate] = Field(min_length=1, max_length=MAX_LOTS)
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str) -> str:
+        if not categories.exists(value):
+            raise ValueError(f"unknown category code {value!r} (see /api/categories)")
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        return sorted({w.strip().lower() for w in value if w.strip()})
+
+
+class LotChange(SQLModel):
+    id: int
+    ceiling_price: PositiveAmount | None = None
+    ends_at: AwareDatetime | None = None
+
+
+class RfqUpdate(SQLModel):
+    """``PATCH /api/rfqs/{id}``: after publishing, only changes that cannot hurt bidders."""
+
+    description: str | None = Field(default=None, max_length=10_000)
+    ends_at: AwareDatetime | None = None
+    bid_bond: Amount | None = None
+    lots: list[LotChange] = Field(default_factory=list, max_length=MAX_LOTS)
+
+
+class LotPublic(SQLModel):
+    id: int
+    auction_id: int
+    position: int
+    name: str
+    specification: str
+    quantity: int
+    unit: str
+    ceiling_price: int
+    reserve_price: int | None = None
+    currency: str
+    starts_at: datetime
+    ends_at: datetime
+    rules: dict[str, Any]
+
+
+class RfqPublic(SQLModel):
+    id: int
+    buyer_company_id: int
+    title: str
+    description: str
+    category: str
+    keywords: list[str]
+    currency: str
+    festival_id: int | None
+    bid_bond: int
+    audience: Audience
+    delivery_terms: str
+    starts_at: datetime
+    ends_at: datetime
+    status: RfqStatus
+    created_at: datetime
+    published_at: datetime | None
+    lots: list[LotPublic]
+
+
+# --- operations ------------------------------------------------------------------
+
+
+def create(session: Session, principal: Principal | None, body: RfqCreate) -> Rfq:
+    """A buyer drafts an RFQ with its lots."""
+    caller = require_role(principal, Role.buyer)
+    assert caller.company_id is not None
+    lots = [_lot_values(i, lot, body) for i, lot in enumerate(body.lots)]
+    _check_times(body.starts_at, body.ends_at, lots, clock.now())
+    if body.festival_id is not None:
+        festival = session.get(festivals.Festival, body.festival_id)
+        if festival is None:
+            raise Invalid("No such festival.", code="unknown_festival", field="festival_id")
+        festivals.check_attach(festival, caller.company_id, body.starts_at, _last_end(lots, body))
+    now = clock.now()
+    rfq = Rfq(
+        buyer_company_id=caller.company_id,
+        created_by=caller.user_id,
+        title=body.title.strip(),
+        description=body.description,
+        category=body.category,
+        keywords=body.keywords,
+        currency=body.currency,
+        festival_id=body.festival_id,
+        bid_bond=body.bid_bond,
+        audience=body.audience,
+        delivery_terms=body.delivery_terms,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        status=RfqStatus.draft,
+        created_at=now,
+    )
+    session.add(rfq)
+    session.flush()
+    assert rfq.id is not None
+    for values in lots:
+        session.add(Lot(rfq_id=rfq.id, **values))
+    session.flush()
+    history.record(session, "rfq", rfq.id, "draft", None, "draft", caller.user_id)
+    return rfq
+
+
+def get(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
+    """The RFQ if the caller may see it: its buyer, operators, or a supplier that takes
+    part or may discover it. Anyone else reads it as not found."""
+    caller = require_login(principal)
+    rfq = session.get(Rfq, rfq_id)
+    if rfq is None or not visible_to(session, caller, rfq):
+        raise NotFound("No such RFQ.")
+    return rfq
+
+
+def owned(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
+    """The RFQ if the caller is its buyer (or an operator)."""
+    rfq = session.get(Rfq, rfq_id)
+    if rfq is None:
+        raise NotFound("No such RFQ.")
+    require_member(principal, rfq.buyer_company_id, "RFQ")
+    return rfq
+
+
+def visible_to(session: Session, principal: Principal, rfq: Rfq) -> bool:
+    """True if the caller may see the RFQ at all."""
+    if may_see(principal, rfq.buyer_company_id):
+        return True
+    if principal.role is not Role.supplier or rfq.status is RfqStatus.draft:
+        return False
+    if participation.find(session, rfq.id or 0, principal.company_id) is not None:
+        return True
+    return rfq.audience is Audience.public
+
+
+def lots_of(session: Session, rfq_id: int) -> list[Lot]:
+    """The RFQ's lots in order."""
+    return list(
+        session.exec(select(Lot).where(Lot.rfq_id == rfq_id).order_by(Lot.position)).all()  # type: ignore[arg-type]
+    )
+
+
+def public(session: Session, principal: Principal, rfq: Rfq) -> RfqPublic:
+    """The RFQ as this caller may see it (suppliers never see reserve prices)."""
+    sees_reserve = may_see(principal, rfq.buyer_company_id)
+    lots = [
+        LotPublic(
+            **lot.model_dump(exclude={"rfq_id", "reserve_price"}),
+            auction_id=lot.id or 0,
+            currency=rfq.currency,
+            reserve_price=lot.reserve_price if sees_reserve else None,
+        )
+        for lot in lots_of(session, rfq.id or 0)
+    ]
+    return RfqPublic(**rfq.model_dump(exclude={"created_by"}), lots=lots)
+
+
+def listed(session: Session, principal: Principal | None, scope: str) -> list[Rfq]:
+    """Buyers: their own RFQs. Suppliers: ``mine`` (taking part) or ``discover`` (public
+    published RFQs in their categories). Operators: all."""
+    caller = require_login(principal)
+    query = select(Rfq).order_by(Rfq.id.desc()).limit(500)  # type: ignore[union-attr]
+    if caller.is_operator:
+        return list(session.exec(query).all())
+    if caller.role is Role.buyer:
+        return list(session.exec(query.where(Rfq.buyer_company_id == caller.company_id)).all())
+    if scope == "discover":
+        cert = certification.current(session, caller.company_id)
+        codes = cert.categories if cert else []
+        open_rfqs = session.exec(
+            query.where(Rfq.audience == Audience.public).where(
+                Rfq.status.in_(lifecycle.OPEN_TO_BIDDERS)  # type: ignore[attr-defined]
+            )
+        ).all()
+        return [r for r in open_rfqs if categories.matches(codes, r.category)]
+    ids = participation.rfq_ids_of(session, caller.company_id)
+    return list(session.exec(query.where(Rfq.id.in_(ids))).all()) if ids else []  # type: ignore[union-attr]
+
+
+def publish(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
+    """The buyer publishes a draft: times are checked again and suppliers matched."""
+    rfq = owned(session, principal, rfq_id)
+    caller = require_role(principal, Role.buyer)
+    lots = lots_of(session, rfq_id)
+    values = [{"starts_at": lot.starts_at, "ends_at": lot.ends_at} for lot in lots]
+    _check_times(rfq.starts_at, rfq.ends_at, values, clock.now())
+    rfq.status = lifecycle.move(session, rfq_id, rfq.status, "publish", caller.user_id)
+    rfq.published_at = clock.now()
+    session.add(rfq)
+    matching.match_and_invite(session, rfq, [f"{lot.name} {lot.specification}" for lot in lots])
+    return rfq
+
+
+def cancel(session: Session, principal: Principal | None, rfq_id: int, reason: str) -> Rfq:
+    """The buyer (or an operator) cancels an RFQ that has not closed; bonds are released."""
+    rfq = owned(session, principal, rfq_id)
+    caller = require_login(principal)
+    if not reason.strip():
+        raise Invalid("Say why the RFQ is cancelled.", code="reason_required", field="reason")
+    rfq.status = lifecycle.move(session, rfq_id, rfq.status, "cancel", caller.user_id, reason)
+    session.add(rfq)
+    participation.release_all(session, rfq, f"RFQ cancelled: {reason}")
+    participation.notify_all(session, rfq, "rfq_cancelled", f"RFQ cancelled: {rfq.title}", reason)
+    return rfq
+
+
+def update(session: Session, principal: Principal | None, rfq_id: int, body: RfqUpdate) -> Rfq:
+    """Change an RFQ; once published only in ways that cannot hurt bidders."""
+    rfq = owned(session, principal, rfq_id)
+    caller = require_role(principal, Role.buyer)
+    if rfq.status not in (RfqStatus.draft, *lifecycle.OPEN_TO_BIDDERS):
+        raise Conflict(f"An RFQ that is {rfq.status.value} cannot change.", code="rfq_final")
+    now = clock.now()
+    lots = {lot.id: lot for lot in lots_of(session, rfq_id)}
+    changes: list[str] = []
+    if body.description is not None:
+        rfq.description = body.description
+        changes.append("description")
+    if body.bid_bond is not None and body.bid_bond != rfq.bid_bond:
+        if rfq.status is not RfqStatus.draft and body.bid_bond > rfq.bid_bond:
+            raise _hurts("bid_bond", "The bid bond can only be lowered after publishing.")
+        rfq.bid_bond = body.bid_bond
+        changes.append("bid bond")
+    if body.ends_at is not None and body.ends_at != rfq.ends_at:
+        _check_later(rfq.status, rfq.ends_at, body.ends_at, rfq.starts_at, now, "ends_at")
+        for lot in lots.values():
+            if lot.ends_at == rfq.ends_at:
+                lot.ends_at = body.ends_at
+        rfq.ends_at = body.ends_at
+        changes.append("deadline")
+    for i, change in enumerate(body.lots):
+        if change.id not in lots:
+            raise Invalid(f"Lot {change.id} is not part of this RFQ.", field=f"lots.{i}.id")
+        lot = lots[change.id]
+        if change.ceiling_price is not None and change.ceiling_price != lot.ceiling_price:
+            if rfq.status is not RfqStatus.draft and change.ceiling_price < lot.ceiling_price:
+                raise _hurts(
+                    f"lots.{i}.ceiling_price", "The ceiling can only be raised after publishing."
+                )
+            _rules(lot.rules, change.ceiling_price, f"lots.{i}")
+            lot.ceiling_price = change.ceiling_price
+            changes.append(f"ceiling of {lot.name}")
+        if change.ends_at is not None and change.ends_at != lot.ends_at:
+            _check_later(
+                rfq.status, lot.ends_at, change.ends_at, lot.starts_at, now, f"lots.{i}.ends_at"
+            )
+            lot.ends_at = change.ends_at
+            rfq.ends_at = max(rfq.ends_at, change.ends_at)
+            changes.append(f"deadline of {lot.name}")
+        session.add(lot)
+    session.add(rfq)
+    if changes and rfq.status is not RfqStatus.draft:
+        history.record(
+            session,
+            "rfq",
+            rfq_id,
+            "amend",
+            rfq.status.value,
+            rfq.status.value,
+            caller.user_id,
+            ", ".join(changes),
+        )
+        participation.notify_all(
+            session,
+            rfq,
+            "rfq_amended",
+            f"RFQ amended: {rfq.title}",
+            "Changed: " + ", ".join(changes),
+        )
+    return rfq
+
+
+# --- validation ------------------------------------------------------------------
+
+
+def _lot_values(i: int, lot: LotCreate, body: RfqCreate) -> dict[str, Any]:
+    where = f"lots.{i}"
+    if lot.reserve_price is not None and lot.reserve_price > lot.ceiling_price:
+        raise Invalid("The reserve cannot be above the ceiling.", field=f"{where}.reserve_price")
+    rules = _rules(lot.rules, lot.ceiling_price, where)
+    return {
+        "position": i,
+        "name": lot.name.strip(),
+        "specification": lot.specification,
+        "quantity": lot.quantity,
+        "unit": lot.unit.strip(),
+        "ceiling_price": lot.ceiling_price,
+        "reserve_price": lot.reserve_price,
+        "starts_at": lot.starts_at or body.starts_at,
+        "ends_at": lot.ends_at or body.ends_at,
+        "rules": rules,
+    }
+
+
+def _rules(data: dict[str, Any], ceiling_price: int, where: str) -> dict[str, Any]:
+    try:
+        return rules_to_dict(parse_rules(data, ceiling_price=ceiling_price))
+    except InvalidRules as exc:
+        raise Invalid(exc.message, code="invalid_rules", field=f"{where}.{exc.field}") from None
+
+
+def _check_times(
+    starts: datetime, ends: datetime, lots: list[dict[str, Any]], now: datetime
+) -> None:
+    if starts <= now:
+        raise Invalid("The RFQ must start in the future.", code="starts_in_past", field="starts_at")
+    if ends <= starts:
+        raise Invalid(
+            "The RFQ must end after it starts.", code="ends_before_start", field="ends_at"
+        )
+    for i, lot in enumerate(lots):
+        if lot["starts_at"] < starts:
+            raise Invalid("A lot cannot start before its RFQ.", field=f"lots.{i}.starts_at")
+        if lot["ends_at"] <= lot["starts_at"]:
+            raise Invalid(
+                "A lot must end after it starts.",
+                code="ends_before_start",
+                field=f"lots.{i}.ends_at",
+            )
+
+
+def _check_later(
+    status: RfqStatus, old: datetime, new: datetime, starts: datetime, now: datetime, field: str
+) -> None:
+    if new <= starts:
+        raise Invalid("The deadline must be after the start.", field=field)
+    if status is RfqStatus.draft:
+        return
+    if new < old:
+        raise _hurts(field, "A deadline can only move later after publishing.")
+    if starts <= now:
+        raise _hurts(field, "The deadline of a running auction is set by its rules only.")
+
+
+def _last_end(lots: list[dict[str, Any]], body: RfqCreate) -> datetime:
+    ends: list[datetime] = [body.ends_at, *(lot["ends_at"] for lot in lots)]
+    return max(ends)
+
+
+def _hurts(field: str, message: str) -> Invalid:
+    return Invalid(message, code="change_hurts_bidders", field=field)

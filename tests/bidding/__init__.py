@@ -1,0 +1,1 @@
+"""Tests of the auction engine's pure core (bidding/)."""

@@ -1,0 +1,100 @@
+"""Certification endpoints: suppliers apply, operators review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from rfq import certification
+from rfq.certification import CertificationCreate, CertificationPublic, CertStatus, Decision
+from web.routing import Call, api, query_enum
+
+
+@api(
+    "POST",
+    "/api/certification",
+    body=CertificationCreate,
+    response=CertificationPublic,
+    status=201,
+    tags=("certification",),
+)
+async def apply(call: Call[CertificationCreate]) -> Any:
+    """A supplier applies for certification with its code, categories and documents."""
+
+    def work(session: Session) -> CertificationPublic:
+        cert = certification.apply(session, call.principal, call.body)
+        return certification.public(session, cert)
+
+    return await call.state.db.run(work)
+
+
+@api("GET", "/api/certification", response=CertificationPublic, tags=("certification",))
+async def mine(call: Call[Any]) -> Any:
+    """The caller's company's latest certification application."""
+
+    def work(session: Session) -> CertificationPublic:
+        return certification.public(session, certification.mine(session, call.principal))
+
+    return await call.state.db.run(work)
+
+
+@api(
+    "GET", "/api/admin/certifications", response=list[CertificationPublic], tags=("certification",)
+)
+async def review_queue(call: Call[Any]) -> Any:
+    """Operators: applications in a status (``?status=``, default pending), oldest first."""
+    status = query_enum(call.request, "status", CertStatus)
+
+    def work(session: Session) -> list[CertificationPublic]:
+        rows = certification.queue(session, call.principal, status)
+        return [certification.public(session, c) for c in rows]
+
+    return await call.state.db.run(work)
+
+
+@api(
+    "GET",
+    "/api/admin/certifications/{cert_id:int}",
+    response=CertificationPublic,
+    tags=("certification",),
+)
+async def one(call: Call[Any]) -> Any:
+    """One application (its company's members and operators)."""
+
+    def work(session: Session) -> CertificationPublic:
+        cert = certification.get(session, call.principal, call.path["cert_id"])
+        return certification.public(session, cert)
+
+    return await call.state.db.run(work)
+
+
+def _decision(move: str) -> Any:
+    @api(
+        "POST",
+        f"/api/admin/certifications/{{cert_id:int}}/{move}",
+        body=Decision,
+        response=CertificationPublic,
+        tags=("certification",),
+    )
+    async def decide(call: Call[Decision]) -> Any:
+        """Operators approve, reject, suspend or reinstate a certification."""
+
+        def work(session: Session) -> CertificationPublic:
+            cert = certification.decide(
+                session, call.principal, call.path["cert_id"], move, call.body
+            )
+            return certification.public(session, cert)
+
+        return await call.state.db.run(work)
+
+    return decide
+
+
+ROUTES = [
+    apply,
+    mine,
+    review_queue,
+    one,
+    *(_decision(m) for m in ("approve", "reject", "suspend", "reinstate")),
+]
