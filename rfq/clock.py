@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def now() -> datetime:
@@ -16,14 +16,18 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def to_ms(moment: datetime) -> int:
-    """``moment`` (aware) in integer milliseconds since the Unix epoch."""
-    return int(moment.timestamp() * 1000)
+    """``moment`` (aware) in integer milliseconds since the Unix epoch, exactly."""
+    return (moment - _EPOCH) // _MS
 
 
 def from_ms(ms: int) -> datetime:
-    """Milliseconds since the Unix epoch as an aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    """Milliseconds since the Unix epoch as an aware UTC datetime, exactly."""
+    return _EPOCH + ms * _MS
 
 
 def rfc3339(moment: datetime) -> str:

@@ -21,7 +21,9 @@ from pydantic import AwareDatetime, field_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
+from bidding import restore
 from bidding.errors import InvalidRules
+from bidding.records import AuctionRecord
 from bidding.rules import parse_rules, rules_to_dict
 from rfq import (
     categories,
@@ -303,6 +305,8 @@ def publish(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
     rfq.status = lifecycle.move(session, rfq_id, rfq.status, "publish", caller.user_id)
     rfq.published_at = clock.now()
     session.add(rfq)
+    for lot in lots:
+        restore.create(session, lot, rfq)
     matching.match_and_invite(session, rfq, [f"{lot.name} {lot.specification}" for lot in lots])
     return rfq
 
@@ -365,6 +369,11 @@ def update(session: Session, principal: Principal | None, rfq_id: int, body: Rfq
             changes.append(f"deadline of {lot.name}")
         session.add(lot)
     session.add(rfq)
+    for lot in lots.values():
+        auction = session.get(AuctionRecord, lot.id)
+        if auction is not None:
+            auction.ceiling_price, auction.ends_at = lot.ceiling_price, lot.ends_at
+            session.add(auction)
     if changes and rfq.status is not RfqStatus.draft:
         history.record(
             session,
@@ -455,3 +464,25 @@ def _last_end(lots: list[dict[str, Any]], body: RfqCreate) -> datetime:
 
 def _hurts(field: str, message: str) -> Invalid:
     return Invalid(message, code="change_hurts_bidders", field=field)
+
+
+FINAL_AUCTION = frozenset({"closed", "awarded", "no_award", "cancelled"})
+
+
+def on_auction_status(session: Session, auction_id: int, status: str) -> None:
+    """Move the RFQ when its auctions move: live with the first lot that opens, closed
+    when every lot's auction has closed (called by the journal inside its commit)."""
+    auction = session.get(AuctionRecord, auction_id)
+    if auction is None:
+        return
+    rfq = session.get(Rfq, auction.rfq_id)
+    if rfq is None or rfq.id is None:
+        return
+    if status == "live" and rfq.status is RfqStatus.published:
+        rfq.status = lifecycle.move(session, rfq.id, rfq.status, "open", None)
+        session.add(rfq)
+    if status in FINAL_AUCTION and rfq.status is RfqStatus.live:
+        siblings = session.exec(select(AuctionRecord.status).where(AuctionRecord.rfq_id == rfq.id))
+        if all(s in FINAL_AUCTION for s in siblings):
+            rfq.status = lifecycle.move(session, rfq.id, rfq.status, "close", None)
+            session.add(rfq)

@@ -6,6 +6,7 @@ that defines tables.
 
 from sqlmodel import SQLModel
 
+from bidding import records
 from rfq import (
     accounts,
     certification,
@@ -30,5 +31,6 @@ __all__ = [
     "metadata",
     "notifications",
     "participation",
+    "records",
     "rfqs",
 ]

@@ -13,13 +13,18 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from rfq import __version__, db
+from bidding.desk import Desk
+from bidding.engine import Engine
+from bidding.journal import Journal
+from bidding.scheduler import Scheduler
+from rfq import __version__, db, rfqs
 from rfq.embedded_redis import EmbeddedRedis
 from rfq.keys import Keys
 from rfq.ratelimit import RateLimiter
@@ -27,6 +32,7 @@ from rfq.redis_client import connect, log_persistence
 from rfq.settings import Settings
 from web import (
     accounts,
+    auctions,
     catalog,
     certification,
     deposits,
@@ -34,8 +40,8 @@ from web import (
     files,
     health,
     pages,
-    rfqs,
 )
+from web import rfqs as web_rfqs
 from web.errors import HANDLERS
 from web.routing import openapi
 
@@ -70,7 +76,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await log_persistence(state.redis)
             state.keys = Keys(settings.redis_prefix)
             state.limiter = RateLimiter(state.redis, state.keys)
-            yield
+            state.engine = Engine(state.redis, state.keys)
+            state.journal = Journal(state.db, on_status=[rfqs.on_auction_status])
+            state.desk = Desk(state.db, state.engine, state.journal)
+            state.scheduler = Scheduler(state.desk)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(state.journal.run)
+                tasks.start_soon(state.scheduler.run)
+                yield
+                tasks.cancel_scope.cancel()
 
     app = Starlette(routes=_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings
@@ -89,7 +103,8 @@ def _routes() -> list[BaseRoute]:
         *certification.ROUTES,
         *deposits.ROUTES,
         *festivals.ROUTES,
-        *rfqs.ROUTES,
+        *web_rfqs.ROUTES,
+        *auctions.ROUTES,
         *health.ROUTES,
         Route("/openapi.json", _openapi_json, methods=["GET"]),
         *pages.ROUTES,

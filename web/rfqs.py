@@ -7,9 +7,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from rfq import history, participation, rfqs
+from bidding.journal import Output
+from rfq import clock, history, participation, rfqs
 from rfq.access import require_login
 from rfq.history import HistoryPublic
+from rfq.lifecycle import RfqStatus
 from rfq.participation import InvitationCreate, ParticipantPublic
 from rfq.rfqs import RfqCreate, RfqPublic, RfqUpdate
 from web.routing import Call, api
@@ -62,7 +64,11 @@ async def update(call: Call[RfqUpdate]) -> Any:
         rfq = rfqs.update(session, caller, call.path["rfq_id"], call.body)
         return rfqs.public(session, caller, rfq)
 
-    return await call.state.db.run(work)
+    updated: RfqPublic = await call.state.db.run(work)
+    if updated.status is not RfqStatus.draft:
+        for lot in updated.lots:
+            await call.state.desk.restore(lot.auction_id, rebuild=True)
+    return updated
 
 
 @api("POST", "/api/rfqs/{rfq_id:int}/publish", response=RfqPublic, tags=("rfqs",))
@@ -73,7 +79,10 @@ async def publish(call: Call[Any]) -> Any:
     def work(session: Session) -> RfqPublic:
         return rfqs.public(session, caller, rfqs.publish(session, caller, call.path["rfq_id"]))
 
-    return await call.state.db.run(work)
+    published: RfqPublic = await call.state.db.run(work)
+    for lot in published.lots:
+        await call.state.desk.restore(lot.auction_id, rebuild=False)
+    return published
 
 
 @api("POST", "/api/rfqs/{rfq_id:int}/cancel", body=Reason, response=RfqPublic, tags=("rfqs",))
@@ -85,7 +94,13 @@ async def cancel(call: Call[Reason]) -> Any:
         rfq = rfqs.cancel(session, caller, call.path["rfq_id"], call.body.reason)
         return rfqs.public(session, caller, rfq)
 
-    return await call.state.db.run(work)
+    cancelled: RfqPublic = await call.state.db.run(work)
+    desk = call.state.desk
+    for lot in cancelled.lots:
+        out = await desk.engine.move(lot.auction_id, "cancel", now_ms=clock.now_ms())
+        if out.result == "ok":
+            await desk.journal.write([Output(lot.auction_id, out.epoch, out.events, out.audit)])
+    return cancelled
 
 
 @api("GET", "/api/rfqs/{rfq_id:int}/history", response=list[HistoryPublic], tags=("rfqs",))

@@ -1,0 +1,286 @@
+"""Placing bids end to end: eligibility, the engine, durability, and the answer.
+
+Every bid, whether it arrives over HTTP or the websocket, goes through
+:meth:`Desk.bid`:
+
+1. the auction's facts (RFQ, buyer, visibility) come from a small in-process cache;
+2. eligibility (``rfq/eligibility.py``) is checked against SQL and cached for
+   ``ELIGIBLE_TTL_S`` seconds (``NOT_ELIGIBLE_TTL_S`` for a refusal), so it is
+   re-checked at least that often;
+3. ``bid.lua`` decides and records the bid atomically in Redis (an auction missing
+   from Redis is first restored from SQL);
+4. the journal writes the outcome to SQL (group commit) — rejections too, for the
+   audit log — and only then does the desk answer. An acknowledged bid is in SQL. A
+   replayed key answers the first outcome, re-written to SQL first (idempotent), so
+   even a replay is only acknowledged once durable.
+
+A rejection is raised as the `bidding.errors.BidRejected` subclass of its code, with
+``min_acceptable`` where the lot's visibility lets the supplier see it (with the
+decrement measured from the best bid it would reveal the best price).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from bidding import errors
+from bidding.engine import Engine, Outcome, RateLimit
+from bidding.journal import Journal, Output
+from bidding.records import AuctionRecord
+from bidding.restore import due_ms, snapshot
+from bidding.sealed import commitment
+from rfq import clock, eligibility
+from rfq.accounts import Principal, Role
+from rfq.db import Database
+from rfq.errors import NotFound, RateLimited
+from rfq.rfqs import Rfq
+
+ELIGIBLE_TTL_S = 30.0
+NOT_ELIGIBLE_TTL_S = 3.0
+_LOCK_S = 10.0
+
+_ERRORS: dict[str, type[errors.BidRejected]] = {
+    cls.code: cls
+    for cls in (
+        errors.AuctionNotLive,
+        errors.NotEligible,
+        errors.WrongFormat,
+        errors.InvalidPrice,
+        errors.AboveCeiling,
+        errors.BelowDecrement,
+        errors.TieNotAllowed,
+    )
+}
+
+_MESSAGES = {
+    "auction_not_live": "The auction is not open for bids now.",
+    "wrong_format": "This auction's format does not take this kind of bid.",
+    "invalid_price": "The price must be a positive whole number of minor units.",
+    "above_ceiling": "The price is above the ceiling price.",
+    "below_decrement": "The price does not undercut by at least the minimum decrement.",
+    "tie_not_allowed": "The price ties another supplier's bid, and ties are not allowed.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionFacts:
+    """What the desk needs to know about an auction, cached per process."""
+
+    auction_id: int
+    rfq_id: int
+    buyer_company_id: int
+    format: str
+    visibility: str
+    decrement_from: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """An acknowledged (durable) bid."""
+
+    auction_id: int
+    bid_id: str
+    price: int
+    rank: int | None
+    ends_at_ms: int
+    extensions: int
+    extended: bool
+    seq: int
+    replay: bool
+
+
+class Desk:
+    """The one place bids are placed."""
+
+    def __init__(
+        self, db: Database, engine: Engine, journal: Journal, rate: RateLimit | None = None
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.journal = journal
+        self.rate = rate or RateLimit()
+        self._facts: dict[int, AuctionFacts] = {}
+        self._eligible: dict[tuple[int, int], tuple[float, str | None]] = {}
+
+    async def facts(self, auction_id: int) -> AuctionFacts:
+        """The auction's cached facts; ``NotFound`` if there is no such auction."""
+        found = self._facts.get(auction_id)
+        if found is None:
+            found = await self.db.run(_load_facts, auction_id)
+            if found is None:
+                raise NotFound("No such auction.")
+            self._facts[auction_id] = found
+        return found
+
+    async def bid(self, principal: Principal, auction_id: int, price: int, key: str) -> Ack:
+        """Place a bid; return its acknowledgement or raise why it was refused."""
+        facts = await self.facts(auction_id)
+        reason = await self._eligibility(principal, facts)
+        nonce = secrets.token_hex(16) if facts.format == "sealed" else ""
+        digest = ""
+        if nonce:
+            digest = commitment(str(auction_id), str(principal.company_id), price, nonce)
+        outcome = await self._call(
+            auction_id,
+            lambda: self.engine.bid(
+                auction_id,
+                str(principal.company_id),
+                price,
+                key,
+                now_ms=clock.now_ms(),
+                eligible=reason is None,
+                commitment=digest,
+                nonce=nonce,
+            ),
+        )
+        return self._answer(facts, outcome, reason)
+
+    async def proxy(
+        self, principal: Principal, auction_id: int, floor: int | None, key: str
+    ) -> Outcome:
+        """Set or clear the supplier's proxy floor (reverse English only)."""
+        facts = await self.facts(auction_id)
+        reason = await self._eligibility(principal, facts)
+        outcome = await self._call(
+            auction_id,
+            lambda: self.engine.proxy(
+                auction_id,
+                str(principal.company_id),
+                floor,
+                key,
+                now_ms=clock.now_ms(),
+                eligible=reason is None,
+            ),
+        )
+        if outcome.result == "rejected":
+            self._raise(facts, outcome, reason)
+        return outcome
+
+    async def restore(self, auction_id: int, *, rebuild: bool) -> bool:
+        """Load the auction from SQL into Redis: if it is missing there, or, with
+        ``rebuild``, anew with a new epoch. Returns True if this call loaded it.
+
+        One restore of an auction runs at a time (a lock in Redis); a caller that finds
+        the auction restored by another while it waited does nothing.
+        """
+        keys = self.engine.auction_keys(auction_id)
+        lock, token = keys.meta + ":lock", secrets.token_hex(8)
+        redis = self.engine.redis
+        deadline = time.monotonic() + _LOCK_S
+        while not await redis.set(lock, token, nx=True, px=int(_LOCK_S * 1000)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"auction {auction_id} is being restored elsewhere")
+            await asyncio.sleep(0.02)
+        try:
+            if not rebuild and await redis.exists(keys.meta):
+                return False
+            state = await self.db.run(lambda s: snapshot(s, auction_id, rate=self.rate))
+            if state is None:
+                return False
+            await self.engine.load(auction_id, state, replace=True)
+        finally:
+            if await redis.get(lock) == token.encode():
+                await redis.delete(lock)
+        due = due_ms(state)
+        if due is not None:
+            await redis.zadd(self.engine.keys.schedule, {str(auction_id): due})
+        return True
+
+    def forget(self, company_id: int | None = None) -> None:
+        """Drop cached eligibility (of one company, or all)."""
+        if company_id is None:
+            self._eligible.clear()
+        else:
+            for key in [k for k in self._eligible if k[1] == company_id]:
+                del self._eligible[key]
+
+    async def _call(self, auction_id: int, call: Any) -> Outcome:
+        outcome: Outcome = await call()
+        if outcome.result == "missing":
+            await self.restore(auction_id, rebuild=False)
+            outcome = await call()
+            if outcome.result == "missing":
+                raise NotFound("No such auction.")
+        if outcome.result in ("ok", "rejected"):
+            await self.journal.write(
+                [Output(auction_id, outcome.epoch, outcome.events, outcome.audit)]
+            )
+        return outcome
+
+    async def _eligibility(self, principal: Principal, facts: AuctionFacts) -> str | None:
+        if principal.role is not Role.supplier or principal.company_id is None:
+            raise errors.NotEligible("Only suppliers bid.")
+        cache_key = (facts.auction_id, principal.company_id)
+        cached = self._eligible.get(cache_key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        reason = await self.db.run(_check, facts.rfq_id, principal.company_id)
+        ttl = ELIGIBLE_TTL_S if reason is None else NOT_ELIGIBLE_TTL_S
+        self._eligible[cache_key] = (now + ttl, reason)
+        return reason
+
+    def _answer(self, facts: AuctionFacts, outcome: Outcome, reason: str | None) -> Ack:
+        if outcome.result == "ok" and outcome.bid is not None:
+            bid = outcome.bid
+            return Ack(
+                auction_id=facts.auction_id,
+                bid_id=bid["bid_id"],
+                price=bid["price"],
+                rank=outcome.rank,
+                ends_at_ms=outcome.ends_ms or 0,
+                extensions=outcome.extensions or 0,
+                extended=outcome.extended,
+                seq=bid["seq"],
+                replay=outcome.replay,
+            )
+        self._raise(facts, outcome, reason)
+        raise AssertionError("unreachable")
+
+    def _raise(self, facts: AuctionFacts, outcome: Outcome, reason: str | None) -> None:
+        if outcome.result == "limited":
+            retry = max(1, -(-outcome.retry_ms // 1000))
+            raise RateLimited(f"Too many bids; wait {retry} s and bid again.", retry_after=retry)
+        code = outcome.code or "bid_rejected"
+        if code == "not_eligible":
+            raise errors.NotEligible(reason or "Your company may not bid in this auction.")
+        shown = outcome.min_acceptable
+        hides_best = facts.visibility == "rank_only" or facts.format == "sealed"
+        if facts.decrement_from == "best" and hides_best:
+            shown = None
+        cls = _ERRORS.get(code, errors.BidRejected)
+        message = _MESSAGES.get(code, "The bid was refused.")
+        if shown is not None:
+            message = f"{message[:-1]}; the highest acceptable price now is {shown}."
+        raise cls(message, min_acceptable=shown)
+
+
+def _load_facts(session: Session, auction_id: int) -> AuctionFacts | None:
+    auction = session.get(AuctionRecord, auction_id)
+    if auction is None:
+        return None
+    rfq = session.get(Rfq, auction.rfq_id)
+    assert rfq is not None
+    return AuctionFacts(
+        auction_id=auction_id,
+        rfq_id=auction.rfq_id,
+        buyer_company_id=rfq.buyer_company_id,
+        format=auction.format,
+        visibility=auction.rules.get("visibility", "rank_only"),
+        decrement_from=auction.rules.get("decrement_from", "own"),
+        currency=auction.currency,
+    )
+
+
+def _check(session: Session, rfq_id: int, company_id: int) -> str | None:
+    rfq = session.get(Rfq, rfq_id)
+    if rfq is None:
+        return "No such RFQ."
+    return eligibility.check(session, company_id, rfq)

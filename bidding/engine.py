@@ -1,0 +1,284 @@
+"""The engine's Redis adapter: the Lua scripts, registered once and called by EVALSHA.
+
+``bid.lua`` decides and records bids and proxy floors, ``status.lua`` moves auctions
+through their lifecycle (and voids bids), ``load.lua`` puts a whole auction into Redis.
+This module turns their msgpack answers into typed outcomes and nothing more; what
+the outcomes mean for durability and for people is ``bidding/desk.py``'s business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from bidding.rules import LotRules
+from rfq.keys import AuctionKeys, Keys
+
+MAXLEN = 10_000
+"""Approximate cap of each auction's event and audit streams in Redis (SQL keeps all)."""
+
+_HERE = Path(__file__).parent
+
+
+def _script(name: str) -> str:
+    return (_HERE / name).read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most one bid per ``interval_ms`` per supplier and auction, bursts up to
+    ``burst_ms / interval_ms`` bids."""
+
+    interval_ms: int = 250
+    burst_ms: int = 2_500
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What ``bid.lua`` answered.
+
+    ``result`` is ``ok``, ``rejected``, ``limited`` or ``missing``; ``replay`` is True
+    when the key was seen before and this is the first outcome again.
+    """
+
+    result: str
+    replay: bool = False
+    code: str | None = None
+    min_acceptable: int | None = None
+    bid: dict[str, Any] | None = None
+    rank: int | None = None
+    ends_ms: int | None = None
+    extensions: int | None = None
+    extended: bool = False
+    epoch: int = 0
+    retry_ms: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOutcome:
+    """What ``status.lua`` answered: ``ok``, ``illegal`` or ``missing``."""
+
+    result: str
+    status: str | None = None
+    starts_ms: int | None = None
+    ends_ms: int | None = None
+    epoch: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+
+def meta_of(
+    *,
+    auction_id: int,
+    status: str,
+    rules: LotRules,
+    ceiling_price: int,
+    reserve_price: int | None,
+    starts_ms: int,
+    ends_ms: int,
+    extensions: int,
+    seq: int,
+    aseq: int,
+    epoch: int,
+    rate: RateLimit,
+) -> dict[str, Any]:
+    """The ``{a:<id>}:m`` hash for an auction (see ``bid.lua``'s header)."""
+    d, sc = rules.decrement, rules.soft_close
+    return {
+        "id": str(auction_id),
+        "status": status,
+        "fmt": rules.format.value,
+        "vis": rules.visibility.value,
+        "starts": starts_ms,
+        "ends": ends_ms,
+        "ext": extensions,
+        "seq": seq,
+        "aseq": aseq,
+        "epoch": epoch,
+        "ceiling": ceiling_price,
+        "reserve": "" if reserve_price is None else reserve_price,
+        "dec_amt": "" if d is None or d.amount is None else d.amount,
+        "dec_bps": "" if d is None or d.bps is None else d.bps,
+        "dec_from": rules.decrement_from.value,
+        "ties": rules.ties.value,
+        "sc_win": "" if sc is None else sc.window_s,
+        "sc_ext": "" if sc is None else sc.extend_s,
+        "sc_trig": "" if sc is None else sc.trigger.value,
+        "sc_topn": "" if sc is None or sc.top_n is None else sc.top_n,
+        "sc_max": "" if sc is None or sc.max_extensions is None else sc.max_extensions,
+        "rl_int": rate.interval_ms,
+        "rl_burst": rate.burst_ms,
+    }
+
+
+class Engine:
+    """Calls the scripts for one Redis (or Redis Cluster) client."""
+
+    def __init__(self, redis: Any, keys: Keys, *, maxlen: int = MAXLEN) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.maxlen = maxlen
+        self._bid = redis.register_script(_script("bid.lua"))
+        self._status = redis.register_script(_script("status.lua"))
+        self._load = redis.register_script(_script("load.lua"))
+
+    def auction_keys(self, auction_id: int) -> AuctionKeys:
+        """The keys of one auction."""
+        return self.keys.auction(auction_id)
+
+    async def bid(
+        self,
+        auction_id: int,
+        company: str,
+        price: int,
+        key: str,
+        *,
+        now_ms: int,
+        eligible: bool = True,
+        commitment: str = "",
+        nonce: str = "",
+    ) -> Outcome:
+        """Decide and record one bid (``bid.lua``)."""
+        return await self._call_bid(
+            auction_id, company, str(price), key, now_ms, eligible, commitment, nonce, "bid"
+        )
+
+    async def proxy(
+        self,
+        auction_id: int,
+        company: str,
+        floor: int | None,
+        key: str,
+        *,
+        now_ms: int,
+        eligible: bool,
+    ) -> Outcome:
+        """Set a supplier's proxy floor, or clear it (``floor`` None)."""
+        op = "unproxy" if floor is None else "proxy"
+        return await self._call_bid(
+            auction_id, company, str(floor or 0), key, now_ms, eligible, "", "", op
+        )
+
+    async def move(
+        self,
+        auction_id: int,
+        move: str,
+        *,
+        now_ms: int,
+        void: tuple[str, str, str, bytes] | None = None,
+    ) -> StatusOutcome:
+        """``tick``, ``cancel``, ``award``, ``no_award`` or ``void`` (``status.lua``)."""
+        bid_id, company, reason, restore = void or ("", "", "", b"")
+        raw = await self._status(
+            keys=self.auction_keys(auction_id).all(),
+            args=[now_ms, move, self.maxlen, bid_id, company, reason, restore],
+        )
+        out = _unpack(raw)
+        return StatusOutcome(
+            result=out["r"],
+            status=out.get("status"),
+            starts_ms=out.get("starts"),
+            ends_ms=out.get("ends"),
+            epoch=out.get("epoch", 0),
+            events=[_unpack(e) for e in out.get("events", [])],
+            audit=[_unpack(e) for e in out.get("audit", [])],
+        )
+
+    async def load(self, auction_id: int, state: dict[str, Any], *, replace: bool) -> bool:
+        """Put a whole auction into Redis (``load.lua``); True if it loaded."""
+        packed = msgpack.packb(state, use_bin_type=False)
+        loaded = await self._load(
+            keys=self.auction_keys(auction_id).all(),
+            args=[packed, "replace" if replace else "missing"],
+        )
+        return bool(loaded)
+
+    async def meta(self, auction_id: int) -> dict[str, str]:
+        """The auction's meta hash (empty if the auction is not in Redis)."""
+        raw = await self.redis.hgetall(self.auction_keys(auction_id).meta)
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def standings(self, auction_id: int) -> list[dict[str, Any]]:
+        """Standing bids best first, each with ``company`` and ``rank``."""
+        keys = self.auction_keys(auction_id)
+        members = await self.redis.zrange(keys.ladder, 0, -1)
+        if not members:
+            return []
+        companies = [_text(m)[13:] for m in members]
+        packed = await self.redis.hmget(keys.standing, companies)
+        out = []
+        for rank, (company, raw) in enumerate(zip(companies, packed, strict=True), start=1):
+            if raw is None:
+                continue
+            bid = _unpack(raw)
+            bid.update(company=company, rank=rank)
+            out.append(bid)
+        return out
+
+    async def stream(self, key: str, after: int) -> list[dict[str, Any]]:
+        """The entries of an auction stream after sequence ``after``, decoded."""
+        rows = await self.redis.xrange(key, min=f"({after}-0", max="+")
+        return [_unpack(fields[b"d"]) for _, fields in rows]
+
+    async def _call_bid(
+        self,
+        auction_id: int,
+        company: str,
+        value: str,
+        key: str,
+        now_ms: int,
+        eligible: bool,
+        commitment: str,
+        nonce: str,
+        op: str,
+    ) -> Outcome:
+        raw = await self._bid(
+            keys=self.auction_keys(auction_id).all(),
+            args=[
+                now_ms,
+                company,
+                value,
+                key,
+                "1" if eligible else "0",
+                commitment,
+                nonce,
+                self.maxlen,
+                op,
+            ],
+        )
+        out = _unpack(raw)
+        replay = out["r"] == "replay"
+        if replay:
+            out = out["o"]
+        bid = out.get("bid")
+        return Outcome(
+            result=out["r"],
+            replay=replay,
+            code=out.get("code"),
+            min_acceptable=out.get("min"),
+            bid=dict(bid) if bid else None,
+            rank=out.get("rank"),
+            ends_ms=out.get("ends"),
+            extensions=out.get("ext"),
+            extended=bool(out.get("extended")),
+            epoch=out.get("epoch", 0),
+            retry_ms=out.get("retry_ms", 0),
+            events=[_unpack(e) for e in out.get("events", [])],
+            audit=[_unpack(e) for e in out.get("audit", [])],
+        )
+
+
+def _unpack(raw: bytes | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    value: dict[str, Any] = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+    return value
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,159 @@
+"""The scheduler: opens and closes auctions on the server's clock, and reconciles.
+
+Every worker runs :meth:`Scheduler.run`. Each ``tick_s`` it takes the auctions due
+from the ``sched`` index in Redis (score: the next time that matters, the start or
+the end) and calls ``status.lua``'s ``tick`` on each. The script changes the status
+atomically, so when several workers tick the same auction, exactly one of them opens
+or closes it; the others see nothing to do. A soft-close extension moves the end: the
+tick then finds the auction still live and re-files it under its new end. An auction
+whose time passed while no worker ran (a restart) is due at once.
+
+Reconciliation (at startup, then every ``reconcile_s``) compares each unfinished
+auction in SQL with Redis:
+
+- missing in Redis (never loaded, or Redis flushed or lost): restored from SQL;
+- Redis ahead of SQL (a worker died after the script accepted and before its journal
+  committed): the missing events and audit entries are read back from the Redis
+  streams and written to SQL. Those bids were never acknowledged; they are kept,
+  because Redis already ranked them and a retry with the same key returns them. If
+  the streams no longer hold them, the auction is rebuilt from SQL instead and they
+  are gone (never acknowledged, so nobody was told they counted);
+- Redis behind SQL, or SQL holding bids that reached it after the last rebuild:
+  rebuilt from SQL with a new epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from bidding.desk import Desk
+from bidding.journal import Output
+from bidding.records import AuctionRecord, BidRecord
+from rfq import clock
+
+log = logging.getLogger("rfq.scheduler")
+
+UNFINISHED = ("scheduled", "live", "closed")
+
+
+class Scheduler:
+    """Ticks due auctions and reconciles Redis with SQL."""
+
+    def __init__(self, desk: Desk, *, tick_s: float = 0.1, reconcile_s: float = 30.0) -> None:
+        self.desk = desk
+        self.tick_s = tick_s
+        self.reconcile_s = reconcile_s
+
+    async def run(self) -> None:
+        """Reconcile once, then tick forever (cancel to stop)."""
+        await self.reconcile()
+        last = asyncio.get_running_loop().time()
+        while True:
+            try:
+                await self.tick()
+                now = asyncio.get_running_loop().time()
+                if now - last >= self.reconcile_s:
+                    last = now
+                    await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bad tick must not stop the scheduler; it retries
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(self.tick_s)
+
+    async def tick(self) -> int:
+        """Tick every due auction once; return how many changed status."""
+        engine = self.desk.engine
+        now = clock.now_ms()
+        due = await engine.redis.zrangebyscore(engine.keys.schedule, "-inf", now, start=0, num=200)
+        changed = 0
+        for raw in due:
+            auction_id = int(raw)
+            out = await engine.move(auction_id, "tick", now_ms=now)
+            if out.result == "missing":
+                await self.desk.restore(auction_id, rebuild=False)
+                continue
+            if out.events or out.audit:
+                await self.desk.journal.write(
+                    [Output(auction_id, out.epoch, out.events, out.audit)]
+                )
+                changed += 1
+            if out.status == "scheduled" and out.starts_ms is not None:
+                await engine.redis.zadd(engine.keys.schedule, {str(auction_id): out.starts_ms})
+            elif out.status == "live" and out.ends_ms is not None:
+                await engine.redis.zadd(engine.keys.schedule, {str(auction_id): out.ends_ms})
+            else:
+                await engine.redis.zrem(engine.keys.schedule, str(auction_id))
+        return changed
+
+    async def reconcile(self) -> dict[str, int]:
+        """Bring Redis and SQL into agreement for every unfinished auction."""
+        desk = self.desk
+        rows = await desk.db.run(_unfinished)
+        counts = {"restored": 0, "recovered": 0, "rebuilt": 0}
+        for auction_id, sql_seq, sql_aseq, epoch, stragglers in rows:
+            meta = await desk.engine.meta(auction_id)
+            if not meta:
+                await desk.restore(auction_id, rebuild=False)
+                counts["restored"] += 1
+                continue
+            redis_seq, redis_aseq = int(meta["seq"]), int(meta["aseq"])
+            redis_epoch = int(meta["epoch"])
+            if redis_epoch != epoch or stragglers or redis_seq < sql_seq or redis_aseq < sql_aseq:
+                await desk.restore(auction_id, rebuild=True)
+                counts["rebuilt"] += 1
+            elif redis_seq > sql_seq or redis_aseq > sql_aseq:
+                if await self._recover(auction_id, epoch, sql_seq, sql_aseq, redis_seq, redis_aseq):
+                    counts["recovered"] += 1
+                else:
+                    await desk.restore(auction_id, rebuild=True)
+                    counts["rebuilt"] += 1
+            await self._reschedule(meta, auction_id)
+        if any(counts.values()):
+            log.warning("reconciled auctions: %s", counts)
+        return counts
+
+    async def _recover(
+        self, auction_id: int, epoch: int, seq: int, aseq: int, redis_seq: int, redis_aseq: int
+    ) -> bool:
+        keys = self.desk.engine.auction_keys(auction_id)
+        events = await self.desk.engine.stream(keys.events, seq)
+        entries = await self.desk.engine.stream(keys.audit, aseq)
+        if [e["seq"] for e in events] != list(range(seq + 1, redis_seq + 1)):
+            return False
+        if [e["aseq"] for e in entries] != list(range(aseq + 1, redis_aseq + 1)):
+            return False
+        await self.desk.journal.write([Output(auction_id, epoch, events, entries)])
+        return True
+
+    async def _reschedule(self, meta: dict[str, Any], auction_id: int) -> None:
+        engine = self.desk.engine
+        due = {"scheduled": meta.get("starts"), "live": meta.get("ends")}.get(meta["status"])
+        if due is not None:
+            await engine.redis.zadd(engine.keys.schedule, {str(auction_id): int(due)})
+
+
+def _unfinished(session: Session) -> list[tuple[int, int, int, int, bool]]:
+    auctions = session.execute(
+        select(AuctionRecord).where(col(AuctionRecord.status).in_(UNFINISHED))
+    ).scalars()
+    out = []
+    for a in auctions:
+        late = 0
+        if a.rebuilt_at is not None:
+            late = session.execute(
+                select(func.count())
+                .select_from(BidRecord)
+                .where(
+                    col(BidRecord.auction_id) == a.id,
+                    col(BidRecord.epoch) < a.epoch,
+                    col(BidRecord.recorded_at) > a.rebuilt_at,
+                )
+            ).scalar_one()
+        out.append((a.id, a.seq, a.aseq, a.epoch, bool(late)))
+    return out

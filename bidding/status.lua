@@ -1,0 +1,77 @@
+-- status.lua: move an auction through its lifecycle, atomically with its bids.
+-- Mirrors bidding/auction.py (tick, cancel_auction, settle, void_bid).
+--
+-- KEYS: the nine keys of one auction, as for bid.lua (m lad st tf px idem rl ev au).
+-- ARGV:
+--   1 now_ms   the server's time
+--   2 move     "tick": open and/or close as the time calls for (exactly once: the
+--              status changes in this script, so concurrent callers see it changed);
+--              "cancel" (scheduled|live); "award" | "no_award" (closed);
+--              "void" (live|closed): ARGV[4] bid id, ARGV[5] company, ARGV[6] reason,
+--              ARGV[7] the company's previous standing bid to restore (msgpack, or "")
+--   3 maxlen   approximate cap of both streams
+-- Returns msgpack {r="ok", status, ends, starts, epoch, events={...}, audit={...}} or
+-- {r="illegal", status} or {r="missing"}.
+
+local M, LAD, ST, EV, AU = KEYS[1], KEYS[2], KEYS[3], KEYS[8], KEYS[9]
+local now, move, maxlen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local function S(n) return string.format('%d', n) end
+
+if redis.call('EXISTS', M) == 0 then return cmsgpack.pack({r = 'missing'}) end
+local status = redis.call('HGET', M, 'status')
+local seq = tonumber(redis.call('HGET', M, 'seq'))
+local aseq = tonumber(redis.call('HGET', M, 'aseq'))
+local starts = tonumber(redis.call('HGET', M, 'starts'))
+local ends = tonumber(redis.call('HGET', M, 'ends'))
+local events, audits = {}, {}
+
+local function record(kind, data)
+  seq, aseq = seq + 1, aseq + 1
+  data.seq, data.type, data.at = seq, kind, now
+  local packed = cmsgpack.pack(data)
+  redis.call('XADD', EV, 'MAXLEN', '~', maxlen, S(seq) .. '-0', 'seq', S(seq), 'd', packed)
+  events[#events + 1] = data
+  local entry = {aseq = aseq, kind = kind, at = now, seq = seq}
+  for k, v in pairs(data) do if entry[k] == nil then entry[k] = v end end
+  local apacked = cmsgpack.pack(entry)
+  redis.call('XADD', AU, 'MAXLEN', '~', maxlen, S(aseq) .. '-0', 'aseq', S(aseq), 'd', apacked)
+  audits[#audits + 1] = entry
+end
+local function become(new, kind)
+  status = new
+  record(kind, {status = new, ends = ends})
+end
+
+if move == 'tick' then
+  if status == 'scheduled' and now >= starts then become('live', 'opened') end
+  if status == 'live' and now >= ends then become('closed', 'closed') end
+elseif move == 'cancel' and (status == 'scheduled' or status == 'live') then
+  become('cancelled', 'cancelled')
+elseif move == 'award' and status == 'closed' then
+  become('awarded', 'awarded')
+elseif move == 'no_award' and status == 'closed' then
+  become('no_award', 'no_award')
+elseif move == 'void' and (status == 'live' or status == 'closed') then
+  local bid_id, company = ARGV[4], ARGV[5]
+  local current = redis.call('HGET', ST, company)
+  if current then
+    local bid = cmsgpack.unpack(current)
+    if bid.bid_id == bid_id then
+      redis.call('ZREM', LAD, bid.member)
+      redis.call('HDEL', ST, company)
+      if ARGV[7] ~= '' then
+        local prev = cmsgpack.unpack(ARGV[7])
+        redis.call('ZADD', LAD, S(prev.t), prev.member)
+        redis.call('HSET', ST, company, ARGV[7])
+      end
+    end
+  end
+  record('voided', {bid_id = bid_id, company = company, reason = ARGV[6]})
+elseif move ~= 'tick' then
+  return cmsgpack.pack({r = 'illegal', status = status})
+end
+
+redis.call('HSET', M, 'status', status, 'seq', S(seq), 'aseq', S(aseq))
+return cmsgpack.pack({r = 'ok', status = status, ends = ends, starts = starts,
+                      epoch = tonumber(redis.call('HGET', M, 'epoch')),
+                      events = events, audit = audits})

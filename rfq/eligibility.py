@@ -1,0 +1,40 @@
+"""Who may bid in an auction: the procurement facts the engine checks at every bid.
+
+A company may bid in a lot's auction when all hold:
+
+- it is a supplier, and not the RFQ's buyer;
+- its certification is approved (not pending, rejected or suspended);
+- it takes part in the RFQ: matched by category or keyword on publishing, invited by
+  the buyer, or admitted after asking to join;
+- its deposit covers the RFQ's bid bond, which is reserved (once) at its first bid.
+
+:func:`check` answers with None (eligible) or a sentence saying what is missing.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from rfq import certification, deposits, participation
+from rfq.accounts import Company, CompanyKind
+from rfq.rfqs import Rfq
+
+
+def check(session: Session, company_id: int | None, rfq: Rfq) -> str | None:
+    """None if the company may bid in this RFQ's auctions, else why not."""
+    company = session.get(Company, company_id) if company_id is not None else None
+    if company is None or company.kind is not CompanyKind.supplier:
+        return "Only supplier companies bid."
+    if company_id == rfq.buyer_company_id:
+        return "A company cannot bid in its own RFQ."
+    if not certification.is_approved(session, company_id):
+        return "Your company's certification is not approved."
+    assert rfq.id is not None and company_id is not None
+    if not participation.is_invited(session, rfq.id, company_id):
+        return "Your company is not invited to this RFQ; ask the buyer to join."
+    if rfq.bid_bond > 0:
+        try:
+            deposits.reserve_bond(session, company_id, rfq.id, rfq.bid_bond, rfq.currency)
+        except deposits.InsufficientDeposit as exc:
+            return exc.message
+    return None

@@ -1,0 +1,357 @@
+"""Auction endpoints: state per viewer, bids, proxies, voids, transforms, CSV and audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+import msgpack
+from pydantic import BaseModel, Field, Strict
+from sqlalchemy import select
+from sqlmodel import Session, col
+from starlette.responses import Response
+
+from bidding import audit, journal
+from bidding.desk import Desk
+from bidding.engine import Outcome
+from bidding.journal import Output
+from bidding.records import AuctionRecord, AuditRecord, BidRecord, TransformRecord
+from bidding.views import Viewer, view
+from rfq import clock, rfqs
+from rfq.access import may_see, require_login, require_member, require_operator
+from rfq.accounts import Company, Principal
+from rfq.errors import Conflict, Invalid, NotFound
+from rfq.money import MAX_AMOUNT
+from web.routing import Call, api
+
+Price = Annotated[int, Strict(), Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+
+
+class BidCreate(BaseModel):
+    """``POST /api/auctions/{id}/bids``: a unit price in minor units and a client key."""
+
+    price: Price
+    key: str = Field(min_length=1, max_length=100)
+
+
+class BidAck(BaseModel):
+    auction_id: int
+    bid_id: str
+    price: int
+    rank: int | None
+    ends_at: str
+    extensions: int
+    extended: bool
+    seq: int
+    replay: bool
+
+
+class ProxyCreate(BaseModel):
+    """``POST /api/auctions/{id}/proxy``: a floor (None clears it) and a client key."""
+
+    floor: Price | None
+    key: str = Field(min_length=1, max_length=100)
+
+
+class VoidCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class TransformCreate(BaseModel):
+    """A supplier's ranking transform: ``price * multiplier_bps / 10000 + adder``."""
+
+    supplier_company_id: int
+    multiplier_bps: Annotated[int, Strict(), Field(ge=1_000, le=100_000)] = 10_000
+    adder: Annotated[int, Strict(), Field(ge=-(10**10), le=10**10)] = 0
+    reason: str = Field(default="", max_length=500)
+
+
+async def _viewer(call: Call[Any], auction_id: int) -> tuple[Principal, Viewer]:
+    """The caller and what it may see; another buyer or an outsider reads not found."""
+    caller = require_login(call.principal)
+    desk: Desk = call.state.desk
+    facts = await desk.facts(auction_id)
+    if may_see(caller, facts.buyer_company_id):
+        return caller, Viewer(full=True)
+
+    def check(session: Session) -> None:
+        rfqs.get(session, caller, facts.rfq_id)
+
+    await call.state.db.run(check)
+    if caller.company_id is None or caller.role.value != "supplier":
+        raise NotFound("No such auction.")
+    return caller, Viewer(full=False, company_id=caller.company_id)
+
+
+@api("GET", "/api/auctions/{auction_id:int}", tags=("auctions",))
+async def state(call: Call[Any]) -> Any:
+    """The auction's live state as the caller may see it."""
+    auction_id = call.path["auction_id"]
+    _, viewer = await _viewer(call, auction_id)
+    desk: Desk = call.state.desk
+    meta = await desk.engine.meta(auction_id)
+    if not meta:
+        await desk.restore(auction_id, rebuild=False)
+        meta = await desk.engine.meta(auction_id)
+    standings = await desk.engine.standings(auction_id)
+    facts = await desk.facts(auction_id)
+    extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
+    return view(meta, standings, viewer, extra)
+
+
+@api(
+    "POST",
+    "/api/auctions/{auction_id:int}/bids",
+    body=BidCreate,
+    response=BidAck,
+    status=201,
+    tags=("auctions",),
+)
+async def place_bid(call: Call[BidCreate]) -> Any:
+    """Place a bid (the same engine as the websocket's ``bid``); 201 once durable."""
+    caller = require_login(call.principal)
+    desk: Desk = call.state.desk
+    ack = await desk.bid(caller, call.path["auction_id"], call.body.price, call.body.key)
+    return BidAck(
+        auction_id=ack.auction_id,
+        bid_id=ack.bid_id,
+        price=ack.price,
+        rank=ack.rank,
+        ends_at=clock.rfc3339(clock.from_ms(ack.ends_at_ms)),
+        extensions=ack.extensions,
+        extended=ack.extended,
+        seq=ack.seq,
+        replay=ack.replay,
+    )
+
+
+@api("POST", "/api/auctions/{auction_id:int}/proxy", body=ProxyCreate, tags=("auctions",))
+async def set_proxy(call: Call[ProxyCreate]) -> Any:
+    """Set (or clear, with ``floor`` null) the supplier's private proxy floor."""
+    caller = require_login(call.principal)
+    desk: Desk = call.state.desk
+    outcome: Outcome = await desk.proxy(
+        caller, call.path["auction_id"], call.body.floor, call.body.key
+    )
+    return {"floor": call.body.floor, "rank": outcome.rank, "replay": outcome.replay}
+
+
+@api(
+    "POST", "/api/auctions/{auction_id:int}/bids/{bid_id}/void", body=VoidCreate, tags=("auctions",)
+)
+async def void_bid(call: Call[VoidCreate]) -> Any:
+    """Operators void a bid, with a reason on the record; the ladder is ranked without it."""
+    require_operator(call.principal)
+    auction_id, bid_id = call.path["auction_id"], call.path["bid_id"]
+
+    def find(session: Session) -> tuple[int, bytes]:
+        bid = session.get(BidRecord, bid_id)
+        if bid is None or bid.auction_id != auction_id:
+            raise NotFound("No such bid in this auction.")
+        if bid.voided:
+            raise Conflict("The bid is already void.", code="bid_not_voidable")
+        earlier = (
+            session.execute(
+                select(BidRecord)
+                .where(
+                    col(BidRecord.auction_id) == auction_id,
+                    col(BidRecord.company_id) == bid.company_id,
+                    col(BidRecord.voided).is_(False),
+                    BidRecord.id != bid_id,
+                )
+                .order_by(col(BidRecord.epoch).desc(), col(BidRecord.seq).desc())
+            )
+            .scalars()
+            .first()
+        )
+        restore = b""
+        if earlier is not None and (earlier.epoch, earlier.seq) < (bid.epoch, bid.seq):
+            restore = msgpack.packb(
+                {
+                    "bid_id": earlier.id,
+                    "price": earlier.price,
+                    "t": earlier.transformed,
+                    "seq": earlier.seq,
+                    "at": clock.to_ms(earlier.at),
+                    "proxy": earlier.proxy,
+                    "member": f"{earlier.seq:012d}:{earlier.company_id}",
+                },
+                use_bin_type=False,
+            )
+        return bid.company_id, restore
+
+    company_id, restore = await call.state.db.run(find)
+    desk: Desk = call.state.desk
+    out = await desk.engine.move(
+        auction_id,
+        "void",
+        now_ms=clock.now_ms(),
+        void=(bid_id, str(company_id), call.body.reason, restore),
+    )
+    if out.result != "ok":
+        raise Conflict(
+            f"A {out.status} auction's bids cannot be voided.", code="illegal_transition"
+        )
+    await desk.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
+    return {"ok": True, "bid_id": bid_id}
+
+
+@api(
+    "POST",
+    "/api/auctions/{auction_id:int}/transforms",
+    body=TransformCreate,
+    status=201,
+    tags=("auctions",),
+)
+async def set_transform(call: Call[TransformCreate]) -> Any:
+    """The buyer fixes a supplier's ranking transform before the auction starts."""
+    auction_id = call.path["auction_id"]
+    desk: Desk = call.state.desk
+    facts = await desk.facts(auction_id)
+    require_member(call.principal, facts.buyer_company_id, "auction")
+    body = call.body
+
+    def write(session: Session) -> None:
+        auction = session.get(AuctionRecord, auction_id)
+        assert auction is not None
+        if auction.status != "scheduled" or auction.starts_at <= clock.now():
+            raise Conflict("Transforms are fixed before the start.", code="auction_started")
+        company = session.get(Company, body.supplier_company_id)
+        if company is None or company.kind.value != "supplier":
+            raise Invalid("No such supplier.", field="supplier_company_id")
+        row = session.execute(
+            select(TransformRecord).where(
+                col(TransformRecord.auction_id) == auction_id,
+                col(TransformRecord.company_id) == body.supplier_company_id,
+            )
+        ).scalars().first() or TransformRecord(
+            auction_id=auction_id,
+            company_id=body.supplier_company_id,
+            multiplier_bps=10_000,
+            adder=0,
+        )
+        row.multiplier_bps, row.adder, row.reason = body.multiplier_bps, body.adder, body.reason
+        session.add(row)
+
+    await call.state.db.run(write)
+    await desk.restore(auction_id, rebuild=True)
+    return body.model_dump()
+
+
+@api("GET", "/api/auctions/{auction_id:int}/bids.csv", tags=("auctions",))
+async def bids_csv(call: Call[Any]) -> Any:
+    """Every bid of the auction as CSV (the buyer and operators), voided ones marked."""
+    auction_id = call.path["auction_id"]
+    desk: Desk = call.state.desk
+    facts = await desk.facts(auction_id)
+    require_member(call.principal, facts.buyer_company_id, "auction")
+
+    def rows(session: Session) -> list[tuple[Any, ...]]:
+        found = session.execute(
+            select(BidRecord, col(Company.name))
+            .join(Company, col(Company.id) == col(BidRecord.company_id))
+            .where(col(BidRecord.auction_id) == auction_id)
+            .order_by(col(BidRecord.epoch), col(BidRecord.seq))
+        ).all()
+        return [
+            (
+                b.id,
+                b.company_id,
+                name,
+                b.price,
+                facts.currency,
+                b.transformed,
+                b.proxy,
+                clock.rfc3339(b.at),
+                b.voided,
+                b.void_reason or "",
+            )
+            for b, name in found
+        ]
+
+    sealed = facts.format == "sealed" and not await _sealed_open(desk, auction_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "bid_id",
+            "supplier_company_id",
+            "supplier",
+            "price",
+            "currency",
+            "ranking_price_e4",
+            "proxy",
+            "at",
+            "voided",
+            "void_reason",
+        ]
+    )
+    for row in await call.state.db.run(rows):
+        writer.writerow((*row[:3], "sealed", row[4], "sealed", *row[6:]) if sealed else row)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="auction-{auction_id}-bids.csv"'},
+    )
+
+
+@api("GET", "/api/auctions/{auction_id:int}/audit", tags=("auctions",))
+async def audit_log(call: Call[Any]) -> Any:
+    """The auction's hash-chained audit log and its verification (buyer, operators)."""
+    auction_id = call.path["auction_id"]
+    desk: Desk = call.state.desk
+    facts = await desk.facts(auction_id)
+    require_member(call.principal, facts.buyer_company_id, "auction")
+    log = await call.state.db.run(chain_of, auction_id)
+    if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
+        for entry in log["entries"]:
+            for secret in ("price", "t", "nonce"):
+                if secret in entry["data"]:
+                    entry["data"][secret] = "sealed until the close"
+    return log
+
+
+async def _sealed_open(desk: Desk, auction_id: int) -> bool:
+    """True once a sealed auction has closed and its bids may be seen."""
+    meta = await desk.engine.meta(auction_id)
+    return meta.get("status") in ("closed", "awarded", "no_award")
+
+
+def chain_of(session: Session, auction_id: int) -> dict[str, Any]:
+    """The sealed audit log of an auction and whether its chain verifies."""
+    records = (
+        session.execute(
+            select(AuditRecord)
+            .where(
+                col(AuditRecord.auction_id) == auction_id, col(AuditRecord.chain_index).is_not(None)
+            )
+            .order_by(col(AuditRecord.chain_index))
+        )
+        .scalars()
+        .all()
+    )
+    verdict = audit.verify(
+        auction_id, ((r.chain_index or 0, journal.entry_of(r), r.hash) for r in records)
+    )
+    return {
+        "auction_id": auction_id,
+        "verified": verdict.ok,
+        "problem": verdict.problem,
+        "head": verdict.head,
+        "entries": [
+            {
+                "index": r.chain_index,
+                "epoch": r.epoch,
+                "aseq": r.aseq,
+                "kind": r.kind,
+                "at": clock.rfc3339(r.at),
+                "data": r.data,
+                "hash": r.hash,
+            }
+            for r in records
+        ],
+    }
+
+
+ROUTES = [state, place_bid, set_proxy, void_bid, set_transform, bids_csv, audit_log]
