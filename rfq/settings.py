@@ -9,6 +9,7 @@
 | ``RFQ_ALLOWED_ORIGINS`` | the app's own origin (comma-separated list to add others) |
 | ``RFQ_REDIS_PREFIX``  | ``rfq:`` (the start of every Redis key the app writes)      |
 | ``RFQ_REGISTER_PER_HOUR`` | ``20`` registrations per client address per hour        |
+| ``RFQ_BIDS_PER_SECOND`` | ``4`` bids per second per supplier and auction (burst 10) |
 
 A bad value raises :class:`SettingsError` whose message names the variable.
 """
@@ -41,6 +42,7 @@ class Settings:
     allowed_origins: tuple[str, ...]
     redis_prefix: str = "rfq:"
     register_per_hour: int = 20
+    bids_per_second: int = 4
 
     @property
     def embedded_redis(self) -> bool:
@@ -63,7 +65,10 @@ class Settings:
         origins = _origins(env.get("RFQ_ALLOWED_ORIGINS"))
         prefix = _prefix(env.get("RFQ_REDIS_PREFIX", "rfq:"))
         register = _count(env.get("RFQ_REGISTER_PER_HOUR"), "RFQ_REGISTER_PER_HOUR", 20)
-        return cls(data_dir, database_url, redis_url, secret_key, origins, prefix, register)
+        bids = _count(env.get("RFQ_BIDS_PER_SECOND"), "RFQ_BIDS_PER_SECOND", 4)
+        return cls(
+            data_dir, database_url, redis_url, secret_key, origins, prefix, register, bids
+        )
 
 
 def _database_url(value: str | None, data_dir: Path) -> str:

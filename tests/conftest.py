@@ -88,6 +88,7 @@ def make_settings(data_dir: Path, database_url: str, prefix: str, **overrides: o
         "allowed_origins": ("http://allowed.example",),
         "redis_prefix": prefix,
         "register_per_hour": 100_000,
+        "bids_per_second": 1000,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bidding.desk import Desk
-from bidding.engine import Engine
+from bidding.engine import Engine, RateLimit
 from bidding.journal import Journal
 from bidding.scheduler import Scheduler
 from rfq import __version__, db, rfqs
@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.limiter = RateLimiter(state.redis, state.keys)
             state.engine = Engine(state.redis, state.keys)
             state.journal = Journal(state.db, on_status=[rfqs.on_auction_status])
-            state.desk = Desk(state.db, state.engine, state.journal)
+            rate = RateLimit(interval_ms=max(1, 1000 // settings.bids_per_second))
+            rate = RateLimit(rate.interval_ms, burst_ms=rate.interval_ms * 10)
+            state.desk = Desk(state.db, state.engine, state.journal, rate)
             state.scheduler = Scheduler(state.desk)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(state.journal.run)

@@ -1,0 +1,270 @@
+"""Live auctions end to end through the HTTP API, on SQLite and PostgreSQL.
+
+An RFQ is published to start a couple of seconds later; the scheduler opens it on the
+server's clock, certified suppliers bid through ``POST /api/auctions/{id}/bids``, and
+the ladder, the views per viewer, the CSV, the audit chain and the close are checked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import (
+    LiveServer,
+    assert_error,
+    bearer,
+    certified_supplier,
+    operator_token,
+    register,
+    rfq_body,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module")
+def operator(live: LiveServer) -> str:
+    return operator_token(live)
+
+
+def _live_auction(
+    client: httpx.Client, buyer: dict[str, Any], *, seconds: int = 30, **rules: Any
+) -> int:
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    body = rfq_body()
+    body["starts_at"] = start.isoformat()
+    body["ends_at"] = (start + timedelta(seconds=seconds)).isoformat()
+    body["lots"][0]["rules"].update(rules)
+    if "soft_close" not in rules:
+        body["lots"][0]["rules"].pop("soft_close")
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=body, headers=auth)
+    assert rfq.status_code == 201, rfq.text
+    published = client.post(f"/api/rfqs/{rfq.json()['id']}/publish", headers=auth)
+    assert published.status_code == 200, published.text
+    auction_id = int(published.json()["lots"][0]["auction_id"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
+        10,
+        "the auction to open",
+    )
+    return auction_id
+
+
+def _bid(
+    client: httpx.Client, supplier: dict[str, Any], auction_id: int, price: Any, key: str
+) -> httpx.Response:
+    return client.post(
+        f"/api/auctions/{auction_id}/bids",
+        json={"price": price, "key": key},
+        headers=bearer(supplier["token"]),
+    )
+
+
+def test_bidding_ranks_and_views(client: httpx.Client, operator: str) -> None:
+    """Bids rank by price then time; each viewer sees only what rank_only allows."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    first = _bid(client, a, auction_id, 110, "a1")
+    assert first.status_code == 201, first.text
+    assert first.json()["rank"] == 1
+    second = _bid(client, b, auction_id, 105, "b1")
+    assert second.json()["rank"] == 1
+    tie = _bid(client, a, auction_id, 105, "a2")
+    assert tie.json()["rank"] == 2  # earlier_wins: b bid 105 first
+    buyer_view = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
+    ladder = buyer_view["ladder"]
+    assert [(e["supplier_company_id"], e["price"]) for e in ladder] == [
+        (b["company"]["id"], 105),
+        (a["company"]["id"], 105),
+    ]
+    assert buyer_view["reserve_met"] is False and buyer_view["reserve_price"] == 95
+    a_view = client.get(f"/api/auctions/{auction_id}", headers=bearer(a["token"])).json()
+    assert a_view["my_rank"] == 2 and a_view["my_price"] == 105
+    assert "ladder" not in a_view and "best_price" not in a_view
+    assert set(a_view) == {
+        "id",
+        "rfq_id",
+        "lot_id",
+        "currency",
+        "state",
+        "format",
+        "visibility",
+        "ceiling_price",
+        "starts_at",
+        "ends_at",
+        "ends_at_ms",
+        "extensions",
+        "seq",
+        "epoch",
+        "server_time",
+        "bidders",
+        "my_price",
+        "my_bid_id",
+        "my_rank",
+    }
+    assert a_view["my_bid_id"] == tie.json()["bid_id"]
+
+
+def test_rejections_have_codes_and_min_acceptable(client: httpx.Client, operator: str) -> None:
+    """Above ceiling, too small a step, a float and an uninvited bidder are refused by code."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    stranger = certified_supplier(client, operator, ["chemicals"])
+    no_deposit = certified_supplier(client, operator, ["fasteners"], deposit=None)
+    auction_id = _live_auction(client, buyer)
+    assert_error(_bid(client, a, auction_id, 121, "x1"), 422, "above_ceiling")
+    assert _bid(client, a, auction_id, 100, "x2").status_code == 201
+    step = assert_error(_bid(client, a, auction_id, 100, "x3"), 422, "below_decrement")
+    assert step["min_acceptable"] == 99
+    assert_error(_bid(client, a, auction_id, 99.5, "x4"), 422, "validation_error")
+    assert_error(_bid(client, a, auction_id, "98", "x5"), 422, "validation_error")
+    assert_error(_bid(client, a, auction_id, 0, "x6"), 422, "invalid_price")
+    assert_error(_bid(client, stranger, auction_id, 90, "s1"), 403, "not_eligible")
+    poor = assert_error(_bid(client, no_deposit, auction_id, 90, "n1"), 403, "not_eligible")
+    assert "deposit" in poor["message"]
+    assert_error(_bid(client, buyer, auction_id, 90, "b1"), 403, "not_eligible")
+
+
+def test_same_key_is_one_bid(client: httpx.Client, operator: str) -> None:
+    """Sending a bid again with its key returns the first outcome and bids once."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    first = _bid(client, a, auction_id, 100, "once")
+    again = _bid(client, a, auction_id, 90, "once")
+    assert again.status_code == 201 and again.json()["replay"] is True
+    assert again.json()["bid_id"] == first.json()["bid_id"] and again.json()["price"] == 100
+    rows = _csv(client, buyer, auction_id)
+    assert [r["price"] for r in rows] == ["100"]
+
+
+def test_not_live_before_start(client: httpx.Client, operator: str) -> None:
+    """A bid before the auction opens is refused with auction_not_live."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=rfq_body(minutes_from_now=30), headers=auth).json()
+    published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()
+    auction_id = published["lots"][0]["auction_id"]
+    assert_error(_bid(client, a, auction_id, 100, "early"), 409, "auction_not_live")
+    state = client.get(f"/api/auctions/{auction_id}", headers=auth).json()
+    assert state["state"] == "scheduled"
+
+
+def test_soft_close_extends_and_auction_closes(client: httpx.Client, operator: str) -> None:
+    """A bid in the soft-close window extends the end; the scheduler closes it once, and
+    the RFQ closes with its only lot."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    soft = {"window_s": 60, "extend_s": 3, "trigger": "any", "max_extensions": 1}
+    auction_id = _live_auction(client, buyer, seconds=2, soft_close=soft)
+    before = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
+    bid = _bid(client, a, auction_id, 100, "late")
+    assert bid.status_code == 201, bid.text
+    assert bid.json()["extended"] is True and bid.json()["extensions"] == 1
+    assert bid.json()["ends_at"] > before["ends_at"]
+    auth = bearer(buyer["token"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
+        15,
+        "the close",
+    )
+    assert_error(_bid(client, a, auction_id, 90, "after"), 409, "auction_not_live")
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
+    wait_for(
+        lambda: client.get(f"/api/rfqs/{rfq_id}", headers=auth).json()["status"] == "closed",
+        10,
+        "the RFQ to close",
+    )
+    log = client.get(f"/api/auctions/{auction_id}/audit", headers=auth).json()
+    kinds = [e["kind"] for e in log["entries"]]
+    assert log["verified"] is True
+    assert kinds.count("closed") == 1 and kinds.count("opened") == 1
+    assert "extended" in kinds and "bid_rejected" in kinds
+
+
+def test_csv_and_audit_are_for_the_buyer(client: httpx.Client, operator: str) -> None:
+    """The buyer gets the bids CSV and a verified audit chain; a supplier gets 404."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    _bid(client, a, auction_id, 111, "c1")
+    _bid(client, a, auction_id, 130, "c2")
+    rows = _csv(client, buyer, auction_id)
+    assert rows[0]["supplier_company_id"] == str(a["company"]["id"]) and rows[0]["price"] == "111"
+    log = client.get(f"/api/auctions/{auction_id}/audit", headers=bearer(buyer["token"])).json()
+    assert log["verified"] is True and len(log["head"]) == 64
+    assert [e["index"] for e in log["entries"]] == list(range(1, len(log["entries"]) + 1))
+    assert_error(client.get(f"/api/auctions/{auction_id}/audit", headers=bearer(a["token"])), 404)
+    assert_error(
+        client.get(f"/api/auctions/{auction_id}/bids.csv", headers=bearer(a["token"])), 404
+    )
+    other = register(client, "buyer")
+    assert_error(client.get(f"/api/auctions/{auction_id}", headers=bearer(other["token"])), 404)
+
+
+def test_operator_voids_a_bid(client: httpx.Client, operator: str) -> None:
+    """Voiding the leading bid reranks without it and restores the supplier's earlier bid."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    _bid(client, a, auction_id, 110, "v1")
+    _bid(client, b, auction_id, 105, "v2")
+    shill = _bid(client, a, auction_id, 50, "v3").json()["bid_id"]
+    assert_error(
+        client.post(
+            f"/api/auctions/{auction_id}/bids/{shill}/void",
+            json={"reason": "x"},
+            headers=bearer(buyer["token"]),
+        ),
+        403,
+    )
+    done = client.post(
+        f"/api/auctions/{auction_id}/bids/{shill}/void",
+        json={"reason": "shill bidding"},
+        headers=bearer(operator),
+    )
+    assert done.status_code == 200, done.text
+    ladder = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
+    assert [(e["supplier_company_id"], e["price"]) for e in ladder["ladder"]] == [
+        (b["company"]["id"], 105),
+        (a["company"]["id"], 110),
+    ]
+    rows = _csv(client, buyer, auction_id)
+    assert {r["bid_id"]: r["voided"] for r in rows}[shill] == "True"
+
+
+def test_proxy_bids_answer_competitors(client: httpx.Client, operator: str) -> None:
+    """A proxy floor answers a competitor's bid with the smallest step that leads."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    _bid(client, a, auction_id, 115, "p0")
+    proxy = client.post(
+        f"/api/auctions/{auction_id}/proxy",
+        json={"floor": 90, "key": "px"},
+        headers=bearer(a["token"]),
+    )
+    assert proxy.status_code == 200, proxy.text
+    answer = _bid(client, b, auction_id, 100, "p1")
+    assert answer.json()["rank"] == 2
+    state = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
+    leader = state["ladder"][0]
+    assert leader["supplier_company_id"] == a["company"]["id"] and leader["price"] == 99
+    assert leader["proxy"] is True
+
+
+def _csv(client: httpx.Client, buyer: dict[str, Any], auction_id: int) -> list[dict[str, str]]:
+    response = client.get(f"/api/auctions/{auction_id}/bids.csv", headers=bearer(buyer["token"]))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.text)))
