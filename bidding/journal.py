@@ -16,15 +16,15 @@ waiters get the error and nothing is acknowledged.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, select, update
 from sqlmodel import Session, col
 
 from bidding import audit
@@ -126,15 +126,19 @@ class Journal:
 
 
 def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHook] = ()) -> None:
-    """Write engine output in the caller's transaction (idempotent) and seal the chains."""
+    """Write engine output in the caller's transaction, idempotently, and seal the chains.
+
+    Per auction it locks the auction row (the chain's head lives there), drops audit
+    entries already stored (a replay), chains the rest in ``(epoch, aseq)`` order and
+    inserts them with their hashes in one statement.
+    """
     now = clock.now()
     events: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
     bids: list[dict[str, Any]] = []
     voids: list[tuple[str, str]] = []
-    touched: dict[int, dict[str, Any]] = {}
+    by_auction: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     for out in outputs:
-        state = touched.setdefault(out.auction_id, {"seq": 0, "aseq": 0})
+        by_auction.setdefault(out.auction_id, [])
         for ev in out.events:
             events.append(
                 {
@@ -146,65 +150,152 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
                     "at": _dt(ev["at"]),
                 }
             )
-            state["seq"] = max(state["seq"], ev["seq"])
-            if ev["type"] == "extended":
-                state["ends"], state["ext"] = ev["ends"], ev["ext"]
-            elif "status" in ev:
-                state["status"], state["ends"] = ev["status"], ev["ends"]
         for entry in out.audit:
-            entries.append(
-                {
-                    "auction_id": out.auction_id,
-                    "epoch": out.epoch,
-                    "aseq": entry["aseq"],
-                    "kind": entry["kind"],
-                    "data": entry,
-                    "at": _dt(entry["at"]),
-                }
-            )
-            state["aseq"] = max(state["aseq"], entry["aseq"])
+            by_auction[out.auction_id].append((out.epoch, entry))
             if entry["kind"] == "bid_accepted":
                 bids.append(_bid_row(out, entry, now))
             elif entry["kind"] == "voided":
                 voids.append((entry["bid_id"], entry.get("reason", "")))
+    entries: list[dict[str, Any]] = []
+    changed: list[tuple[int, str]] = []
+    table = AuctionRecord.__table__  # type: ignore[attr-defined]
+    wanted = [table.c[name] for name in _AUCTION_STATE]
+    rows = session.execute(
+        select(*wanted).where(table.c.id.in_(list(by_auction))).with_for_update()
+    ).mappings()
+    auctions = {row["id"]: dict(row) for row in rows}
+    before = {key: dict(value) for key, value in auctions.items()}
+    for auction_id, audit_entries in by_auction.items():
+        auction = auctions.get(auction_id)
+        if auction is None:
+            log.error("engine output for unknown auction %s", auction_id)
+            continue
+        old_status = auction["status"]
+        for epoch, entry in _unstored(session, auction, audit_entries):
+            auction["chain_index"] += 1
+            row = {
+                "auction_id": auction_id,
+                "epoch": epoch,
+                "aseq": entry["aseq"],
+                "kind": entry["kind"],
+                "data": entry,
+                "at": _dt(entry["at"]),
+                "chain_index": auction["chain_index"],
+            }
+            head = auction["chain_head"] or audit.genesis(auction_id)
+            auction["chain_head"] = row["hash"] = audit.link(head, _entry(row))
+            entries.append(row)
+            _apply(auction, entry)
+        for out in outputs:
+            if out.auction_id == auction_id:
+                for ev in out.events:
+                    _apply(auction, ev)
+        if auction["status"] != old_status:
+            changed.append((auction_id, auction["status"]))
     _insert_ignore(session, EventRecord, events)
     _insert_ignore(session, AuditRecord, entries)
     _insert_ignore(session, BidRecord, bids)
+    _store_auctions(session, auctions, before)
     for bid_id, reason in voids:
         session.execute(
             update(BidRecord)
             .where(col(BidRecord.id) == bid_id)
             .values(voided=True, void_reason=reason)
         )
-    for auction_id, state in touched.items():
-        _advance(session, auction_id, state, hooks)
-        seal(session, auction_id)
+    for auction_id, status in changed:
+        for hook in hooks:
+            hook(session, auction_id, status)
 
 
-def seal(session: Session, auction_id: int) -> None:
-    """Chain every unsealed audit entry of the auction, in (epoch, aseq) order."""
-    row = session.execute(
-        select(col(AuctionRecord.id)).where(col(AuctionRecord.id) == auction_id).with_for_update()
-    ).first()
-    if row is None:
+_AUCTION_STATE = (
+    "id",
+    "status",
+    "seq",
+    "aseq",
+    "ends_at",
+    "extensions",
+    "closed_at",
+    "chain_index",
+    "chain_head",
+)
+_HOT = ("seq", "aseq", "chain_index", "chain_head", "extensions", "status")
+
+
+def _store_auctions(
+    session: Session, auctions: dict[int, dict[str, Any]], before: dict[int, dict[str, Any]]
+) -> None:
+    """Write the auctions' new counters and chain heads (the driver's executemany), and
+    their times through SQLAlchemy when they changed (rare)."""
+    if not auctions:
         return
-    last = session.execute(
-        select(col(AuditRecord.chain_index), col(AuditRecord.hash))
-        .where(col(AuditRecord.auction_id) == auction_id, col(AuditRecord.chain_index).is_not(None))
-        .order_by(col(AuditRecord.chain_index).desc())
-        .limit(1)
-    ).first()
-    index, head = (last[0], last[1]) if last else (0, audit.genesis(auction_id))
-    unsealed = session.execute(
-        select(AuditRecord)
-        .where(col(AuditRecord.auction_id) == auction_id, col(AuditRecord.chain_index).is_(None))
-        .order_by(col(AuditRecord.epoch), col(AuditRecord.aseq))
-    ).scalars()
-    for record in unsealed:
-        index += 1
-        head = audit.link(head, entry_of(record))
-        record.chain_index, record.hash = index, head
-    session.flush()
+    connection = session.connection()
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    sets = ", ".join(f"{name} = {mark}" for name in _HOT)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(
+            f"UPDATE auction SET {sets} WHERE id = {mark}",
+            [(*(a[name] for name in _HOT), a["id"]) for a in auctions.values()],
+        )
+    finally:
+        cursor.close()
+    table = AuctionRecord.__table__  # type: ignore[attr-defined]
+    for auction_id, state in auctions.items():
+        old = before[auction_id]
+        if state["ends_at"] != old["ends_at"] or state["closed_at"] != old["closed_at"]:
+            session.execute(
+                update(table)
+                .where(table.c.id == auction_id)
+                .values(ends_at=state["ends_at"], closed_at=state["closed_at"])
+            )
+
+
+def _unstored(
+    session: Session, auction: dict[str, Any], entries: list[tuple[int, dict[str, Any]]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The entries not stored yet, deduplicated, in (epoch, aseq) order.
+
+    An ``aseq`` above the auction's stored maximum is new for sure; only the others
+    (a replay, or another worker's entries committing out of order) are looked up.
+    """
+    wanted = {(epoch, e["aseq"]): (epoch, e) for epoch, e in entries}
+    maybe = [aseq for _, aseq in wanted if aseq <= auction["aseq"]]
+    if maybe:
+        stored = session.execute(
+            select(col(AuditRecord.epoch), col(AuditRecord.aseq)).where(
+                col(AuditRecord.auction_id) == auction["id"],
+                col(AuditRecord.aseq).in_(maybe),
+            )
+        ).all()
+        for epoch, aseq in stored:
+            wanted.pop((epoch, aseq), None)
+    return [wanted[k] for k in sorted(wanted)]
+
+
+def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
+    """Advance an auction row by one event or audit entry (monotonic, order-free)."""
+    if "type" in item:  # an event
+        auction["seq"] = max(auction["seq"], item["seq"])
+    if "aseq" in item:  # an audit entry
+        auction["aseq"] = max(auction["aseq"], item["aseq"])
+    kind = item.get("kind") or item.get("type")
+    if kind == "extended" and item["ext"] > auction["extensions"]:
+        auction["ends_at"], auction["extensions"] = _dt(item["ends"]), item["ext"]
+    elif "status" in item and item["status"] != auction["status"]:
+        auction["status"], auction["ends_at"] = item["status"], _dt(item["ends"])
+        if item["status"] == "closed" and auction["closed_at"] is None:
+            auction["closed_at"] = clock.now()
+
+
+def _entry(row: dict[str, Any]) -> audit.Entry:
+    return audit.Entry(
+        row["auction_id"],
+        row["epoch"],
+        row["aseq"],
+        row["kind"],
+        clock.to_ms(row["at"]),
+        row["data"],
+    )
 
 
 def entry_of(record: AuditRecord) -> audit.Entry:
@@ -217,31 +308,6 @@ def entry_of(record: AuditRecord) -> audit.Entry:
         clock.to_ms(record.at),
         record.data,
     )
-
-
-def _advance(
-    session: Session, auction_id: int, state: dict[str, Any], hooks: Sequence[StatusHook]
-) -> None:
-    auction = session.get(AuctionRecord, auction_id, with_for_update=True)
-    if auction is None:
-        log.error("engine output for unknown auction %s", auction_id)
-        return
-    auction.seq = max(auction.seq, state["seq"])
-    auction.aseq = max(auction.aseq, state["aseq"])
-    if "ends" in state:
-        auction.ends_at = _dt(state["ends"])
-    if "ext" in state:
-        auction.extensions = max(auction.extensions, state["ext"])
-    status = state.get("status")
-    if status is not None and status != auction.status:
-        auction.status = status
-        if status == "closed":
-            auction.closed_at = clock.now()
-        session.add(auction)
-        session.flush()
-        for hook in hooks:
-            hook(session, auction_id, status)
-    session.add(auction)
 
 
 def _bid_row(out: Output, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -264,13 +330,79 @@ def _bid_row(out: Output, entry: dict[str, Any], now: datetime) -> dict[str, Any
 
 
 def _insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows, skipping those whose unique key exists, at the driver's speed.
+
+    The journal's hot path: SQLAlchemy's per-row parameter processing cost more than the
+    commit itself, so the rows go to the DBAPI's ``executemany`` directly, converted the
+    way the column types would (JSON text; datetimes as naive UTC).
+    """
     if not rows:
         return
-    bind = session.get_bind()
-    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
     table = model.__table__
-    session.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    columns = list(rows[0])
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    holders = [f"CAST({mark} AS JSON)" if c in json_columns and postgres else mark for c in columns]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    sql = (
+        f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join(holders)}) '
+        "ON CONFLICT DO NOTHING"
+    )
+    values = [
+        tuple(_db_value(row[c], c in json_columns, postgres) for c in columns) for row in rows
+    ]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, values)
+    finally:
+        cursor.close()
+
+
+def _db_value(value: Any, is_json: bool, postgres: bool) -> Any:
+    if is_json:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, datetime):
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive if postgres else naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
 
 
 def _dt(ms: int) -> datetime:
     return clock.from_ms(ms)
+
+
+def chain(session: Session, auction_id: int) -> dict[str, Any]:
+    """The sealed audit log of an auction, and whether its hash chain verifies."""
+    records = (
+        session.execute(
+            select(AuditRecord)
+            .where(
+                col(AuditRecord.auction_id) == auction_id,
+                col(AuditRecord.chain_index).is_not(None),
+            )
+            .order_by(col(AuditRecord.chain_index))
+        )
+        .scalars()
+        .all()
+    )
+    verdict = audit.verify(auction_id, ((r.chain_index or 0, entry_of(r), r.hash) for r in records))
+    return {
+        "auction_id": auction_id,
+        "verified": verdict.ok,
+        "problem": verdict.problem,
+        "head": verdict.head,
+        "entries": [
+            {
+                "index": r.chain_index,
+                "epoch": r.epoch,
+                "aseq": r.aseq,
+                "kind": r.kind,
+                "at": clock.rfc3339(r.at),
+                "data": r.data,
+                "hash": r.hash,
+            }
+            for r in records
+        ],
+    }

@@ -37,6 +37,8 @@ class AuctionRecord(SQLModel, table=True):
     seq: int = 0
     aseq: int = 0
     epoch: int = 1
+    chain_index: int = 0
+    chain_head: str | None = Field(default=None, max_length=64)
     rebuilt_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 

@@ -11,10 +11,13 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import uvicorn
 
+from bidding import bench as bench_engine
+from bidding import journal
+from bidding.records import AuctionRecord
 from rfq import accounts, db
 from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
 from rfq.errors import RfqError
@@ -66,14 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     dbp = sub.add_parser("db", help="the SQL database").add_subparsers(title="db")
     dbp.add_parser("upgrade", help="apply every migration").set_defaults(run=_db_upgrade)
 
-    bench = sub.add_parser("bench", help="engine and fan-out benchmarks")
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
-    bench.set_defaults(run=_not_yet("bench"))
+    bench = sub.add_parser("bench", help="engine and fan-out benchmarks").add_subparsers(
+        title="bench"
+    )
+    engine = bench.add_parser("engine", help="the durable bid path vs raw EVALSHA")
+    bench_engine.add_arguments(engine)
+    engine.set_defaults(run=_bench_engine)
 
     audit = sub.add_parser("audit", help="audit logs").add_subparsers(title="audit")
     verify = audit.add_parser("verify", help="verify an auction's hash-chained log")
-    verify.add_argument("auction_id")
-    verify.set_defaults(run=_not_yet("audit verify"))
+    verify.add_argument("auction_id", type=int)
+    verify.set_defaults(run=_audit_verify)
     return parser
 
 
@@ -153,12 +159,28 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        print(f"rfq {name}: not available yet (the auction engine is not built).", file=sys.stderr)
-        return 2
+def _bench_engine(args: argparse.Namespace) -> int:
+    bench_engine.report(bench_engine.run(args), args.json)
+    return 0
 
-    return run
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    database = db.Database(settings.database_url)
+    try:
+        with database.session() as session:
+            if session.get(AuctionRecord, args.auction_id) is None:
+                print(f"rfq: no auction {args.auction_id}.", file=sys.stderr)
+                return 2
+            log = journal.chain(session, args.auction_id)
+    finally:
+        database.dispose()
+    count = len(log["entries"])
+    if log["verified"]:
+        print(f"auction {args.auction_id}: {count} entries, chain verified; head {log['head']}")
+        return 0
+    print(f"auction {args.auction_id}: chain BROKEN: {log['problem']}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -66,9 +66,7 @@ class Settings:
         prefix = _prefix(env.get("RFQ_REDIS_PREFIX", "rfq:"))
         register = _count(env.get("RFQ_REGISTER_PER_HOUR"), "RFQ_REGISTER_PER_HOUR", 20)
         bids = _count(env.get("RFQ_BIDS_PER_SECOND"), "RFQ_BIDS_PER_SECOND", 4)
-        return cls(
-            data_dir, database_url, redis_url, secret_key, origins, prefix, register, bids
-        )
+        return cls(data_dir, database_url, redis_url, secret_key, origins, prefix, register, bids)
 
 
 def _database_url(value: str | None, data_dir: Path) -> str:

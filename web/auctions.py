@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 from starlette.responses import Response
 
-from bidding import audit, journal
+from bidding import journal
 from bidding.desk import Desk
 from bidding.engine import Outcome
 from bidding.journal import Output
-from bidding.records import AuctionRecord, AuditRecord, BidRecord, TransformRecord
+from bidding.records import AuctionRecord, BidRecord, TransformRecord
 from bidding.views import Viewer, view
 from rfq import clock, rfqs
 from rfq.access import may_see, require_login, require_member, require_operator
@@ -303,7 +303,7 @@ async def audit_log(call: Call[Any]) -> Any:
     desk: Desk = call.state.desk
     facts = await desk.facts(auction_id)
     require_member(call.principal, facts.buyer_company_id, "auction")
-    log = await call.state.db.run(chain_of, auction_id)
+    log = await call.state.db.run(journal.chain, auction_id)
     if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
         for entry in log["entries"]:
             for secret in ("price", "t", "nonce"):
@@ -316,42 +316,6 @@ async def _sealed_open(desk: Desk, auction_id: int) -> bool:
     """True once a sealed auction has closed and its bids may be seen."""
     meta = await desk.engine.meta(auction_id)
     return meta.get("status") in ("closed", "awarded", "no_award")
-
-
-def chain_of(session: Session, auction_id: int) -> dict[str, Any]:
-    """The sealed audit log of an auction and whether its chain verifies."""
-    records = (
-        session.execute(
-            select(AuditRecord)
-            .where(
-                col(AuditRecord.auction_id) == auction_id, col(AuditRecord.chain_index).is_not(None)
-            )
-            .order_by(col(AuditRecord.chain_index))
-        )
-        .scalars()
-        .all()
-    )
-    verdict = audit.verify(
-        auction_id, ((r.chain_index or 0, journal.entry_of(r), r.hash) for r in records)
-    )
-    return {
-        "auction_id": auction_id,
-        "verified": verdict.ok,
-        "problem": verdict.problem,
-        "head": verdict.head,
-        "entries": [
-            {
-                "index": r.chain_index,
-                "epoch": r.epoch,
-                "aseq": r.aseq,
-                "kind": r.kind,
-                "at": clock.rfc3339(r.at),
-                "data": r.data,
-                "hash": r.hash,
-            }
-            for r in records
-        ],
-    }
 
 
 ROUTES = [state, place_bid, set_proxy, void_bid, set_transform, bids_csv, audit_log]

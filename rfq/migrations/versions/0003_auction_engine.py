@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 10:51:58.938342
+Create Date: 2026-11-22 11:06:29.588455
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,8 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('aseq', sa.Integer(), nullable=False),
     sa.Column('epoch', sa.Integer(), nullable=False),
+    sa.Column('chain_index', sa.Integer(), nullable=False),
+    sa.Column('chain_head', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('rebuilt_at', rfq.db.UtcDateTime(), nullable=True),
     sa.Column('closed_at', rfq.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['id'], ['lot.id'], ),

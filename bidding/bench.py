@@ -1,0 +1,275 @@
+"""``rfq bench engine``: the real bid path under load, next to the raw EVALSHA ceiling.
+
+It builds a throwaway world in a temporary data dir (an SQLite database unless
+``RFQ_DATABASE_URL`` names one, the embedded Redis with ``appendfsync always`` unless
+``--redis-url`` names one): a buyer, ``--bidders`` certified suppliers with deposits,
+and ``--auctions`` live auctions. Then each bidder places bids one after another (each
+undercutting its last) through `bidding.desk.Desk` — eligibility, ``bid.lua``, the
+group-commit journal to SQL, the acknowledgement — until ``--bids`` are acknowledged.
+
+In the same run it measures the raw ceiling: as many concurrent callers calling a
+trivial script (``return 1``) through redis-py's EVALSHA from this one process. It
+prints durable acks/s, ack latency p50/p99, the ceiling, and their ratio (the target
+is at least 0.25).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bidding import restore
+from bidding.desk import Desk
+from bidding.engine import Engine, RateLimit
+from bidding.journal import Journal
+from bidding.scheduler import Scheduler
+from rfq import accounts, clock, db, deposits, participation, rfqs
+from rfq.accounts import CompanyKind, Principal, RegisterCreate, Role, Via
+from rfq.certification import Certification, CertStatus
+from rfq.deposits import Account, DepositEntry
+from rfq.embedded_redis import EmbeddedRedis
+from rfq.keys import Keys
+from rfq.lifecycle import RfqStatus
+from rfq.redis_client import connect
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The engine benchmark's options."""
+    parser.add_argument("--bidders", type=int, default=50, help="concurrent bidders")
+    parser.add_argument("--bids", type=int, default=5000, help="acknowledged bids to reach")
+    parser.add_argument("--auctions", type=int, default=10, help="live auctions shared")
+    parser.add_argument("--redis-url", default=None, help="default: the embedded Redis")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark and return its figures."""
+    with tempfile.TemporaryDirectory(prefix="rfq-bench-") as tmp:
+        data_dir = Path(tmp)
+        url = os.environ.get("RFQ_DATABASE_URL") or f"sqlite:///{data_dir / 'bench.sqlite3'}"
+        db.upgrade(url)
+        if args.redis_url:
+            return asyncio.run(_bench(args, url, args.redis_url, "external"))
+        with EmbeddedRedis(data_dir) as embedded:
+            assert embedded.url is not None
+            return asyncio.run(_bench(args, url, embedded.url, "embedded, appendfsync always"))
+
+
+def report(figures: dict[str, Any], as_json: bool) -> None:
+    """Print the figures as a table, or as one JSON object."""
+    if as_json:
+        print(json.dumps(figures))
+        return
+    rows = [
+        ("bidders / auctions", f"{figures['bidders']} / {figures['auctions']}"),
+        ("acknowledged bids", f"{figures['acked']}"),
+        ("durable acks/s", f"{figures['acks_per_s']:.0f}"),
+        ("ack latency p50 (ms)", f"{figures['ack_p50_ms']:.2f}"),
+        ("ack latency p99 (ms)", f"{figures['ack_p99_ms']:.2f}"),
+        ("raw EVALSHA calls/s", f"{figures['evalsha_per_s']:.0f}"),
+        ("ratio acks / EVALSHA", f"{figures['ratio']:.2f} (target >= 0.25)"),
+        ("SQL commits (batches)", f"{figures['batches']}"),
+        ("database", figures["database"]),
+        ("redis", figures["redis"]),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("rfq bench engine")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+
+
+async def _bench(
+    args: argparse.Namespace, url: str, redis_url: str, redis_kind: str
+) -> dict[str, Any]:
+    database = db.Database(url)
+    redis = connect(redis_url)
+    keys = Keys(f"bench:{os.getpid()}:")
+    try:
+        engine = Engine(redis, keys)
+        journal = Journal(database)
+        desk = Desk(database, engine, journal, RateLimit(0, 0))
+        suppliers, auction_ids = await database.run(_world, args.bidders, args.auctions)
+        writer = asyncio.create_task(journal.run())
+        try:
+            for auction_id in auction_ids:
+                await desk.restore(auction_id, rebuild=False)
+            await Scheduler(desk).tick()
+            latencies, elapsed = await _bid_load(desk, suppliers, auction_ids, args.bids)
+            ceiling = await _evalsha_ceiling(redis, args.bidders, max(2000, args.bids))
+        finally:
+            writer.cancel()
+        acks = len(latencies) / elapsed
+        return {
+            "bidders": args.bidders,
+            "auctions": args.auctions,
+            "acked": len(latencies),
+            "acks_per_s": acks,
+            "ack_p50_ms": _percentile(latencies, 50) * 1000,
+            "ack_p99_ms": _percentile(latencies, 99) * 1000,
+            "evalsha_per_s": ceiling,
+            "ratio": acks / ceiling,
+            "batches": journal.batches,
+            "database": url.split(":", 1)[0],
+            "redis": redis_kind,
+        }
+    finally:
+        await _cleanup(redis, keys)
+        await redis.aclose()
+        database.dispose()
+
+
+async def _bid_load(
+    desk: Desk, suppliers: list[Principal], auction_ids: list[int], total: int
+) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    remaining = [total]
+
+    async def bidder(n: int, who: Principal) -> None:
+        auction_id = auction_ids[n % len(auction_ids)]
+        price = 10_000_000 - n
+        k = 0
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            k += 1
+            start = time.perf_counter()
+            await desk.bid(who, auction_id, price, f"bench-{n}-{k}")
+            latencies.append(time.perf_counter() - start)
+            price -= 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(bidder(n, who) for n, who in enumerate(suppliers)))
+    return latencies, time.perf_counter() - start
+
+
+async def _evalsha_ceiling(redis: Any, callers: int, calls: int) -> float:
+    script = redis.register_script("return 1")
+    await script(keys=["bench:noop"], args=[])
+    remaining = [calls]
+
+    async def caller() -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            await script(keys=["bench:noop"], args=[])
+
+    start = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    return calls / (time.perf_counter() - start)
+
+
+def _world(session: Any, bidders: int, auctions: int) -> tuple[list[Principal], list[int]]:
+    """A buyer, certified suppliers with deposits, and live RFQ auctions."""
+    now = clock.now()
+    hashed = "not-a-login"
+    buyer, buyer_co = accounts.register(
+        session,
+        RegisterCreate(
+            email="bench-buyer@example.com",
+            password="x" * 12,
+            company_name="Bench buyer",
+            role=CompanyKind.buyer,
+        ),
+        hashed,
+    )
+    rfq = rfqs.Rfq(
+        buyer_company_id=buyer_co.id or 0,
+        created_by=buyer.id or 0,
+        title="Bench",
+        category="fasteners.bolts",
+        keywords=[],
+        currency="CNY",
+        bid_bond=0,
+        audience=rfqs.Audience.public,
+        starts_at=now - timedelta(seconds=1),
+        ends_at=now + timedelta(hours=1),
+        status=RfqStatus.published,
+        created_at=now,
+    )
+    session.add(rfq)
+    session.flush()
+    rules = {
+        "format": "reverse_english",
+        "visibility": "rank_only",
+        "decrement": {"amount": 1},
+        "decrement_from": "own",
+        "ties": "earlier_wins",
+    }
+    auction_ids = []
+    for n in range(auctions):
+        lot = rfqs.Lot(
+            rfq_id=rfq.id or 0,
+            position=n,
+            name=f"Lot {n}",
+            quantity=1000,
+            unit="pcs",
+            ceiling_price=10_000_000,
+            starts_at=rfq.starts_at,
+            ends_at=rfq.ends_at,
+            rules=rules,
+        )
+        session.add(lot)
+        session.flush()
+        restore.create(session, lot, rfq)
+        auction_ids.append(lot.id or 0)
+    suppliers = []
+    for n in range(bidders):
+        user, company = accounts.register(
+            session,
+            RegisterCreate(
+                email=f"bench-{n}@example.com",
+                password="x" * 12,
+                company_name=f"Bench supplier {n}",
+                role=CompanyKind.supplier,
+            ),
+            hashed,
+        )
+        assert company.id is not None and user.id is not None
+        session.add(
+            Certification(
+                company_id=company.id,
+                uscc=f"BENCH{n:013d}",
+                company_name=company.name,
+                categories=["fasteners"],
+                keywords=[],
+                brands=[],
+                status=CertStatus.approved,
+                level=1,
+                submitted_by=user.id,
+                submitted_at=now,
+                decided_at=now,
+            )
+        )
+        session.add(
+            DepositEntry(
+                key=f"bench:{company.id}",
+                company_id=company.id,
+                currency="CNY",
+                account=Account.held,
+                amount=deposits.RECOMMENDED,
+                at=now,
+            )
+        )
+        participation.add(session, rfq, company.id, participation.Source.invited)
+        suppliers.append(Principal(user.id, user.email, Role.supplier, company.id, 0, Via.bearer))
+    return suppliers, auction_ids
+
+
+async def _cleanup(redis: Any, keys: Keys) -> None:
+    async for key in redis.scan_iter(match=f"{keys.prefix}*", count=1000):
+        await redis.delete(key)
+    await redis.delete("bench:noop")
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
