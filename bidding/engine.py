@@ -33,7 +33,7 @@ class RateLimit:
     ``burst_ms / interval_ms`` bids."""
 
     interval_ms: int = 250
-    burst_ms: int = 2_500
+    burst_ms: int = 2_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ from rfq import clock
 log = logging.getLogger("rfq.scheduler")
 
 UNFINISHED = ("scheduled", "live", "closed")
+GRACE_MS = 10_000
+"""Redis entries younger than this are in flight in some journal, not lost."""
 
 
 class Scheduler:
@@ -108,9 +110,10 @@ class Scheduler:
                 await desk.restore(auction_id, rebuild=True)
                 counts["rebuilt"] += 1
             elif redis_seq > sql_seq or redis_aseq > sql_aseq:
-                if await self._recover(auction_id, epoch, sql_seq, sql_aseq, redis_seq, redis_aseq):
+                written = await self._recover(auction_id, epoch, sql_seq, sql_aseq)
+                if written > 0:
                     counts["recovered"] += 1
-                else:
+                elif written < 0:
                     await desk.restore(auction_id, rebuild=True)
                     counts["rebuilt"] += 1
             await self._reschedule(meta, auction_id)
@@ -118,17 +121,22 @@ class Scheduler:
             log.warning("reconciled auctions: %s", counts)
         return counts
 
-    async def _recover(
-        self, auction_id: int, epoch: int, seq: int, aseq: int, redis_seq: int, redis_aseq: int
-    ) -> bool:
+    async def _recover(self, auction_id: int, epoch: int, seq: int, aseq: int) -> int:
+        """Write what Redis accepted more than ``GRACE_MS`` ago and SQL lacks; return how
+        many audit entries were written, or -1 if the streams no longer hold them (then
+        the caller rebuilds). Newer entries are in flight in some worker's journal."""
         keys = self.desk.engine.auction_keys(auction_id)
-        events = await self.desk.engine.stream(keys.events, seq)
-        entries = await self.desk.engine.stream(keys.audit, aseq)
-        if [e["seq"] for e in events] != list(range(seq + 1, redis_seq + 1)):
-            return False
-        if [e["aseq"] for e in entries] != list(range(aseq + 1, redis_aseq + 1)):
+        cutoff = clock.now_ms() - GRACE_MS
+        events = [e for e in await self.desk.engine.stream(keys.events, seq) if e["at"] < cutoff]
+        entries = [e for e in await self.desk.engine.stream(keys.audit, aseq) if e["at"] < cutoff]
+        if not events and not entries:
+            return True
+        if (events and events[0]["seq"] != seq + 1) or (entries and entries[0]["aseq"] != aseq + 1):
             return False
         await self.desk.journal.write([Output(auction_id, epoch, events, entries)])
+        log.warning(
+            "auction %s: wrote %d entries Redis had and SQL lacked", auction_id, len(entries)
+        )
         return True
 
     async def _reschedule(self, meta: dict[str, Any], auction_id: int) -> None:

@@ -9,7 +9,7 @@
 | ``RFQ_ALLOWED_ORIGINS`` | the app's own origin (comma-separated list to add others) |
 | ``RFQ_REDIS_PREFIX``  | ``rfq:`` (the start of every Redis key the app writes)      |
 | ``RFQ_REGISTER_PER_HOUR`` | ``20`` registrations per client address per hour        |
-| ``RFQ_BIDS_PER_SECOND`` | ``4`` bids per second per supplier and auction (burst 10) |
+| ``RFQ_BIDS_PER_SECOND`` | ``4`` bids per second per supplier and auction, 2 s burst |
 
 A bad value raises :class:`SettingsError` whose message names the variable.
 """

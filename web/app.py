@@ -78,8 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.limiter = RateLimiter(state.redis, state.keys)
             state.engine = Engine(state.redis, state.keys)
             state.journal = Journal(state.db, on_status=[rfqs.on_auction_status])
-            rate = RateLimit(interval_ms=max(1, 1000 // settings.bids_per_second))
-            rate = RateLimit(rate.interval_ms, burst_ms=rate.interval_ms * 10)
+            rate = RateLimit(max(1, 1000 // settings.bids_per_second), burst_ms=2_000)
             state.desk = Desk(state.db, state.engine, state.journal, rate)
             state.scheduler = Scheduler(state.desk)
             async with anyio.create_task_group() as tasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -58,8 +59,20 @@ def test_db_upgrade_and_bad_settings(tmp_path: Path) -> None:
     assert bad.stderr.startswith("rfq: RFQ_DATABASE_URL")
 
 
-def test_unbuilt_commands_say_so(tmp_path: Path) -> None:
-    """`rfq bench` and `rfq audit verify` answer that they are not available yet."""
-    for args in (["bench"], ["audit", "verify", "1"]):
-        done = _rfq(args, tmp_path)
-        assert done.returncode == 2 and "not available yet" in done.stderr
+def test_audit_verify_of_unknown_auction(tmp_path: Path) -> None:
+    """`rfq audit verify` of an auction that does not exist exits 2 and says so."""
+    assert _rfq(["db", "upgrade"], tmp_path).returncode == 0
+    done = _rfq(["audit", "verify", "999"], tmp_path)
+    assert done.returncode == 2 and "no auction 999" in done.stderr
+
+
+def test_bench_engine_prints_figures(tmp_path: Path) -> None:
+    """`rfq bench engine --json` runs the real bid path briefly and prints its figures."""
+    done = _rfq(
+        ["bench", "engine", "--bidders", "4", "--bids", "200", "--auctions", "2", "--json"],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["acked"] == 200 and figures["acks_per_s"] > 0
+    assert figures["evalsha_per_s"] > 0 and figures["ratio"] > 0

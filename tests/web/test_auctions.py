@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from rfq.db import Database
 from tests.support import (
     LiveServer,
     assert_error,
@@ -268,3 +273,44 @@ def _csv(client: httpx.Client, buyer: dict[str, Any], auction_id: int) -> list[d
     response = client.get(f"/api/auctions/{auction_id}/bids.csv", headers=bearer(buyer["token"]))
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_audit_verify_detects_tampering(
+    client: httpx.Client, operator: str, live: LiveServer
+) -> None:
+    """`rfq audit verify` passes on an untouched log and fails once a sealed entry changes."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    _bid(client, a, auction_id, 111, "t1")
+    _bid(client, a, auction_id, 105, "t2")
+    env = {
+        "RFQ_DATABASE_URL": live.settings.database_url,
+        "RFQ_DATA_DIR": str(live.settings.data_dir),
+    }
+    ok = _rfq_cli(["audit", "verify", str(auction_id)], env)
+    assert ok.returncode == 0 and "chain verified" in ok.stdout
+    database = Database(live.settings.database_url)
+    try:
+        with database.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE audit_entry SET kind = 'bid_rejected' "
+                    "WHERE auction_id = :a AND kind = 'bid_accepted'"
+                ),
+                {"a": auction_id},
+            )
+    finally:
+        database.dispose()
+    broken = _rfq_cli(["audit", "verify", str(auction_id)], env)
+    assert broken.returncode == 1 and "BROKEN" in broken.stderr
+
+
+def _rfq_cli(args: list[str], env: dict[str, str]) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "rfq", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
