@@ -53,7 +53,7 @@ class Scheduler:
 
     async def run(self) -> None:
         """Reconcile once, then tick forever (cancel to stop)."""
-        await self.reconcile()
+        await self.reconcile(grace_ms=0)
         last = asyncio.get_running_loop().time()
         while True:
             try:
@@ -93,8 +93,12 @@ class Scheduler:
                 await engine.redis.zrem(engine.keys.schedule, str(auction_id))
         return changed
 
-    async def reconcile(self) -> dict[str, int]:
-        """Bring Redis and SQL into agreement for every unfinished auction."""
+    async def reconcile(self, grace_ms: int = GRACE_MS) -> dict[str, int]:
+        """Bring Redis and SQL into agreement for every unfinished auction.
+
+        At startup ``grace_ms`` is 0: this process has nothing in flight, so whatever
+        Redis holds beyond SQL is written at once (a crashed worker's last bids).
+        """
         desk = self.desk
         rows = await desk.db.run(_unfinished)
         counts = {"restored": 0, "recovered": 0, "rebuilt": 0}
@@ -110,7 +114,7 @@ class Scheduler:
                 await desk.restore(auction_id, rebuild=True)
                 counts["rebuilt"] += 1
             elif redis_seq > sql_seq or redis_aseq > sql_aseq:
-                written = await self._recover(auction_id, epoch, sql_seq, sql_aseq)
+                written = await self._recover(auction_id, epoch, sql_seq, sql_aseq, grace_ms)
                 if written > 0:
                     counts["recovered"] += 1
                 elif written < 0:
@@ -121,23 +125,27 @@ class Scheduler:
             log.warning("reconciled auctions: %s", counts)
         return counts
 
-    async def _recover(self, auction_id: int, epoch: int, seq: int, aseq: int) -> int:
-        """Write what Redis accepted more than ``GRACE_MS`` ago and SQL lacks; return how
+    async def _recover(
+        self, auction_id: int, epoch: int, seq: int, aseq: int, grace_ms: int
+    ) -> int:
+        """Write what Redis accepted more than ``grace_ms`` ago and SQL lacks; return how
         many audit entries were written, or -1 if the streams no longer hold them (then
-        the caller rebuilds). Newer entries are in flight in some worker's journal."""
+        the caller rebuilds). Newer entries are probably in flight in some worker's
+        journal; writing them twice would be harmless (writes are idempotent), only
+        wasteful."""
         keys = self.desk.engine.auction_keys(auction_id)
-        cutoff = clock.now_ms() - GRACE_MS
+        cutoff = clock.now_ms() - grace_ms
         events = [e for e in await self.desk.engine.stream(keys.events, seq) if e["at"] < cutoff]
         entries = [e for e in await self.desk.engine.stream(keys.audit, aseq) if e["at"] < cutoff]
         if not events and not entries:
-            return True
+            return 0
         if (events and events[0]["seq"] != seq + 1) or (entries and entries[0]["aseq"] != aseq + 1):
-            return False
+            return -1
         await self.desk.journal.write([Output(auction_id, epoch, events, entries)])
         log.warning(
             "auction %s: wrote %d entries Redis had and SQL lacked", auction_id, len(entries)
         )
-        return True
+        return max(1, len(entries))
 
     async def _reschedule(self, meta: dict[str, Any], auction_id: int) -> None:
         engine = self.desk.engine

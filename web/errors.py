@@ -12,6 +12,9 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -121,6 +124,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
 
 
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """Redis or the database did not answer: 503, try again; nothing was acknowledged."""
+    log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+    body = error_body(
+        "unavailable", "The service is briefly unavailable; retry with the same key."
+    )
+    return JSONResponse(body, 503, headers={"Retry-After": "1"})
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     """An unexpected failure: logged with its traceback, answered without details."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -155,6 +167,10 @@ async def auction_error(request: Request, exc: Exception) -> Response:
 HANDLERS = {
     RfqError: rfq_error,
     AuctionError: auction_error,
+    RedisConnectionError: unavailable,
+    RedisTimeoutError: unavailable,
+    OperationalError: unavailable,
+    TimeoutError: unavailable,
     HTTPException: http_error,
     Exception: server_error,
 }

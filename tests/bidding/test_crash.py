@@ -1,0 +1,334 @@
+"""Crash tests: an acknowledged bid survives kill -9 of the app and of Redis, and a
+flushed Redis is rebuilt from SQL with the same ranking.
+
+Each test runs its own ``redis-server`` (append-only, fsync always) on a free port and
+``rfq serve`` as a subprocess on its own SQLite file, both stopped by PID; all traffic
+is to 127.0.0.1 and every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import select
+from sqlmodel import col
+
+from bidding.records import BidRecord
+from rfq.db import Database
+from tests.support import (
+    PASSWORD,
+    bearer,
+    certified_supplier,
+    free_port,
+    register,
+    rfq_body,
+    rfq_process,
+    unique_email,
+    wait_for,
+)
+
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of the test's own, append-only with fsync always; stopped by PID."""
+    folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--logfile",
+            str(folder / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+    try:
+        wait_for(lambda: _pings(client), 20, "redis-server")
+        yield process
+    finally:
+        client.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.BusyLoadingError):
+        return False
+
+
+class App:
+    """``rfq serve`` in a subprocess, restartable on the same data."""
+
+    def __init__(self, tmp: Path, redis_port: int) -> None:
+        self.tmp = tmp
+        self.db_url = f"sqlite:///{tmp / 'rfq.sqlite3'}"
+        self.env = {
+            "RFQ_DATA_DIR": str(tmp / "data"),
+            "RFQ_DATABASE_URL": self.db_url,
+            "RFQ_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "RFQ_REGISTER_PER_HOUR": "100000",
+            "RFQ_BIDS_PER_SECOND": "1000",
+        }
+        self.runs = 0
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+        port = free_port()
+        self.runs += 1
+        log = self.tmp / f"app{self.runs}.log"
+        with rfq_process(["serve", "--port", str(port)], self.env, log) as process:
+            url = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _ready(url) or process.poll() is not None, 60, "the app")
+            assert process.poll() is None, log.read_text()
+            yield url, process
+
+    def operator(self, url: str) -> str:
+        email = unique_email("ops")
+        done = subprocess.run(
+            ["python", "-m", "rfq", "admin", "create", "--email", email, "--password", PASSWORD],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        response = httpx.post(f"{url}/api/auth/login", json={"email": email, "password": PASSWORD})
+        return str(response.json()["token"])
+
+    def sql_bids(self, auction_id: int) -> dict[str, BidRecord]:
+        database = Database(self.db_url)
+        try:
+            with database.session() as session:
+                rows = (
+                    session.execute(
+                        select(BidRecord).where(col(BidRecord.auction_id) == auction_id)
+                    )
+                    .scalars()
+                    .all()
+                )
+                return {b.id: b for b in rows}
+        finally:
+            database.dispose()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _world(
+    url: str, app: App, suppliers: int = 8
+) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        operator = app.operator(url)
+        buyer = register(client, "buyer")
+        bidders = [certified_supplier(client, operator, ["fasteners"]) for _ in range(suppliers)]
+        start = datetime.now(UTC) + timedelta(seconds=1.5)
+        body = rfq_body()
+        body["starts_at"] = start.isoformat()
+        body["ends_at"] = (start + timedelta(minutes=10)).isoformat()
+        body["lots"][0]["rules"].pop("soft_close")
+        body["lots"][0]["ceiling_price"] = 1_000_000
+        body["lots"][0]["reserve_price"] = None
+        auth = bearer(buyer["token"])
+        rfq = client.post("/api/rfqs", json=body, headers=auth).json()
+        published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()
+        auction_id = int(published["lots"][0]["auction_id"])
+        wait_for(
+            lambda: (
+                client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live"
+            ),
+            15,
+            "the auction to open",
+        )
+        return buyer, bidders, auction_id
+
+
+async def _bid_until(
+    url: str,
+    bidders: list[dict[str, Any]],
+    auction_id: int,
+    stop: asyncio.Event,
+    tag: str,
+    start_price: int = 1_000_000,
+) -> list[dict[str, Any]]:
+    """Bid continuously (bounded: 400 bids each at most) until ``stop``; return the acks."""
+    acks: list[dict[str, Any]] = []
+
+    async def bidder(n: int, who: dict[str, Any]) -> None:
+        price = start_price - n
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            for k in range(400):
+                if stop.is_set():
+                    return
+                price -= len(bidders)
+                try:
+                    r = await http.post(
+                        f"/api/auctions/{auction_id}/bids",
+                        json={"price": price, "key": f"{tag}-{n}-{k}"},
+                        headers=bearer(who["token"]),
+                    )
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+                    continue
+                if r.status_code == 201:
+                    acks.append(r.json())
+                elif r.status_code >= 500:
+                    await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(bidder(n, w) for n, w in enumerate(bidders)))
+    return acks
+
+
+async def _bid_then(
+    url: str,
+    bidders: list[dict[str, Any]],
+    auction_id: int,
+    tag: str,
+    seconds: float,
+    action: Any,
+    start_price: int = 1_000_000,
+) -> list[dict[str, Any]]:
+    """Bid, run ``action`` after ``seconds`` (e.g. a kill), bid a little longer, stop."""
+    stop = asyncio.Event()
+
+    async def later() -> None:
+        await asyncio.sleep(seconds)
+        action()
+        await asyncio.sleep(1.0)
+        stop.set()
+
+    acks, _ = await asyncio.gather(
+        _bid_until(url, bidders, auction_id, stop, tag, start_price), later()
+    )
+    return acks
+
+
+def _ladder(url: str, buyer: dict[str, Any], auction_id: int) -> list[tuple[int, int]]:
+    state = httpx.get(
+        f"{url}/api/auctions/{auction_id}", headers=bearer(buyer["token"]), timeout=30
+    ).json()
+    return [(e["supplier_company_id"], e["price"]) for e in state["ladder"]]
+
+
+def _ladder_of(bids: dict[str, BidRecord]) -> list[tuple[int, int]]:
+    standing: dict[int, BidRecord] = {}
+    for bid in sorted(bids.values(), key=lambda b: (b.epoch, b.seq)):
+        if not bid.voided:
+            standing[bid.company_id] = bid
+    ranked = sorted(standing.values(), key=lambda b: (b.transformed, b.epoch, b.seq))
+    return [(b.company_id, b.price) for b in ranked]
+
+
+@pytest.mark.timeout(300)
+def test_kill_the_app_mid_auction_loses_no_acknowledged_bid(tmp_path: Path) -> None:
+    """kill -9 of `rfq serve` with bids in flight: after a restart every acked bid is in
+    SQL, and the ranking equals the SQL bids' ranking."""
+    port = free_port()
+    with redis_server(tmp_path / "redis", port):
+        app = App(tmp_path, port)
+        with app.run() as (url, process):
+            buyer, bidders, auction_id = _world(url, app)
+            acks = asyncio.run(
+                _bid_then(
+                    url, bidders, auction_id, "k", 1.5, lambda: process.send_signal(signal.SIGKILL)
+                )
+            )
+            process.wait(10)
+        assert len(acks) > 20
+        with app.run() as (url, _):
+            stored = app.sql_bids(auction_id)
+            missing = [a["bid_id"] for a in acks if a["bid_id"] not in stored]
+            assert missing == []
+            assert _ladder(url, buyer, auction_id) == _ladder_of(stored)
+            after = asyncio.run(
+                _bid_then(url, bidders, auction_id, "k2", 0.5, lambda: None, 500_000)
+            )
+            assert after, "bidding continues after the restart"
+
+
+@pytest.mark.timeout(300)
+def test_kill_redis_mid_auction_loses_no_acknowledged_bid(tmp_path: Path) -> None:
+    """kill -9 of Redis with bids in flight: acked bids are in SQL; after Redis restarts
+    on its append-only file, the ranking equals SQL's and bidding goes on."""
+    port = free_port()
+    app = App(tmp_path, port)
+    with redis_server(tmp_path / "redis", port) as server:
+        with app.run() as (url, _):
+            buyer, bidders, auction_id = _world(url, app)
+            acks = asyncio.run(_bid_then(url, bidders, auction_id, "r", 1.5, server.kill))
+            server.wait(10)
+            with redis_server(tmp_path / "redis", port):
+                stored = app.sql_bids(auction_id)
+                assert [a["bid_id"] for a in acks if a["bid_id"] not in stored] == []
+                more = asyncio.run(
+                    _bid_then(url, bidders, auction_id, "r2", 1.0, lambda: None, 500_000)
+                )
+                assert more, "bidding continues after Redis is back"
+                stored = app.sql_bids(auction_id)
+                assert [a["bid_id"] for a in acks + more if a["bid_id"] not in stored] == []
+                wait_for(
+                    lambda: _ladder(url, buyer, auction_id) == _ladder_of(app.sql_bids(auction_id)),
+                    40,
+                    "the ladder to match SQL",
+                )
+
+
+@pytest.mark.timeout(300)
+def test_flushed_redis_is_rebuilt_from_sql(tmp_path: Path) -> None:
+    """FLUSHALL mid-auction (of the test's own Redis): the ladder rebuilt from SQL is the
+    same, the epoch changes, and bidding continues."""
+    port = free_port()
+    with redis_server(tmp_path / "redis", port):
+        app = App(tmp_path, port)
+        with app.run() as (url, _):
+            buyer, bidders, auction_id = _world(url, app, suppliers=5)
+            acks = asyncio.run(_bid_then(url, bidders, auction_id, "f", 1.0, lambda: None))
+            before = _ladder(url, buyer, auction_id)
+            epoch = httpx.get(
+                f"{url}/api/auctions/{auction_id}", headers=bearer(buyer["token"])
+            ).json()["epoch"]
+            redis.Redis(port=port).flushall()
+            assert _ladder(url, buyer, auction_id) == before
+            state = httpx.get(
+                f"{url}/api/auctions/{auction_id}", headers=bearer(buyer["token"])
+            ).json()
+            assert state["epoch"] > epoch and state["state"] == "live"
+            more = asyncio.run(
+                _bid_then(url, bidders, auction_id, "f2", 0.5, lambda: None, 500_000)
+            )
+            assert more
+            stored = app.sql_bids(auction_id)
+            assert [a["bid_id"] for a in acks + more if a["bid_id"] not in stored] == []
+            assert _ladder(url, buyer, auction_id) == _ladder_of(stored)
