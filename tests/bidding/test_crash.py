@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from tests.support import (
     wait_for,
 )
 
-REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+REDIS_SERVER = "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else "redis-server"
 
 
 @contextlib.contextmanager
