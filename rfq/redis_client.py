@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
@@ -14,11 +14,22 @@ log = logging.getLogger("rfq.redis")
 _CLUSTER_SCHEME = "redis+cluster://"
 
 
+MAX_CONNECTIONS = 64
+"""Per process (per node for a cluster). Callers beyond it wait for a free connection,
+up to ``POOL_TIMEOUT_S``; Redis runs commands one at a time anyway."""
+POOL_TIMEOUT_S = 10
+
+
 def connect(url: str) -> Any:
     """An asyncio client for ``url``; ``redis+cluster://host:port`` means a Redis Cluster."""
     if url.startswith(_CLUSTER_SCHEME):
-        return RedisCluster.from_url("redis://" + url[len(_CLUSTER_SCHEME) :])
-    return Redis.from_url(url, health_check_interval=30)
+        return RedisCluster.from_url(
+            "redis://" + url[len(_CLUSTER_SCHEME) :], max_connections=MAX_CONNECTIONS
+        )
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT_S, health_check_interval=30
+    )
+    return Redis(connection_pool=pool)
 
 
 async def persistence_warnings(client: Any) -> list[str]:
