@@ -3,17 +3,20 @@
 Operators create festivals (name, theme, dates, categories, organising buyers).
 Buyers attach RFQs to a festival they organise (any buyer, when the festival names no
 organisers); the RFQ's times must fall inside the festival's. Lots may close at
-staggered times within it.
+staggered times within it. The festival's report lists every lot with its state, best
+price and the savings against its ceiling.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import AwareDatetime, field_validator, model_validator
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from bidding.records import AuctionRecord
 from rfq import categories, clock, history
 from rfq.access import require_login, require_operator
 from rfq.accounts import Company, CompanyKind, Principal
@@ -127,3 +130,90 @@ def check_attach(
             code="outside_festival",
             field="festival_id",
         )
+
+
+class FestivalLot(SQLModel):
+    auction_id: int
+    rfq_id: int
+    rfq_title: str
+    lot_name: str
+    state: str
+    ends_at: datetime
+    currency: str
+    quantity: int
+    ceiling_price: int
+    best_price: int | None
+    bidders: int
+    savings: int
+
+
+class FestivalTotal(SQLModel):
+    currency: str
+    ceiling_value: int
+    best_value: int
+    savings: int
+
+
+class FestivalReport(FestivalPublic):
+    live_lots: int
+    lots: list[FestivalLot]
+    totals: list[FestivalTotal]
+
+
+def lots_of(session: Session, festival_id: int) -> list[tuple[Any, Any, Any]]:
+    """``(auction, lot, rfq)`` of every published lot attached to the festival."""
+    from rfq.rfqs import Lot, Rfq  # rfqs imports this module
+
+    return list(
+        session.exec(
+            select(AuctionRecord, Lot, Rfq)
+            .join(Lot, col(Lot.id) == col(AuctionRecord.id))
+            .join(Rfq, col(Rfq.id) == col(AuctionRecord.rfq_id))
+            .where(col(Rfq.festival_id) == festival_id)
+            .order_by(col(AuctionRecord.ends_at))
+        ).all()
+    )
+
+
+def report(
+    festival: Festival, rows: list[tuple[Any, Any, Any]], best: dict[int, tuple[int | None, int]]
+) -> FestivalReport:
+    """The festival with every lot's state, best price and savings against its ceiling.
+
+    ``best`` maps an auction id to ``(best price, bidders)``. Savings are
+    ``(ceiling - best) * quantity`` per lot with a bid, summed per currency.
+    """
+    lots = []
+    totals: dict[str, list[int]] = {}
+    for auction, lot, rfq in rows:
+        price, bidders = best.get(auction.id, (None, 0))
+        saving = (auction.ceiling_price - price) * auction.quantity if price is not None else 0
+        lots.append(
+            FestivalLot(
+                auction_id=auction.id,
+                rfq_id=rfq.id,
+                rfq_title=rfq.title,
+                lot_name=lot.name,
+                state=auction.status,
+                ends_at=auction.ends_at,
+                currency=auction.currency,
+                quantity=auction.quantity,
+                ceiling_price=auction.ceiling_price,
+                best_price=price,
+                bidders=bidders,
+                savings=saving,
+            )
+        )
+        if price is not None:
+            sums = totals.setdefault(auction.currency, [0, 0])
+            sums[0] += auction.ceiling_price * auction.quantity
+            sums[1] += price * auction.quantity
+    return FestivalReport(
+        **FestivalPublic.model_validate(festival).model_dump(),
+        live_lots=sum(1 for lot in lots if lot.state == "live"),
+        lots=lots,
+        totals=[
+            FestivalTotal(currency=c, ceiling_value=v[0], best_value=v[1], savings=v[0] - v[1])
+            for c, v in sorted(totals.items())
+        ],
+    )

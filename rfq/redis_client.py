@@ -29,7 +29,7 @@ def connect(url: str) -> Any:
     pool = BlockingConnectionPool.from_url(
         url, max_connections=MAX_CONNECTIONS, timeout=POOL_TIMEOUT_S, health_check_interval=30
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool and closes it
 
 
 async def persistence_warnings(client: Any) -> list[str]:

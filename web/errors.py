@@ -127,9 +127,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def unavailable(request: Request, exc: Exception) -> Response:
     """Redis or the database did not answer: 503, try again; nothing was acknowledged."""
     log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
-    body = error_body(
-        "unavailable", "The service is briefly unavailable; retry with the same key."
-    )
+    body = error_body("unavailable", "The service is briefly unavailable; retry with the same key.")
     return JSONResponse(body, 503, headers={"Retry-After": "1"})
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session
+
 from rfq import festivals
-from rfq.festivals import FestivalCreate, FestivalPublic
+from rfq.access import may_see, require_login
+from rfq.festivals import Festival, FestivalCreate, FestivalPublic, FestivalReport
 from web.routing import Call, api
 
 
@@ -28,10 +31,27 @@ async def listed(call: Call[Any]) -> Any:
     return await call.state.db.run(festivals.listed, call.principal)
 
 
-@api("GET", "/api/festivals/{festival_id:int}", response=FestivalPublic, tags=("festivals",))
+@api("GET", "/api/festivals/{festival_id:int}", response=FestivalReport, tags=("festivals",))
 async def one(call: Call[Any]) -> Any:
-    """One festival."""
-    return await call.state.db.run(festivals.get, call.principal, call.path["festival_id"])
+    """One festival with its lots: state, best price, bidders, savings against ceilings."""
+
+    def load(session: Session) -> tuple[Festival, list[Any]]:
+        festival = festivals.get(session, call.principal, call.path["festival_id"])
+        return festival, festivals.lots_of(session, festival.id or 0)
+
+    festival, rows = await call.state.db.run(load)
+    caller = require_login(call.principal)
+    engine = call.state.desk.engine
+    best: dict[int, tuple[int | None, int]] = {}
+    for auction, _, rfq in rows:
+        standings = await engine.standings(auction.id)
+        price = standings[0]["price"] if standings else None
+        sealed = auction.format == "sealed" and auction.status in ("scheduled", "live")
+        shown = may_see(caller, rfq.buyer_company_id) or (
+            auction.rules.get("visibility") in ("best_price", "full_ladder")
+        )
+        best[auction.id] = (price if shown and not sealed else None, len(standings))
+    return festivals.report(festival, rows, best)
 
 
 ROUTES = [create, listed, one]

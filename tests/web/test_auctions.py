@@ -314,3 +314,47 @@ def _rfq_cli(args: list[str], env: dict[str, str]) -> Any:
         text=True,
         timeout=60,
     )
+
+
+def test_festival_report_shows_lots_and_savings(client: httpx.Client, operator: str) -> None:
+    """A festival's report lists its lots with best price and savings for the buyer; a
+    supplier of a rank_only lot sees no best price there."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    now = datetime.now(UTC)
+    festival = client.post(
+        "/api/festivals",
+        headers=bearer(operator),
+        json={
+            "name": "Report fest",
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(hours=2)).isoformat(),
+        },
+    ).json()
+    start = now + timedelta(seconds=1.5)
+    body = rfq_body(festival_id=festival["id"])
+    body["starts_at"], body["ends_at"] = (
+        start.isoformat(),
+        (start + timedelta(minutes=5)).isoformat(),
+    )
+    body["lots"][0]["rules"].pop("soft_close")
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=body, headers=auth).json()
+    auction_id = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()["lots"][0][
+        "auction_id"
+    ]
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
+        10,
+        "open",
+    )
+    assert _bid(client, a, auction_id, 100, "fest").status_code == 201
+    report = client.get(f"/api/festivals/{festival['id']}", headers=auth).json()
+    lot = report["lots"][0]
+    assert lot["best_price"] == 100 and lot["savings"] == (120 - 100) * 10_000
+    assert report["live_lots"] == 1
+    assert report["totals"] == [
+        {"currency": "CNY", "ceiling_value": 1_200_000, "best_value": 1_000_000, "savings": 200_000}
+    ]
+    seen = client.get(f"/api/festivals/{festival['id']}", headers=bearer(a["token"])).json()
+    assert seen["lots"][0]["best_price"] is None and seen["lots"][0]["bidders"] == 1
