@@ -17,13 +17,15 @@ import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from bidding.desk import Desk
 from bidding.engine import Engine, RateLimit
 from bidding.journal import Journal
 from bidding.scheduler import Scheduler
+from realtime.endpoint import websocket_endpoint
+from realtime.hub import Hub
 from rfq import __version__, db, rfqs
 from rfq.embedded_redis import EmbeddedRedis
 from rfq.keys import Keys
@@ -81,9 +83,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             rate = RateLimit(max(1, 1000 // settings.bids_per_second), burst_ms=2_000)
             state.desk = Desk(state.db, state.engine, state.journal, rate)
             state.scheduler = Scheduler(state.desk)
+            state.hub = Hub(state.desk, settings.secret_key)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(state.journal.run)
                 tasks.start_soon(state.scheduler.run)
+                tasks.start_soon(state.hub.run)
                 yield
                 tasks.cancel_scope.cancel()
 
@@ -108,6 +112,7 @@ def _routes() -> list[BaseRoute]:
         *auctions.ROUTES,
         *health.ROUTES,
         Route("/openapi.json", _openapi_json, methods=["GET"]),
+        WebSocketRoute("/ws", websocket_endpoint),
         *pages.ROUTES,
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]

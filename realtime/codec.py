@@ -1,0 +1,51 @@
+"""Frames on the wire: the ``rfq.v1.json`` and ``rfq.v1.msgpack`` subprotocols.
+
+Every frame is a map. JSON frames are text, msgpack frames binary. With no
+subprotocol offered the server speaks JSON. A frame larger than :data:`MAX_FRAME`
+bytes, or one that does not decode to a map, is refused with :class:`BadFrame`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgpack
+
+JSON = "rfq.v1.json"
+MSGPACK = "rfq.v1.msgpack"
+SUPPORTED = (MSGPACK, JSON)
+MAX_FRAME = 16 * 1024
+
+
+class BadFrame(ValueError):
+    """A client frame that is too large, undecodable, or not a map."""
+
+
+def choose(offered: list[str]) -> str | None:
+    """The first offered subprotocol the server supports (None: plain JSON, none chosen)."""
+    for name in offered:
+        if name in SUPPORTED:
+            return name
+    return None
+
+
+def encode(protocol: str, frame: dict[str, Any]) -> str | bytes:
+    """A frame in the connection's encoding: text for JSON, bytes for msgpack."""
+    if protocol == MSGPACK:
+        packed: bytes = msgpack.packb(frame, use_bin_type=True)
+        return packed
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(data: str | bytes) -> dict[str, Any]:
+    """A client frame as a dict (JSON text or msgpack bytes), or ``BadFrame``."""
+    if len(data) > MAX_FRAME:
+        raise BadFrame(f"frames are limited to {MAX_FRAME} bytes")
+    try:
+        value = json.loads(data) if isinstance(data, str) else msgpack.unpackb(data, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise BadFrame("the frame does not decode") from exc
+    if not isinstance(value, dict):
+        raise BadFrame("a frame must be a map")
+    return value

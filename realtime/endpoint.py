@@ -1,0 +1,332 @@
+"""``GET /ws``: the websocket endpoint (protocol in ``docs/protocol.md``).
+
+Handshake: the caller is the session cookie's (then ``Origin`` must be allowed) or the
+``Authorization: Bearer`` header's; anything else closes the handshake (HTTP 403). The
+server picks the client's first supported subprotocol (``rfq.v1.msgpack``,
+``rfq.v1.json``; none offered: JSON text frames) and greets with ``hello``.
+
+Client ops: ``ping``, ``subscribe``, ``unsubscribe``, ``bid``, ``proxy``. Limits, each
+answered with an ``error`` frame or a close code:
+
+| limit | value | when exceeded |
+| --- | --- | --- |
+| frame size | 16 KiB | ``error`` ``frame_too_large`` (unreadable: ``bad_frame``) |
+| subscriptions per connection | 50 | ``error`` ``too_many_subscriptions`` |
+| operations per connection | 20/s, bursts of 40 | ``error`` ``rate_limited``; 100 more: 4029 |
+| idle (no client frame) | 60 s | close 4002 (clients ping every 20 s) |
+| slow reader | see ``realtime/hub.py`` | close 4008 |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bidding.errors import AuctionError, BidRejected
+from bidding.views import Viewer
+from realtime import codec
+from realtime.hub import SEND_TIMEOUT_S, Hub, Subscriber, server_time
+from rfq import rfqs
+from rfq.access import may_see
+from rfq.accounts import Principal, Role
+from rfq.errors import RateLimited, RfqError
+from web.auth import authenticate_request, check_origin
+
+log = logging.getLogger("rfq.realtime")
+
+MAX_SUBSCRIPTIONS = 50
+OPS_PER_S = 20
+OPS_BURST = 40
+FLOOD_CLOSE_AFTER = 100
+IDLE_S = 60.0
+
+CLOSE_IDLE = 4002
+CLOSE_SLOW = 4008
+CLOSE_FLOOD = 4029
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """Serve one websocket connection until either side closes it."""
+    principal = await _handshake(websocket)
+    if principal is None:
+        await websocket.close(code=1008)
+        return
+    protocol = codec.choose(list(websocket.scope.get("subprotocols", []))) or codec.JSON
+    chosen = protocol if protocol in websocket.scope.get("subprotocols", []) else None
+    await websocket.accept(subprotocol=chosen)
+    hub: Hub = websocket.app.state.hub
+    sub = Subscriber(protocol, Viewer(full=False))
+    session = _Session(websocket, hub, principal, sub)
+    await session.serve()
+
+
+async def _handshake(websocket: WebSocket) -> Principal | None:
+    try:
+        if websocket.cookies.get("rfq_session") and "authorization" not in websocket.headers:
+            check_origin(websocket)
+            if websocket.headers.get("origin") is None:
+                return None  # a browser always sends Origin; a cookie without one is refused
+        return await authenticate_request(websocket)
+    except RfqError:
+        return None
+
+
+class _Session:
+    def __init__(self, websocket: WebSocket, hub: Hub, principal: Principal, sub: Subscriber):
+        self.ws = websocket
+        self.hub = hub
+        self.principal = principal
+        self.sub = sub
+        self.auctions: set[int] = set()
+        self.tokens = float(OPS_BURST)
+        self.refilled = time.monotonic()
+        self.flood = 0
+        self._sending = asyncio.Lock()
+
+    async def serve(self) -> None:
+        writer = asyncio.create_task(self._writer())
+        try:
+            await self._send(
+                {
+                    "type": "hello",
+                    "server_time": server_time(),
+                    "protocol": self.sub.protocol,
+                    "user_id": self.principal.user_id,
+                    "company_id": self.principal.company_id,
+                    "role": self.principal.role.value,
+                }
+            )
+            await self._reader()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.hub.unsubscribe(self.sub)
+            self.sub.closed = True
+            self.sub.wake.set()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+    async def _reader(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(IDLE_S):
+                    message = await self.ws.receive()
+            except TimeoutError:
+                await self.ws.close(code=CLOSE_IDLE, reason="idle")
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text") if message.get("text") is not None else message.get("bytes")
+            if data is None:
+                continue
+            if not self._take_token():
+                self.flood += 1
+                if self.flood > FLOOD_CLOSE_AFTER:
+                    await self.ws.close(code=CLOSE_FLOOD, reason="too many operations")
+                    return
+                await self._error("rate_limited", "Too many operations; slow down.")
+                continue
+            self.flood = 0
+            try:
+                frame = codec.decode(data)
+            except codec.BadFrame as exc:
+                code = "frame_too_large" if "limited" in str(exc) else "bad_frame"
+                await self._error(code, f"The frame was refused: {exc}.")
+                continue
+            await self._handle(frame)
+
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        op = frame.get("op")
+        if op == "ping":
+            await self._send({"type": "pong", "t": frame.get("t"), "server_time": server_time()})
+        elif op == "subscribe":
+            await self._subscribe(frame)
+        elif op == "unsubscribe":
+            auction = frame.get("auction")
+            if isinstance(auction, int):
+                self.auctions.discard(auction)
+                self.hub.unsubscribe(self.sub, auction)
+                await self._send({"type": "unsubscribed", "auction": auction})
+        elif op in ("bid", "proxy"):
+            await self._bid(op, frame)
+        else:
+            await self._error("unknown_op", "Ops are ping, subscribe, unsubscribe, bid, proxy.")
+
+    async def _subscribe(self, frame: dict[str, Any]) -> None:
+        auction_id, since = frame.get("auction"), frame.get("since")
+        if not isinstance(auction_id, int) or (since is not None and not isinstance(since, int)):
+            await self._error("bad_frame", "subscribe needs an integer auction and since.")
+            return
+        if auction_id not in self.auctions and len(self.auctions) >= MAX_SUBSCRIPTIONS:
+            await self._error("too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS}.")
+            return
+        try:
+            viewer = await self._viewer(auction_id)
+        except (RfqError, AuctionError):
+            await self._error("not_found", "No such auction.", auction=auction_id)
+            return
+        self.sub.viewer = viewer  # one viewer kind per connection's principal
+        self.auctions.add(auction_id)
+        await self.hub.subscribe(self.sub, auction_id, since)
+
+    async def _viewer(self, auction_id: int) -> Viewer:
+        desk = self.hub.desk
+        facts = await desk.facts(auction_id)
+        if may_see(self.principal, facts.buyer_company_id):
+            return Viewer(full=True)
+        await desk.db.run(lambda s: rfqs.get(s, self.principal, facts.rfq_id))
+        if self.principal.role is not Role.supplier:
+            raise RfqError("No such auction.")
+        return Viewer(full=False, company_id=self.principal.company_id)
+
+    async def _bid(self, op: str, frame: dict[str, Any]) -> None:
+        key, auction_id = frame.get("key"), frame.get("auction")
+        value = frame.get("price") if op == "bid" else frame.get("floor")
+        if (
+            not isinstance(key, str)
+            or not 0 < len(key) <= 100
+            or not isinstance(auction_id, int)
+            or isinstance(value, bool)
+            or not (isinstance(value, int) or (op == "proxy" and value is None))
+        ):
+            await self._send(
+                {
+                    "type": "rejected",
+                    "key": key,
+                    "code": "invalid_price",
+                    "message": "Send an integer price (minor units), a key and an auction id.",
+                }
+            )
+            return
+        desk = self.hub.desk
+        try:
+            if op == "bid":
+                assert isinstance(value, int)
+                ack = await desk.bid(self.principal, auction_id, value, key)
+                await self._send(
+                    {
+                        "type": "ack",
+                        "key": key,
+                        "auction": auction_id,
+                        "bid_id": ack.bid_id,
+                        "price": ack.price,
+                        "rank": ack.rank,
+                        "seq": ack.seq,
+                        "ends_at_ms": ack.ends_at_ms,
+                        "extensions": ack.extensions,
+                        "extended": ack.extended,
+                        "replay": ack.replay,
+                    }
+                )
+            else:
+                outcome = await desk.proxy(self.principal, auction_id, value, key)
+                await self._send(
+                    {
+                        "type": "ack",
+                        "key": key,
+                        "auction": auction_id,
+                        "floor": value,
+                        "rank": outcome.rank,
+                    }
+                )
+        except BidRejected as exc:
+            await self._send(
+                {
+                    "type": "rejected",
+                    "key": key,
+                    "auction": auction_id,
+                    "code": exc.code,
+                    "message": exc.message,
+                    "min_acceptable": exc.min_acceptable,
+                }
+            )
+        except RateLimited as exc:
+            await self._send(
+                {
+                    "type": "rejected",
+                    "key": key,
+                    "auction": auction_id,
+                    "code": "rate_limited",
+                    "message": exc.message,
+                    "retry_after": exc.retry_after,
+                }
+            )
+        except (RfqError, AuctionError) as exc:
+            await self._send(
+                {
+                    "type": "rejected",
+                    "key": key,
+                    "auction": auction_id,
+                    "code": exc.code,
+                    "message": exc.message,
+                }
+            )
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            log.warning("bid over websocket failed: %r", exc)
+            await self._send(
+                {
+                    "type": "rejected",
+                    "key": key,
+                    "auction": auction_id,
+                    "code": "unavailable",
+                    "message": "The service is briefly unavailable; retry with the same key.",
+                }
+            )
+
+    async def _writer(self) -> None:
+        sub = self.sub
+        while True:
+            await sub.wake.wait()
+            sub.wake.clear()
+            if sub.closed and not self._open():
+                return
+            if sub.closed:
+                await self._close(CLOSE_SLOW, "too slow")
+                return
+            while sub.pending:
+                auction_id, payload = sub.pending.popleft()
+                if auction_id not in self.auctions:
+                    continue
+                if payload is None:
+                    payload = codec.encode(sub.protocol, await self.hub.snapshot(sub, auction_id))
+                try:
+                    async with asyncio.timeout(SEND_TIMEOUT_S):
+                        await self._raw_send(payload)
+                except TimeoutError:
+                    await self._close(CLOSE_SLOW, "too slow")
+                    return
+
+    def _open(self) -> bool:
+        return self.ws.client_state.name == "CONNECTED"
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, reason=reason)
+
+    async def _raw_send(self, payload: str | bytes) -> None:
+        async with self._sending:  # the reader (acks) and the writer (events) both send
+            if isinstance(payload, bytes):
+                await self.ws.send_bytes(payload)
+            else:
+                await self.ws.send_text(payload)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self._raw_send(codec.encode(self.sub.protocol, frame))
+
+    async def _error(self, code: str, message: str, **extra: Any) -> None:
+        await self._send({"type": "error", "code": code, "message": message, **extra})
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(OPS_BURST, self.tokens + (now - self.refilled) * OPS_PER_S)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True

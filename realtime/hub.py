@@ -1,0 +1,329 @@
+"""The per-process hub: one reader of the watched auctions' streams, fan-out to sockets.
+
+Each process runs one :class:`Hub`. It reads every watched auction's event stream from
+Redis once (one ``XREAD`` over all of them, however many local subscribers each has),
+keeps each auction's standings in memory, renders every event once per *audience* and
+encodes it once per subprotocol, then hands the same bytes to every local subscriber of
+that audience. A bid made through any worker reaches the watchers on every worker,
+because every worker reads the same stream.
+
+Audiences of an auction:
+
+- ``full``: its buyer and operators: every event with supplier, prices, proxy flag;
+- ``supplier``: every supplier of the auction, by the lot's visibility. A bid becomes a
+  tick with the number of bidders, the end, and ``order``: the standing bids best first
+  as pseudonymous tokens (one per supplier and auction, ``HMAC(secret, auction:company)``);
+  each supplier learns its own token in its snapshot and reads its rank as its position,
+  so its rank reaches it without per-connection work. ``best_price`` is added for
+  ``best_price`` and ``full_ladder`` lots and ``prices`` (by rank) for ``full_ladder``;
+  sealed lots show nothing of others before the close.
+
+Slow clients: each connection has a bounded queue (:data:`QUEUE_LIMIT` frames). When
+it is full, the auction's queued frames are dropped and replaced by one fresh
+snapshot; a connection that needs this more than :data:`COALESCE_LIMIT` times in
+:data:`COALESCE_WINDOW_S` seconds, or whose sends stall for :data:`SEND_TIMEOUT_S`, is
+closed with code 4008. A slow client never delays the others: offers never wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from bidding.desk import Desk
+from bidding.views import Viewer, view
+from realtime import codec
+from rfq import clock
+
+log = logging.getLogger("rfq.realtime")
+
+QUEUE_LIMIT = 256
+COALESCE_LIMIT = 3
+COALESCE_WINDOW_S = 10.0
+SEND_TIMEOUT_S = 5.0
+BLOCK_MS = 250
+_AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One websocket connection, as the hub sees it."""
+
+    protocol: str
+    viewer: Viewer
+    pending: deque[tuple[int, str | bytes | None]] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    coalesced: deque[float] = field(default_factory=deque)
+    closed: bool = False
+
+    def offer(self, auction_id: int, payload: str | bytes | None) -> None:
+        """Queue a frame (None: a fresh snapshot of the auction) without ever waiting."""
+        if self.closed:
+            return
+        if len(self.pending) >= QUEUE_LIMIT:
+            self._coalesce(auction_id)
+            if self.closed:
+                return
+            if len(self.pending) >= QUEUE_LIMIT:
+                self.closed = True
+                self.wake.set()
+                return
+            payload = None
+        self.pending.append((auction_id, payload))
+        self.wake.set()
+
+    def _coalesce(self, auction_id: int) -> None:
+        now = time.monotonic()
+        while self.coalesced and now - self.coalesced[0] > COALESCE_WINDOW_S:
+            self.coalesced.popleft()
+        self.coalesced.append(now)
+        if len(self.coalesced) > COALESCE_LIMIT:
+            self.closed = True
+            self.wake.set()
+            return
+        kept = deque(item for item in self.pending if item[0] != auction_id)
+        self.pending = kept
+
+
+@dataclass(eq=False)
+class Feed:
+    """One watched auction in this process."""
+
+    auction_id: int
+    buyer_company_id: int
+    visibility: str
+    sealed: bool
+    epoch: int = 0
+    last_seq: int = 0
+    status: str = "scheduled"
+    ends_ms: int = 0
+    extensions: int = 0
+    standings: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    subscribers: dict[Subscriber, str] = field(default_factory=dict)
+
+
+class Hub:
+    """Fan-out of auction events to this process's websocket subscribers."""
+
+    def __init__(self, desk: Desk, secret: str) -> None:
+        self.desk = desk
+        self._secret = secret.encode()
+        self.feeds: dict[int, Feed] = {}
+        self._changed = asyncio.Event()
+
+    def token(self, auction_id: int, company: int | str) -> str:
+        """A supplier's pseudonym in one auction."""
+        mac = hmac.new(self._secret, f"{auction_id}:{company}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:10]
+
+    async def subscribe(self, sub: Subscriber, auction_id: int, since: int | None) -> None:
+        """Start streaming an auction to ``sub``: a replay after ``since`` if the stream
+        still has it (full audience), else a snapshot; then live events."""
+        feed = self.feeds.get(auction_id)
+        if feed is None:
+            feed = await self._load(auction_id)
+            self.feeds[auction_id] = feed
+            self._changed.set()
+        audience = "full" if sub.viewer.full else "supplier"
+        feed.subscribers[sub] = audience
+        if since is not None and audience == "full" and since <= feed.last_seq:
+            keys = self.desk.engine.auction_keys(auction_id)
+            events = await self.desk.engine.stream(keys.events, since)
+            events = [e for e in events if e["seq"] <= feed.last_seq]
+            if (not events and since == feed.last_seq) or (
+                events and events[0]["seq"] == since + 1 and events[-1]["seq"] == feed.last_seq
+            ):
+                for event in events:
+                    frame = self._render(feed, event, audience)
+                    sub.offer(auction_id, codec.encode(sub.protocol, frame))
+                return
+        sub.offer(auction_id, None)
+
+    def unsubscribe(self, sub: Subscriber, auction_id: int | None = None) -> None:
+        """Stop streaming one auction (or every auction) to ``sub``."""
+        for aid in [auction_id] if auction_id is not None else list(self.feeds):
+            feed = self.feeds.get(aid)
+            if feed is None:
+                continue
+            feed.subscribers.pop(sub, None)
+            if not feed.subscribers:
+                del self.feeds[aid]
+                self._changed.set()
+
+    async def snapshot(self, sub: Subscriber, auction_id: int) -> dict[str, Any]:
+        """The ``snapshot`` frame of an auction for ``sub``."""
+        engine = self.desk.engine
+        meta = await engine.meta(auction_id)
+        if not meta:
+            await self.desk.restore(auction_id, rebuild=False)
+            meta = await engine.meta(auction_id)
+        standings = await engine.standings(auction_id)
+        facts = await self.desk.facts(auction_id)
+        extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
+        state = view(meta, standings, sub.viewer, extra)
+        frame: dict[str, Any] = {
+            "type": "snapshot",
+            "auction": auction_id,
+            "seq": int(meta["seq"]),
+            "epoch": int(meta["epoch"]),
+            "state": state,
+        }
+        if not sub.viewer.full:
+            frame["my_token"] = self.token(auction_id, sub.viewer.company_id or 0)
+            hidden = meta["fmt"] == "sealed" and meta["status"] not in _AFTER_CLOSE
+            if not hidden:
+                frame["order"] = [self.token(auction_id, b["company"]) for b in standings]
+        return frame
+
+    async def run(self) -> None:
+        """The reader: XREAD over every watched stream, dispatch; runs until cancelled."""
+        redis = self.desk.engine.redis
+        while True:
+            if not self.feeds:
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(BLOCK_MS / 1000):
+                        await self._changed.wait()
+                continue
+            await self._check_epochs()
+            streams = {
+                self.desk.engine.auction_keys(aid).events: f"{feed.last_seq}-0"
+                for aid, feed in self.feeds.items()
+            }
+            try:
+                answer = await redis.xread(streams, block=BLOCK_MS, count=500)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: wait and retry; clients keep their sockets
+                log.warning("hub: XREAD failed; retrying", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            for key, entries in answer or []:
+                auction_id = _auction_of(key)
+                feed = self.feeds.get(auction_id)
+                if feed is None:
+                    continue
+                for _, fields in entries:
+                    event = msgpack.unpackb(fields[b"d"], raw=False)
+                    if event["seq"] <= feed.last_seq:
+                        continue
+                    self._dispatch(feed, event)
+
+    async def _check_epochs(self) -> None:
+        engine = self.desk.engine
+        for auction_id, feed in list(self.feeds.items()):
+            epoch = await engine.redis.hget(engine.auction_keys(auction_id).meta, "epoch")
+            if epoch is None or int(epoch) != feed.epoch:
+                fresh = await self._load(auction_id)
+                fresh.subscribers = feed.subscribers
+                self.feeds[auction_id] = fresh
+                for sub in list(fresh.subscribers):
+                    sub.offer(auction_id, None)
+
+    def _dispatch(self, feed: Feed, event: dict[str, Any]) -> None:
+        feed.last_seq = event["seq"]
+        _apply(feed, event)
+        encoded: dict[tuple[str, str], str | bytes] = {}
+        if event["type"] == "voided":
+            feed.epoch = -1  # reload the standings and snapshot everyone on the next read
+            return
+        for sub, audience in list(feed.subscribers.items()):
+            if event["type"] == "closed" and feed.sealed:
+                sub.offer(feed.auction_id, None)  # the sealed bids show from now on
+                continue
+            cache = (audience, sub.protocol)
+            if cache not in encoded:
+                encoded[cache] = codec.encode(sub.protocol, self._render(feed, event, audience))
+            sub.offer(feed.auction_id, encoded[cache])
+
+    def _render(self, feed: Feed, event: dict[str, Any], audience: str) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "type": event["type"],
+            "auction": feed.auction_id,
+            "seq": event["seq"],
+            "epoch": feed.epoch,
+            "at": event["at"],
+        }
+        kind = event["type"]
+        if kind == "extended":
+            return {**base, "ends_at_ms": event["ends"], "extensions": event["ext"]}
+        if kind != "bid":
+            return {**base, "state": event.get("status"), "ends_at_ms": event.get("ends")}
+        if audience == "full":
+            if feed.sealed and feed.status not in _AFTER_CLOSE:
+                return {**base, "bids": len(feed.standings)}
+            return {
+                **base,
+                "bid_id": event["bid_id"],
+                "supplier_company_id": int(event["company"]),
+                "price": event["price"],
+                "ranking_price_e4": event["t"],
+                "proxy": bool(event.get("proxy")),
+                "bidders": len(feed.standings),
+            }
+        if feed.sealed and feed.status not in _AFTER_CLOSE:
+            return base
+        ranked = sorted(feed.standings.items(), key=lambda kv: (kv[1][0], kv[1][1]))
+        frame = {
+            **base,
+            "bidders": len(ranked),
+            "ends_at_ms": feed.ends_ms,
+            "order": [self.token(feed.auction_id, company) for company, _ in ranked],
+        }
+        if feed.visibility in ("best_price", "full_ladder") and ranked:
+            frame["best_price"] = ranked[0][1][2]
+        if feed.visibility == "full_ladder":
+            frame["prices"] = [price for _, (_, _, price) in ranked]
+        return frame
+
+    async def _load(self, auction_id: int) -> Feed:
+        facts = await self.desk.facts(auction_id)
+        engine = self.desk.engine
+        meta = await engine.meta(auction_id)
+        if not meta:
+            await self.desk.restore(auction_id, rebuild=False)
+            meta = await engine.meta(auction_id)
+        standings = await engine.standings(auction_id)
+        feed = Feed(
+            auction_id=auction_id,
+            buyer_company_id=facts.buyer_company_id,
+            visibility=facts.visibility,
+            sealed=facts.format == "sealed",
+            epoch=int(meta.get("epoch", 0)),
+            last_seq=int(meta.get("seq", 0)),
+            status=meta.get("status", "scheduled"),
+            ends_ms=int(meta.get("ends", 0)),
+            extensions=int(meta.get("ext", 0)),
+        )
+        for b in standings:
+            feed.standings[b["company"]] = (b["t"], b["seq"], b["price"])
+        return feed
+
+
+def _apply(feed: Feed, event: dict[str, Any]) -> None:
+    kind = event["type"]
+    if kind == "bid":
+        feed.standings[str(event["company"])] = (event["t"], event["seq"], event["price"])
+    elif kind == "extended":
+        feed.ends_ms, feed.extensions = event["ends"], event["ext"]
+    elif "status" in event:
+        feed.status, feed.ends_ms = event["status"], event.get("ends", feed.ends_ms)
+
+
+def _auction_of(key: bytes | str) -> int:
+    text = key.decode() if isinstance(key, bytes) else key
+    return int(text.split("{a:", 1)[1].split("}", 1)[0])
+
+
+def server_time() -> int:
+    """The server's clock for ``hello`` and ``pong``."""
+    return clock.now_ms()

@@ -1,0 +1,230 @@
+"""The /ws endpoint against a real uvicorn, with clients built on the websockets library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import msgpack
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from tests.support import (
+    LiveServer,
+    bearer,
+    certified_supplier,
+    operator_token,
+    register,
+    rfq_body,
+    run_server,
+    wait_for,
+)
+
+
+def _ws_url(live: LiveServer) -> str:
+    return live.url.replace("http://", "ws://") + "/ws"
+
+
+async def _recv(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        data = await ws.recv()
+    return msgpack.unpackb(data, raw=False) if isinstance(data, bytes) else json.loads(data)
+
+
+async def _until(ws: ClientConnection, match: Any, timeout: float = 10.0) -> dict[str, Any]:
+    """The first frame for which ``match(frame)`` is true (others are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await _recv(ws, timeout)
+            if match(frame):
+                return frame
+
+
+async def _send(ws: ClientConnection, frame: dict[str, Any]) -> None:
+    if ws.subprotocol == "rfq.v1.msgpack":
+        await ws.send(msgpack.packb(frame))
+    else:
+        await ws.send(json.dumps(frame))
+
+
+@pytest.fixture(scope="module")
+def world(live: LiveServer) -> dict[str, Any]:
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        a = certified_supplier(client, operator, ["fasteners"])
+        b = certified_supplier(client, operator, ["fasteners"])
+        start = datetime.now(UTC) + timedelta(seconds=1.5)
+        body = rfq_body()
+        body["starts_at"] = start.isoformat()
+        body["ends_at"] = (start + timedelta(minutes=10)).isoformat()
+        body["lots"][0]["rules"].pop("soft_close")
+        auth = bearer(buyer["token"])
+        rfq = client.post("/api/rfqs", json=body, headers=auth).json()
+        published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()
+        auction_id = published["lots"][0]["auction_id"]
+        wait_for(
+            lambda: (
+                client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live"
+            ),
+            10,
+            "open",
+        )
+        return {"buyer": buyer, "a": a, "b": b, "auction": auction_id}
+
+
+@pytest.mark.parametrize("subprotocol", ["rfq.v1.msgpack", "rfq.v1.json", None])
+async def test_hello_and_ping(
+    live: LiveServer, world: dict[str, Any], subprotocol: str | None
+) -> None:
+    """Both subprotocols (and none, meaning JSON) greet with hello and answer ping."""
+    offered = [subprotocol] if subprotocol else None
+    async with connect(
+        _ws_url(live), subprotocols=offered, additional_headers=bearer(world["a"]["token"])
+    ) as ws:
+        assert ws.subprotocol == subprotocol
+        hello = await _recv(ws)
+        assert hello["type"] == "hello" and isinstance(hello["server_time"], int)
+        await _send(ws, {"op": "ping", "t": 123})
+        pong = await _until(ws, lambda f: f["type"] == "pong")
+        assert pong["t"] == 123 and pong["server_time"] >= hello["server_time"]
+
+
+async def test_handshake_refuses_bad_credentials_and_foreign_origins(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    """No credential, a bad token, or a cookie from a foreign origin closes the handshake."""
+    for headers in ({}, {"Authorization": "Bearer rfq_nope"}):
+        with pytest.raises(InvalidStatus) as caught:
+            async with connect(_ws_url(live), additional_headers=headers):
+                pass
+        assert caught.value.response.status_code == 403
+    cookie = {"Cookie": f"rfq_session={world['a']['token']}"}
+    with pytest.raises(InvalidStatus):
+        async with connect(_ws_url(live), additional_headers=cookie, origin="https://evil.example"):
+            pass
+    async with connect(_ws_url(live), additional_headers=cookie, origin=live.url) as ws:
+        assert (await _recv(ws))["type"] == "hello"
+
+
+async def test_bid_over_websocket_reaches_buyer_and_hides_prices_from_rivals(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    """A supplier's bid is acked; the buyer's frame names supplier and price; the rival's
+    rank_only tick carries only pseudonymous order, no price or company."""
+    url, auction = _ws_url(live), world["auction"]
+    async with (
+        connect(
+            url, subprotocols=["rfq.v1.json"], additional_headers=bearer(world["buyer"]["token"])
+        ) as buyer,
+        connect(
+            url, subprotocols=["rfq.v1.msgpack"], additional_headers=bearer(world["b"]["token"])
+        ) as rival,
+        connect(url, additional_headers=bearer(world["a"]["token"])) as bidder,
+    ):
+        for ws in (buyer, rival, bidder):
+            await _recv(ws)
+            await _send(ws, {"op": "subscribe", "auction": auction})
+            snap = await _until(ws, lambda f: f["type"] == "snapshot")
+            assert snap["auction"] == auction
+        rival_snap_token = (await _snapshot(rival, auction))["my_token"]
+        await _send(bidder, {"op": "bid", "auction": auction, "price": 101, "key": "ws-1"})
+        ack = await _until(bidder, lambda f: f["type"] in ("ack", "rejected"))
+        assert ack["type"] == "ack" and ack["rank"] == 1 and ack["key"] == "ws-1"
+        seen = await _until(buyer, lambda f: f["type"] == "bid" and f["seq"] == ack["seq"])
+        assert seen["price"] == 101 and seen["supplier_company_id"] == world["a"]["company"]["id"]
+        tick = await _until(rival, lambda f: f["type"] == "bid" and f["seq"] == ack["seq"])
+        assert "price" not in tick and "supplier_company_id" not in tick and "prices" not in tick
+        assert "best_price" not in tick
+        assert set(tick) == {
+            "type",
+            "auction",
+            "seq",
+            "epoch",
+            "at",
+            "bidders",
+            "ends_at_ms",
+            "order",
+        }
+        assert all(len(t) == 10 and t != rival_snap_token for t in tick["order"][:1])
+        await _send(bidder, {"op": "bid", "auction": auction, "price": 101, "key": "ws-1"})
+        again = await _until(bidder, lambda f: f["type"] == "ack")
+        assert again["replay"] is True and again["bid_id"] == ack["bid_id"]
+        await _send(bidder, {"op": "bid", "auction": auction, "price": 500, "key": "ws-2"})
+        refused = await _until(bidder, lambda f: f["type"] == "rejected")
+        assert refused["code"] == "above_ceiling" and refused["key"] == "ws-2"
+
+
+async def _snapshot(ws: ClientConnection, auction: int) -> dict[str, Any]:
+    await _send(ws, {"op": "subscribe", "auction": auction})
+    return await _until(ws, lambda f: f["type"] == "snapshot")
+
+
+async def test_resume_replays_missed_events(live: LiveServer, world: dict[str, Any]) -> None:
+    """A buyer resuming with `since` gets exactly the events it missed, in order."""
+    url, auction = _ws_url(live), world["auction"]
+    async with connect(url, additional_headers=bearer(world["buyer"]["token"])) as ws:
+        await _recv(ws)
+        snap = await _snapshot(ws, auction)
+    since = snap["seq"]
+    with httpx.Client(base_url=live.url) as client:
+        for n, price in enumerate((90, 89)):
+            r = client.post(
+                f"/api/auctions/{auction}/bids",
+                json={"price": price, "key": f"r{n}"},
+                headers=bearer(world["b"]["token"]),
+            )
+            assert r.status_code == 201, r.text
+    async with connect(url, additional_headers=bearer(world["buyer"]["token"])) as ws:
+        await _recv(ws)
+        await _send(ws, {"op": "subscribe", "auction": auction, "since": since})
+        first = await _recv(ws)
+        second = await _recv(ws)
+        assert (first["type"], first["seq"], first["price"]) == ("bid", since + 1, 90)
+        assert (second["seq"], second["price"]) == (since + 2, 89)
+        await _send(ws, {"op": "subscribe", "auction": auction, "since": 10**9})
+        assert (await _recv(ws))["type"] == "snapshot"
+
+
+async def test_bad_frames_get_errors_and_the_server_stays_up(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    """Garbage, oversize and unknown frames are answered with error codes; ping still works."""
+    async with connect(_ws_url(live), additional_headers=bearer(world["a"]["token"])) as ws:
+        await _recv(ws)
+        await ws.send("{not json")
+        assert (await _recv(ws))["code"] == "bad_frame"
+        await ws.send("[1, 2]")
+        assert (await _recv(ws))["code"] == "bad_frame"
+        await ws.send(json.dumps({"op": "ping", "pad": "x" * 20_000}))
+        assert (await _recv(ws))["code"] == "frame_too_large"
+        await ws.send(json.dumps({"op": "dance"}))
+        assert (await _recv(ws))["code"] == "unknown_op"
+        await ws.send(json.dumps({"op": "subscribe", "auction": 999_999}))
+        assert (await _recv(ws))["code"] == "not_found"
+        await ws.send(json.dumps({"op": "ping", "t": 1}))
+        assert (await _recv(ws))["type"] == "pong"
+
+
+async def test_bid_through_one_worker_reaches_a_watcher_on_another(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    """Two app processes' worth of hubs on one Redis: a bid through A reaches B's watcher."""
+    with run_server(live.settings) as other:
+        url_b = _ws_url(other)
+        async with connect(url_b, additional_headers=bearer(world["buyer"]["token"])) as watcher:
+            await _recv(watcher)
+            snap = await _snapshot(watcher, world["auction"])
+            with httpx.Client(base_url=live.url) as client:
+                r = client.post(
+                    f"/api/auctions/{world['auction']}/bids",
+                    json={"price": 60, "key": "cross"},
+                    headers=bearer(world["a"]["token"]),
+                )
+                assert r.status_code == 201, r.text
+            seen = await _until(watcher, lambda f: f["type"] == "bid" and f["price"] == 60)
+            assert seen["seq"] > snap["seq"]
