@@ -18,7 +18,7 @@ import uvicorn
 from bidding import bench as bench_engine
 from bidding import journal
 from bidding.records import AuctionRecord
-from rfq import accounts, db
+from rfq import accounts, db, demo
 from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
 from rfq.errors import RfqError
 from rfq.settings import Settings, SettingsError
@@ -120,19 +120,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from rfq import demo
-
     settings = Settings.from_env()
     if settings.is_sqlite:
         db.upgrade(settings.database_url)
     logins = demo.seed(settings)
-    url = f"http://{args.host}:{args.port}/"
-    print(f"\nRFQ Arena demo festival: open {url}login\n")
+    url = f"http://{args.host}:{args.port}"
+    print(f"\nRFQ Arena demo festival: open {url}/login\n")
     print(f"Demo logins (password for all: {demo.PASSWORD})")
     for role, email in logins:
         print(f"  {role:<9} {email}")
-    print(flush=True)
-    serve(args.host, args.port, 1, settings)
+    print("\nSimulated suppliers start bidding a few seconds after the app is up.\n", flush=True)
+    stop = demo.start_simulation(url)
+    try:
+        serve(args.host, args.port, 1, settings)
+    finally:
+        stop.set()
     return 0
 
 

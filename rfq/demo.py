@@ -1,14 +1,31 @@
-"""The demo festival's seed data: buyers, suppliers and an operator with known logins.
+"""``rfq demo``: a live brand procurement festival with known logins.
 
-Seeding is idempotent: running ``rfq demo`` again on the same data dir keeps what is
-there and adds only what is missing.
+:func:`seed` creates the accounts (an operator, two buyers, four suppliers). Once the
+app answers, a background thread stages the festival through the real HTTP API —
+certifies the suppliers, confirms their deposits, creates the festival and publishes
+three RFQs whose auctions open five seconds later — and simulated suppliers then bid
+every few seconds. Everything is idempotent: running the demo again on the same data
+dir keeps what is there and adds only what is missing.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import random
+import secrets
+import threading
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from rfq import accounts, db
 from rfq.accounts import CompanyKind, RegisterCreate
 from rfq.settings import Settings
+from rfq.uscc import check_character
+
+log = logging.getLogger("rfq.demo")
 
 PASSWORD = "festival-demo-2026"
 
@@ -48,3 +65,204 @@ def seed(settings: Settings) -> list[tuple[str, str]]:
         *(("buyer", email) for email, _ in BUYERS),
         *(("supplier", email) for email, _ in SUPPLIERS),
     ]
+
+
+# --- the live part: a festival, RFQs and simulated bidders, through the HTTP API ------
+
+FESTIVAL = "Spring brand procurement festival"
+_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+_LOTS = (
+    ("M8x40 hex bolts, grade 8.8", "fasteners.bolts", 10_000, "pcs", 120),
+    ("M8 hex nuts, zinc plated", "fasteners.nuts", 20_000, "pcs", 35),
+    ("6204-2RS deep groove ball bearings", "bearings.ball", 2_000, "pcs", 1_850),
+)
+
+
+class _Api:
+    """A tiny JSON client (standard library only) for the demo's simulated users."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.base, self.token = base, token
+
+    def call(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def upload(self, name: str, content: bytes) -> str:
+        boundary = secrets.token_hex(8)
+        body = (
+            (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                "Content-Type: application/pdf\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(self.base + "/api/files", data=body, method="POST")
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["file_id"])
+
+
+def login(base: str, email: str) -> _Api:
+    """An API client logged in as a demo account."""
+    status, body = _Api(base).call(
+        "POST", "/api/auth/login", {"email": email, "password": PASSWORD}
+    )
+    if status != 200:
+        raise RuntimeError(f"demo login of {email} failed: {body}")
+    return _Api(base, body["token"])
+
+
+def stage(base: str) -> list[int]:
+    """Certify and fund the suppliers, open the festival and publish its RFQs (once);
+    return the live or scheduled auction ids."""
+    operator = login(base, OPERATOR)
+    suppliers = [login(base, email) for email, _ in SUPPLIERS]
+    for n, (supplier, (_, company)) in enumerate(zip(suppliers, SUPPLIERS, strict=True)):
+        status, _ = supplier.call("GET", "/api/certification")
+        if status == 404:
+            file_id = supplier.upload("business-licence.pdf", _PDF)
+            _, cert = supplier.call(
+                "POST",
+                "/api/certification",
+                {
+                    "uscc": _uscc(n),
+                    "company_name": company,
+                    "categories": ["fasteners", "bearings"],
+                    "keywords": ["bolt", "bearing"],
+                    "documents": [{"kind": "business_licence", "file_id": file_id}],
+                },
+            )
+            operator.call("POST", f"/api/admin/certifications/{cert['id']}/approve", {"level": 2})
+            _, deposit = supplier.call("POST", "/api/deposits", {"amount": 2_000_000})
+            operator.call("POST", f"/api/admin/deposits/{deposit['id']}/confirm")
+    buyer = login(base, BUYERS[0][0])
+    _, festivals = buyer.call("GET", "/api/festivals")
+    now = datetime.now(UTC)
+    festival = next(
+        (f for f in festivals if f["name"] == FESTIVAL and f["ends_at"] > now.isoformat()), None
+    )
+    if festival is None:
+        _, festival = operator.call(
+            "POST",
+            "/api/festivals",
+            {
+                "name": FESTIVAL,
+                "theme": "Fasteners and bearings for the spring production run",
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=2)).isoformat(),
+                "categories": ["fasteners", "bearings"],
+            },
+        )
+    _, report = buyer.call("GET", f"/api/festivals/{festival['id']}")
+    live = [lot["auction_id"] for lot in report["lots"] if lot["state"] in ("scheduled", "live")]
+    if live:
+        return live
+    start = now + timedelta(seconds=5)
+    ids = []
+    for n, (name, category, quantity, unit, ceiling) in enumerate(_LOTS):
+        status, rfq = buyer.call(
+            "POST",
+            "/api/rfqs",
+            {
+                "title": name,
+                "category": category,
+                "currency": "CNY",
+                "festival_id": festival["id"],
+                "bid_bond": 50_000,
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(minutes=20 + 5 * n)).isoformat(),
+                "lots": [
+                    {
+                        "name": name,
+                        "quantity": quantity,
+                        "unit": unit,
+                        "ceiling_price": ceiling,
+                        "reserve_price": ceiling * 85 // 100,
+                        "rules": {
+                            "format": "reverse_english",
+                            "visibility": ("rank_only", "best_price", "full_ladder")[n],
+                            "decrement": {"amount": 1},
+                            "decrement_from": "own",
+                            "ties": "earlier_wins",
+                            "soft_close": {
+                                "window_s": 60,
+                                "extend_s": 60,
+                                "trigger": "any",
+                                "max_extensions": 5,
+                            },
+                        },
+                    }
+                ],
+            },
+        )
+        if status != 201:
+            raise RuntimeError(f"demo RFQ failed: {rfq}")
+        _, published = buyer.call("POST", f"/api/rfqs/{rfq['id']}/publish")
+        ids.append(published["lots"][0]["auction_id"])
+    return ids
+
+
+def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
+    """Simulated suppliers bid in the demo's auctions until ``stop`` is set: each, now and
+    then, undercuts its own last bid by a few steps, down to a floor of its own."""
+    rng = random.Random()
+    try:
+        auctions = stage(base)
+    except (OSError, RuntimeError) as exc:
+        log.warning("demo: could not stage the festival: %s", exc)
+        return
+    bidders = [login(base, email) for email, _ in SUPPLIERS]
+    floors = {(a, n): rng.randint(70, 85) for a in auctions for n in range(len(bidders))}
+    while not stop.wait(pause_s * rng.uniform(0.5, 1.5)):
+        auction = rng.choice(auctions)
+        n = rng.randrange(len(bidders))
+        bidder = bidders[n]
+        status, state = bidder.call("GET", f"/api/auctions/{auction}")
+        if status != 200 or state["state"] != "live":
+            continue
+        if state.get("my_rank") == 1:
+            continue
+        ceiling = state["ceiling_price"]
+        mine = state.get("my_price") or ceiling + 1
+        price = mine - rng.randint(1, max(1, ceiling // 40))
+        if price < ceiling * floors[(auction, n)] // 100:
+            continue
+        bidder.call(
+            "POST", f"/api/auctions/{auction}/bids", {"price": price, "key": secrets.token_hex(8)}
+        )
+
+
+def start_simulation(base: str) -> threading.Event:
+    """Run :func:`simulate` in a daemon thread once the app answers; set the event to stop."""
+    stop = threading.Event()
+
+    def run() -> None:
+        for _ in range(600):
+            if stop.is_set():
+                return
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2):
+                    break
+            except OSError:
+                stop.wait(0.1)
+        simulate(base, stop)
+
+    threading.Thread(target=run, name="demo-bidders", daemon=True).start()
+    return stop
+
+
+def _uscc(n: int) -> str:
+    body = f"91330100{7_000_000 + n:09d}"
+    return body + check_character(body)

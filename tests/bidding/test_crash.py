@@ -174,23 +174,30 @@ def _world(
         return buyer, bidders, auction_id
 
 
-async def _bid_until(
+async def _bid_then(
     url: str,
     bidders: list[dict[str, Any]],
     auction_id: int,
-    stop: asyncio.Event,
     tag: str,
+    acks_before: int,
+    action: Any,
     start_price: int = 1_000_000,
+    attempts_after: int = 15,
 ) -> list[dict[str, Any]]:
-    """Bid continuously (bounded: 400 bids each at most) until ``stop``; return the acks."""
+    """Bid until ``acks_before`` bids are acknowledged, run ``action`` (e.g. a kill), then
+    let every bidder try ``attempts_after`` more times; return the acks. Bounded: at
+    most 400 attempts per bidder."""
     acks: list[dict[str, Any]] = []
+    acted = asyncio.Event()
 
     async def bidder(n: int, who: dict[str, Any]) -> None:
-        price = start_price - n
+        price, left = start_price - n, attempts_after
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             for k in range(400):
-                if stop.is_set():
-                    return
+                if acted.is_set():
+                    left -= 1
+                    if left < 0:
+                        return
                 price -= len(bidders)
                 try:
                     r = await http.post(
@@ -199,39 +206,26 @@ async def _bid_until(
                         headers=bearer(who["token"]),
                     )
                 except httpx.HTTPError:
-                    await asyncio.sleep(0.05)
+                    await _backoff(acted)
                     continue
                 if r.status_code == 201:
                     acks.append(r.json())
+                    if len(acks) >= acks_before and not acted.is_set():
+                        action()
+                        acted.set()
                 elif r.status_code >= 500:
-                    await asyncio.sleep(0.05)
+                    await _backoff(acted)
 
     await asyncio.gather(*(bidder(n, w) for n, w in enumerate(bidders)))
-    return acks
-
-
-async def _bid_then(
-    url: str,
-    bidders: list[dict[str, Any]],
-    auction_id: int,
-    tag: str,
-    seconds: float,
-    action: Any,
-    start_price: int = 1_000_000,
-) -> list[dict[str, Any]]:
-    """Bid, run ``action`` after ``seconds`` (e.g. a kill), bid a little longer, stop."""
-    stop = asyncio.Event()
-
-    async def later() -> None:
-        await asyncio.sleep(seconds)
+    if not acted.is_set():
         action()
-        await asyncio.sleep(1.0)
-        stop.set()
-
-    acks, _ = await asyncio.gather(
-        _bid_until(url, bidders, auction_id, stop, tag, start_price), later()
-    )
     return acks
+
+
+async def _backoff(acted: asyncio.Event) -> None:
+    """A short pause after an error (the service is down): wait on the action, bounded."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(acted.wait(), 0.05)
 
 
 def _ladder(url: str, buyer: dict[str, Any], auction_id: int) -> list[tuple[int, int]]:
@@ -261,7 +255,7 @@ def test_kill_the_app_mid_auction_loses_no_acknowledged_bid(tmp_path: Path) -> N
             buyer, bidders, auction_id = _world(url, app)
             acks = asyncio.run(
                 _bid_then(
-                    url, bidders, auction_id, "k", 1.5, lambda: process.send_signal(signal.SIGKILL)
+                    url, bidders, auction_id, "k", 40, lambda: process.send_signal(signal.SIGKILL)
                 )
             )
             process.wait(10)
@@ -271,9 +265,7 @@ def test_kill_the_app_mid_auction_loses_no_acknowledged_bid(tmp_path: Path) -> N
             missing = [a["bid_id"] for a in acks if a["bid_id"] not in stored]
             assert missing == []
             assert _ladder(url, buyer, auction_id) == _ladder_of(stored)
-            after = asyncio.run(
-                _bid_then(url, bidders, auction_id, "k2", 0.5, lambda: None, 500_000)
-            )
+            after = asyncio.run(_bid_then(url, bidders, auction_id, "k2", 5, lambda: None, 500_000))
             assert after, "bidding continues after the restart"
 
 
@@ -286,13 +278,13 @@ def test_kill_redis_mid_auction_loses_no_acknowledged_bid(tmp_path: Path) -> Non
     with redis_server(tmp_path / "redis", port) as server:
         with app.run() as (url, _):
             buyer, bidders, auction_id = _world(url, app)
-            acks = asyncio.run(_bid_then(url, bidders, auction_id, "r", 1.5, server.kill))
+            acks = asyncio.run(_bid_then(url, bidders, auction_id, "r", 40, server.kill))
             server.wait(10)
             with redis_server(tmp_path / "redis", port):
                 stored = app.sql_bids(auction_id)
                 assert [a["bid_id"] for a in acks if a["bid_id"] not in stored] == []
                 more = asyncio.run(
-                    _bid_then(url, bidders, auction_id, "r2", 1.0, lambda: None, 500_000)
+                    _bid_then(url, bidders, auction_id, "r2", 10, lambda: None, 500_000)
                 )
                 assert more, "bidding continues after Redis is back"
                 stored = app.sql_bids(auction_id)
@@ -313,7 +305,7 @@ def test_flushed_redis_is_rebuilt_from_sql(tmp_path: Path) -> None:
         app = App(tmp_path, port)
         with app.run() as (url, _):
             buyer, bidders, auction_id = _world(url, app, suppliers=5)
-            acks = asyncio.run(_bid_then(url, bidders, auction_id, "f", 1.0, lambda: None))
+            acks = asyncio.run(_bid_then(url, bidders, auction_id, "f", 20, lambda: None))
             before = _ladder(url, buyer, auction_id)
             epoch = httpx.get(
                 f"{url}/api/auctions/{auction_id}", headers=bearer(buyer["token"])
@@ -324,9 +316,7 @@ def test_flushed_redis_is_rebuilt_from_sql(tmp_path: Path) -> None:
                 f"{url}/api/auctions/{auction_id}", headers=bearer(buyer["token"])
             ).json()
             assert state["epoch"] > epoch and state["state"] == "live"
-            more = asyncio.run(
-                _bid_then(url, bidders, auction_id, "f2", 0.5, lambda: None, 500_000)
-            )
+            more = asyncio.run(_bid_then(url, bidders, auction_id, "f2", 5, lambda: None, 500_000))
             assert more
             stored = app.sql_bids(auction_id)
             assert [a["bid_id"] for a in acks + more if a["bid_id"] not in stored] == []

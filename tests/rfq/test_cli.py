@@ -11,7 +11,7 @@ import httpx
 
 from rfq.settings import Settings
 from tests.conftest import make_settings
-from tests.support import run_server
+from tests.support import free_port, rfq_process, run_server, wait_for
 
 
 def _rfq(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -76,3 +76,31 @@ def test_bench_engine_prints_figures(tmp_path: Path) -> None:
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["acked"] == 200 and figures["acks_per_s"] > 0
     assert figures["evalsha_per_s"] > 0 and figures["ratio"] > 0
+
+
+def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> None:
+    """`rfq demo` serves, stages a festival with live auctions, and simulated suppliers bid."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"RFQ_DATA_DIR": str(tmp_path / "demo"), "RFQ_REDIS_URL": ""}
+    with rfq_process(["demo", "--port", str(port)], env, tmp_path / "demo.log") as app:
+
+        def ready() -> bool:
+            if app.poll() is not None:
+                raise AssertionError((tmp_path / "demo.log").read_text())
+            try:
+                return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 60, "the demo app")
+        login = {"email": "buyer@demo.example.com", "password": "festival-demo-2026"}
+        token = httpx.post(f"{url}/api/auth/login", json=login, timeout=10).json()["token"]
+
+        def bids_seen() -> bool:
+            report = httpx.get(
+                f"{url}/api/festivals/1", timeout=5, headers={"Authorization": f"Bearer {token}"}
+            ).json()
+            return any(lot["bidders"] > 0 for lot in report.get("lots", []))
+
+        wait_for(bids_seen, 90, "simulated bids in the demo festival")
