@@ -119,6 +119,7 @@ class Hub:
         self._secret = secret.encode()
         self.feeds: dict[int, Feed] = {}
         self._changed = asyncio.Event()
+        self._epochs_checked = 0.0
 
     def token(self, auction_id: int, company: int | str) -> str:
         """A supplier's pseudonym in one auction."""
@@ -194,7 +195,10 @@ class Hub:
                     async with asyncio.timeout(BLOCK_MS / 1000):
                         await self._changed.wait()
                 continue
-            await self._check_epochs()
+            now = time.monotonic()
+            if now - self._epochs_checked >= BLOCK_MS / 1000:
+                self._epochs_checked = now
+                await self._check_epochs()
             streams = {
                 self.desk.engine.auction_keys(aid).events: f"{feed.last_seq}-0"
                 for aid, feed in self.feeds.items()
@@ -219,9 +223,13 @@ class Hub:
                     self._dispatch(feed, event)
 
     async def _check_epochs(self) -> None:
+        """Reload (and snapshot) feeds whose auction was rebuilt, or had a bid voided."""
         engine = self.desk.engine
-        for auction_id, feed in list(self.feeds.items()):
-            epoch = await engine.redis.hget(engine.auction_keys(auction_id).meta, "epoch")
+        feeds = list(self.feeds.items())
+        epochs = []
+        for auction_id, _ in feeds:  # one round trip each; at most every BLOCK_MS
+            epochs.append(await engine.redis.hget(engine.auction_keys(auction_id).meta, "epoch"))
+        for (auction_id, feed), epoch in zip(feeds, epochs, strict=True):
             if epoch is None or int(epoch) != feed.epoch:
                 fresh = await self._load(auction_id)
                 fresh.subscribers = feed.subscribers
