@@ -31,7 +31,7 @@ from bidding.errors import AuctionError, BidRejected
 from bidding.views import Viewer
 from realtime import codec
 from realtime.hub import SEND_TIMEOUT_S, Hub, Subscriber, server_time
-from rfq import rfqs
+from rfq import festivals, rfqs
 from rfq.access import may_see
 from rfq.accounts import Principal, Role
 from rfq.errors import RateLimited, RfqError
@@ -40,6 +40,7 @@ from web.auth import authenticate_request, check_origin
 log = logging.getLogger("rfq.realtime")
 
 MAX_SUBSCRIPTIONS = 50
+MAX_FESTIVALS = 5
 OPS_PER_S = 20
 OPS_BURST = 40
 FLOOD_CLOSE_AFTER = 100
@@ -60,7 +61,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     chosen = protocol if protocol in websocket.scope.get("subprotocols", []) else None
     await websocket.accept(subprotocol=chosen)
     hub: Hub = websocket.app.state.hub
-    sub = Subscriber(protocol, Viewer(full=False))
+    sub = Subscriber(protocol)
     session = _Session(websocket, hub, principal, sub)
     await session.serve()
 
@@ -83,6 +84,7 @@ class _Session:
         self.principal = principal
         self.sub = sub
         self.auctions: set[int] = set()
+        self.festivals: dict[int, list[int]] = {}
         self.tokens = float(OPS_BURST)
         self.refilled = time.monotonic()
         self.flood = 0
@@ -147,6 +149,11 @@ class _Session:
             await self._send({"type": "pong", "t": frame.get("t"), "server_time": server_time()})
         elif op == "subscribe":
             await self._subscribe(frame)
+        elif op == "unsubscribe" and isinstance(frame.get("festival"), int):
+            for auction_id in self.festivals.pop(frame["festival"], []):
+                self.auctions.discard(auction_id)
+                self.hub.unsubscribe(self.sub, auction_id)
+            await self._send({"type": "unsubscribed", "festival": frame["festival"]})
         elif op == "unsubscribe":
             auction = frame.get("auction")
             if isinstance(auction, int):
@@ -159,6 +166,9 @@ class _Session:
             await self._error("unknown_op", "Ops are ping, subscribe, unsubscribe, bid, proxy.")
 
     async def _subscribe(self, frame: dict[str, Any]) -> None:
+        if "festival" in frame:
+            await self._subscribe_festival(frame.get("festival"))
+            return
         auction_id, since = frame.get("auction"), frame.get("since")
         if not isinstance(auction_id, int) or (since is not None and not isinstance(since, int)):
             await self._error("bad_frame", "subscribe needs an integer auction and since.")
@@ -171,9 +181,35 @@ class _Session:
         except (RfqError, AuctionError):
             await self._error("not_found", "No such auction.", auction=auction_id)
             return
-        self.sub.viewer = viewer  # one viewer kind per connection's principal
         self.auctions.add(auction_id)
-        await self.hub.subscribe(self.sub, auction_id, since)
+        await self.hub.subscribe(self.sub, auction_id, since, viewer)
+
+    async def _subscribe_festival(self, festival_id: Any) -> None:
+        if not isinstance(festival_id, int):
+            await self._error("bad_frame", "subscribe needs an integer festival.")
+            return
+        if festival_id not in self.festivals and len(self.festivals) >= MAX_FESTIVALS:
+            await self._error("too_many_subscriptions", f"At most {MAX_FESTIVALS} festivals.")
+            return
+
+        def lots(session: Any) -> list[tuple[int, int]]:
+            festivals.get(session, self.principal, festival_id)
+            rows = festivals.lots_of(session, festival_id)
+            return [(auction.id, rfq.buyer_company_id) for auction, _, rfq in rows]
+
+        try:
+            rows = await self.hub.desk.db.run(lots)
+        except RfqError:
+            await self._error("not_found", "No such festival.", festival=festival_id)
+            return
+        self.festivals[festival_id] = [auction_id for auction_id, _ in rows]
+        await self._send(
+            {"type": "festival", "festival": festival_id, "auctions": self.festivals[festival_id]}
+        )
+        for auction_id, buyer_company_id in rows:
+            self.auctions.add(auction_id)
+            viewer = Viewer(full=may_see(self.principal, buyer_company_id))
+            await self.hub.subscribe(self.sub, auction_id, None, viewer, festival=festival_id)
 
     async def _viewer(self, auction_id: int) -> Viewer:
         desk = self.hub.desk

@@ -59,7 +59,6 @@ class Subscriber:
     """One websocket connection, as the hub sees it."""
 
     protocol: str
-    viewer: Viewer
     pending: deque[tuple[int, str | bytes | None]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     coalesced: deque[float] = field(default_factory=deque)
@@ -108,7 +107,8 @@ class Feed:
     ends_ms: int = 0
     extensions: int = 0
     standings: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    subscribers: dict[Subscriber, str] = field(default_factory=dict)
+    festival: int | None = None
+    subscribers: dict[Subscriber, tuple[str, Viewer]] = field(default_factory=dict)
 
 
 class Hub:
@@ -126,16 +126,28 @@ class Hub:
         mac = hmac.new(self._secret, f"{auction_id}:{company}".encode(), hashlib.sha256)
         return mac.hexdigest()[:10]
 
-    async def subscribe(self, sub: Subscriber, auction_id: int, since: int | None) -> None:
-        """Start streaming an auction to ``sub``: a replay after ``since`` if the stream
-        still has it (full audience), else a snapshot; then live events."""
+    async def subscribe(
+        self,
+        sub: Subscriber,
+        auction_id: int,
+        since: int | None,
+        viewer: Viewer,
+        festival: int | None = None,
+    ) -> None:
+        """Start streaming an auction to ``sub`` as ``viewer`` sees it: a replay after
+        ``since`` if the stream still has it (buyer side), else a snapshot; then live
+        events. With ``festival``, compact ``lot`` ticks for a festival control room."""
         feed = self.feeds.get(auction_id)
         if feed is None:
             feed = await self._load(auction_id)
             self.feeds[auction_id] = feed
             self._changed.set()
-        audience = "full" if sub.viewer.full else "supplier"
-        feed.subscribers[sub] = audience
+        if festival is not None:
+            audience = "festival-full" if viewer.full else "festival-public"
+        else:
+            audience = "full" if viewer.full else "supplier"
+        feed.subscribers[sub] = (audience, viewer)
+        feed.festival = festival if festival is not None else feed.festival
         if since is not None and audience == "full" and since <= feed.last_seq:
             keys = self.desk.engine.auction_keys(auction_id)
             events = await self.desk.engine.stream(keys.events, since)
@@ -161,7 +173,16 @@ class Hub:
                 self._changed.set()
 
     async def snapshot(self, sub: Subscriber, auction_id: int) -> dict[str, Any]:
-        """The ``snapshot`` frame of an auction for ``sub``."""
+        """The ``snapshot`` frame of an auction for ``sub`` (a ``lot`` tick for a
+        festival subscription)."""
+        feed = self.feeds.get(auction_id)
+        audience, viewer = (
+            feed.subscribers.get(sub, ("supplier", Viewer(False)))
+            if feed
+            else ("supplier", Viewer(False))
+        )
+        if feed is not None and audience.startswith("festival"):
+            return self._lot_tick(feed, audience, feed.last_seq)
         engine = self.desk.engine
         meta = await engine.meta(auction_id)
         if not meta:
@@ -170,7 +191,7 @@ class Hub:
         standings = await engine.standings(auction_id)
         facts = await self.desk.facts(auction_id)
         extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
-        state = view(meta, standings, sub.viewer, extra)
+        state = view(meta, standings, viewer, extra)
         frame: dict[str, Any] = {
             "type": "snapshot",
             "auction": auction_id,
@@ -178,8 +199,8 @@ class Hub:
             "epoch": int(meta["epoch"]),
             "state": state,
         }
-        if not sub.viewer.full:
-            frame["my_token"] = self.token(auction_id, sub.viewer.company_id or 0)
+        if not viewer.full:
+            frame["my_token"] = self.token(auction_id, viewer.company_id or 0)
             hidden = meta["fmt"] == "sealed" and meta["status"] not in _AFTER_CLOSE
             if not hidden:
                 frame["order"] = [self.token(auction_id, b["company"]) for b in standings]
@@ -244,8 +265,8 @@ class Hub:
         if event["type"] == "voided":
             feed.epoch = -1  # reload the standings and snapshot everyone on the next read
             return
-        for sub, audience in list(feed.subscribers.items()):
-            if event["type"] == "closed" and feed.sealed:
+        for sub, (audience, _) in list(feed.subscribers.items()):
+            if event["type"] == "closed" and feed.sealed and not audience.startswith("festival"):
                 sub.offer(feed.auction_id, None)  # the sealed bids show from now on
                 continue
             cache = (audience, sub.protocol)
@@ -254,6 +275,8 @@ class Hub:
             sub.offer(feed.auction_id, encoded[cache])
 
     def _render(self, feed: Feed, event: dict[str, Any], audience: str) -> dict[str, Any]:
+        if audience.startswith("festival"):
+            return self._lot_tick(feed, audience, event["seq"])
         base: dict[str, Any] = {
             "type": event["type"],
             "auction": feed.auction_id,
@@ -291,6 +314,26 @@ class Hub:
             frame["best_price"] = ranked[0][1][2]
         if feed.visibility == "full_ladder":
             frame["prices"] = [price for _, (_, _, price) in ranked]
+        return frame
+
+    def _lot_tick(self, feed: Feed, audience: str, seq: int) -> dict[str, Any]:
+        """A festival control room's view of one lot: state, bidders, time, best price
+        where this audience may see it."""
+        frame: dict[str, Any] = {
+            "type": "lot",
+            "festival": feed.festival,
+            "auction": feed.auction_id,
+            "seq": seq,
+            "epoch": feed.epoch,
+            "state": feed.status,
+            "ends_at_ms": feed.ends_ms,
+            "bidders": len(feed.standings),
+        }
+        hidden = feed.sealed and feed.status not in _AFTER_CLOSE
+        shown = audience == "festival-full" or feed.visibility in ("best_price", "full_ladder")
+        if shown and not hidden and feed.standings:
+            best = min(feed.standings.values(), key=lambda v: (v[0], v[1]))
+            frame["best_price"] = best[2]
         return frame
 
     async def _load(self, auction_id: int) -> Feed:

@@ -228,3 +228,57 @@ async def test_bid_through_one_worker_reaches_a_watcher_on_another(
                 assert r.status_code == 201, r.text
             seen = await _until(watcher, lambda f: f["type"] == "bid" and f["price"] == 60)
             assert seen["seq"] > snap["seq"]
+
+
+async def test_festival_channel_ticks_every_lot(live: LiveServer, world: dict[str, Any]) -> None:
+    """Subscribing to a festival gives a lot tick per lot, then a tick on every bid; a
+    supplier's ticks of a rank_only lot carry no best price, the buyer's do."""
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        now = datetime.now(UTC)
+        festival = client.post(
+            "/api/festivals",
+            headers=bearer(operator),
+            json={
+                "name": "Channel fest",
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(hours=1)).isoformat(),
+            },
+        ).json()
+        start = now + timedelta(seconds=1.5)
+        body = rfq_body(festival_id=festival["id"])
+        body["starts_at"] = start.isoformat()
+        body["ends_at"] = (start + timedelta(minutes=10)).isoformat()
+        body["lots"][0]["rules"].pop("soft_close")
+        auth = bearer(world["buyer"]["token"])
+        rfq = client.post("/api/rfqs", json=body, headers=auth).json()
+        published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()
+        auction = published["lots"][0]["auction_id"]
+        wait_for(
+            lambda: client.get(f"/api/auctions/{auction}", headers=auth).json()["state"] == "live",
+            10,
+            "open",
+        )
+    url = _ws_url(live)
+    async with (
+        connect(url, additional_headers=bearer(world["buyer"]["token"])) as buyer,
+        connect(url, additional_headers=bearer(world["b"]["token"])) as rival,
+    ):
+        for ws in (buyer, rival):
+            await _recv(ws)
+            await _send(ws, {"op": "subscribe", "festival": festival["id"]})
+            listing = await _until(ws, lambda f: f["type"] == "festival")
+            assert listing["auctions"] == [auction]
+            first = await _until(ws, lambda f: f["type"] == "lot")
+            assert first["auction"] == auction and first["state"] == "live"
+        with httpx.Client(base_url=live.url) as client:
+            r = client.post(
+                f"/api/auctions/{auction}/bids",
+                json={"price": 111, "key": "fest"},
+                headers=bearer(world["a"]["token"]),
+            )
+            assert r.status_code == 201, r.text
+        seen = await _until(buyer, lambda f: f["type"] == "lot" and f["bidders"] == 1)
+        assert seen["best_price"] == 111 and seen["festival"] == festival["id"]
+        tick = await _until(rival, lambda f: f["type"] == "lot" and f["bidders"] == 1)
+        assert "best_price" not in tick

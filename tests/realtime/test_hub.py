@@ -8,7 +8,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bidding.views import Viewer
 from realtime.hub import QUEUE_LIMIT, Feed, Hub, Subscriber, _apply
 
 SUPPLIERS = ["11", "12", "13", "14"]
@@ -88,7 +87,7 @@ def test_supplier_frames_never_carry_hidden_prices_or_identities(
 
 def test_slow_subscriber_is_coalesced_then_closed() -> None:
     """A full queue drops the auction's backlog for one snapshot; repeated, it closes."""
-    sub = Subscriber("rfq.v1.json", Viewer(full=True))
+    sub = Subscriber("rfq.v1.json")
     for n in range(QUEUE_LIMIT):
         sub.offer(5, f"frame {n}")
     sub.offer(5, "one more")
