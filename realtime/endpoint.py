@@ -31,6 +31,8 @@ from bidding.errors import AuctionError, BidRejected
 from bidding.views import Viewer
 from realtime import codec
 from realtime.hub import SEND_TIMEOUT_S, Hub, Subscriber, server_time
+from realtime.notifier import TOPIC as NOTIFICATIONS
+from realtime.notifier import Notifier
 from rfq import festivals, rfqs
 from rfq.access import may_see
 from rfq.accounts import Principal, Role
@@ -85,6 +87,8 @@ class _Session:
         self.sub = sub
         self.auctions: set[int] = set()
         self.festivals: dict[int, list[int]] = {}
+        self.notifier: Notifier = websocket.app.state.notifier
+        self.notifications = False
         self.tokens = float(OPS_BURST)
         self.refilled = time.monotonic()
         self.flood = 0
@@ -108,6 +112,7 @@ class _Session:
             pass
         finally:
             self.hub.unsubscribe(self.sub)
+            self.notifier.unsubscribe(self.sub)
             self.sub.closed = True
             self.sub.wake.set()
             writer.cancel()
@@ -149,6 +154,10 @@ class _Session:
             await self._send({"type": "pong", "t": frame.get("t"), "server_time": server_time()})
         elif op == "subscribe":
             await self._subscribe(frame)
+        elif op == "unsubscribe" and frame.get("channel") == "notifications":
+            self.notifications = False
+            self.notifier.unsubscribe(self.sub)
+            await self._send({"type": "unsubscribed", "channel": "notifications"})
         elif op == "unsubscribe" and isinstance(frame.get("festival"), int):
             for auction_id in self.festivals.pop(frame["festival"], []):
                 self.auctions.discard(auction_id)
@@ -166,6 +175,10 @@ class _Session:
             await self._error("unknown_op", "Ops are ping, subscribe, unsubscribe, bid, proxy.")
 
     async def _subscribe(self, frame: dict[str, Any]) -> None:
+        if frame.get("channel") == "notifications":
+            self.notifications = True
+            await self.notifier.subscribe(self.sub, self.principal.user_id)
+            return
         if "festival" in frame:
             await self._subscribe_festival(frame.get("festival"))
             return
@@ -327,7 +340,13 @@ class _Session:
                 return
             while sub.pending:
                 auction_id, payload = sub.pending.popleft()
-                if auction_id not in self.auctions:
+                if auction_id == NOTIFICATIONS:
+                    if not self.notifications:
+                        continue
+                    if payload is None:
+                        unread = await self.notifier.unread(self.principal.user_id)
+                        payload = codec.encode(sub.protocol, unread)
+                elif auction_id not in self.auctions:
                     continue
                 if payload is None:
                     payload = codec.encode(sub.protocol, await self.hub.snapshot(sub, auction_id))

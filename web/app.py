@@ -26,6 +26,7 @@ from bidding.journal import Journal
 from bidding.scheduler import Scheduler
 from realtime.endpoint import websocket_endpoint
 from realtime.hub import Hub
+from realtime.notifier import Notifier
 from rfq import __version__, db, rfqs
 from rfq.embedded_redis import EmbeddedRedis
 from rfq.keys import Keys
@@ -84,10 +85,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.desk = Desk(state.db, state.engine, state.journal, rate)
             state.scheduler = Scheduler(state.desk)
             state.hub = Hub(state.desk, settings.secret_key)
+            state.notifier = Notifier(state.db)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(state.journal.run)
                 tasks.start_soon(state.scheduler.run)
                 tasks.start_soon(state.hub.run)
+                tasks.start_soon(state.notifier.run)
                 yield
                 tasks.cancel_scope.cancel()
 

@@ -282,3 +282,23 @@ async def test_festival_channel_ticks_every_lot(live: LiveServer, world: dict[st
         assert seen["best_price"] == 111 and seen["festival"] == festival["id"]
         tick = await _until(rival, lambda f: f["type"] == "lot" and f["bidders"] == 1)
         assert "best_price" not in tick
+
+
+async def test_notification_channel_pushes_new_notifications(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    """A supplier subscribed to its notifications gets the unread ones, then a new one
+    when an RFQ in its categories is published."""
+    async with connect(_ws_url(live), additional_headers=bearer(world["b"]["token"])) as ws:
+        await _recv(ws)
+        await _send(ws, {"op": "subscribe", "channel": "notifications"})
+        unread = await _until(ws, lambda f: f["type"] == "notifications")
+        assert isinstance(unread["items"], list)
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            auth = bearer(world["buyer"]["token"])
+            rfq = client.post(
+                "/api/rfqs", json=rfq_body(title="Channel test bolts"), headers=auth
+            ).json()
+            assert client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).status_code == 200
+        pushed = await _until(ws, lambda f: f["type"] == "notification", timeout=15)
+        assert pushed["kind"] == "rfq_matched" and pushed["data"]["rfq_id"] == rfq["id"]
