@@ -27,7 +27,8 @@
 --   8 maxlen     approximate cap of both streams
 --   9 op         "bid"; "proxy" (ARGV[3] is then the floor); "unproxy" (clears it)
 -- Returns a msgpack map:
---   {r="ok", bid={...}, rank, ends, ext, extended, epoch, events={maps...}, audit={...}}
+--   {r="ok", bid={...}, rank, ends, ext, extended, epoch, outbid?, events={...}, audit={...}}
+--     (outbid: the company that led before this bid and no longer does; not for sealed)
 --   {r="rejected", code, min (absent if none), audit={maps...}}
 --   {r="replay", o=<the first outcome's map>}
 --   {r="limited", retry_ms}     rate limited: not recorded, not stored
@@ -313,9 +314,15 @@ if not price or price ~= math.floor(price) or price < 1 then
 end
 local why = problem(company, s, price)
 if why then return reject(why, highest_acceptable(company, s), true) end
+local _, leader_before = best()
 local bid = record(company, price, price * s.mul + s.add * 10000, false)
 if not sealed then run_proxies() end
 local my_rank = nil
 if not sealed then my_rank = rank(company) end
-return finish({r = 'ok', bid = bid, rank = my_rank, ends = ends, ext = ext,
-               extended = #events > #placed}, true)
+local _, leader_after = best()
+local out = {r = 'ok', bid = bid, rank = my_rank, ends = ends, ext = ext,
+             extended = #events > #placed}
+if not sealed and leader_before and leader_before ~= leader_after then
+  out.outbid = leader_before
+end
+return finish(out, true)

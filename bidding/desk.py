@@ -10,7 +10,8 @@ Every bid, whether it arrives over HTTP or the websocket, goes through
 3. ``bid.lua`` decides and records the bid atomically in Redis (an auction missing
    from Redis is first restored from SQL);
 4. the journal writes the outcome to SQL (group commit) — rejections too, for the
-   audit log — and only then does the desk answer. An acknowledged bid is in SQL. A
+   audit log — and only then does the desk answer. A supplier that lost first place
+   is notified ("outbid"). An acknowledged bid is in SQL. A
    replayed key answers the first outcome, re-written to SQL first (idempotent), so
    even a replay is only acknowledged once durable.
 
@@ -209,8 +210,9 @@ class Desk:
             if outcome.result == "missing":
                 raise NotFound("No such auction.")
         if outcome.result in ("ok", "rejected"):
+            outbid = None if outcome.replay or not outcome.outbid else int(outcome.outbid)
             await self.journal.write(
-                [Output(auction_id, outcome.epoch, outcome.events, outcome.audit)]
+                [Output(auction_id, outcome.epoch, outcome.events, outcome.audit, outbid)]
             )
         return outcome
 

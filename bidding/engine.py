@@ -55,6 +55,7 @@ class Outcome:
     extended: bool = False
     epoch: int = 0
     retry_ms: int = 0
+    outbid: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
 
@@ -268,6 +269,7 @@ class Engine:
             extended=bool(out.get("extended")),
             epoch=out.get("epoch", 0),
             retry_ms=out.get("retry_ms", 0),
+            outbid=out.get("outbid"),
             events=[_unpack(e) for e in out.get("events", [])],
             audit=[_unpack(e) for e in out.get("audit", [])],
         )

@@ -29,7 +29,7 @@ from sqlmodel import Session, col
 
 from bidding import audit
 from bidding.records import AuctionRecord, AuditRecord, BidRecord, EventRecord
-from rfq import clock
+from rfq import clock, notifications
 from rfq.db import Database
 
 log = logging.getLogger("rfq.journal")
@@ -40,12 +40,14 @@ StatusHook = Callable[[Session, int, str], None]
 
 @dataclass(slots=True)
 class Output:
-    """One engine call's records for one auction."""
+    """One engine call's records for one auction; ``outbid`` is the company that lost
+    first place to this call's bid, to be notified in the same transaction."""
 
     auction_id: int
     epoch: int
     events: list[dict[str, Any]]
     audit: list[dict[str, Any]]
+    outbid: int | None = None
 
 
 @dataclass(slots=True)
@@ -205,6 +207,16 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
     for auction_id, status in changed:
         for hook in hooks:
             hook(session, auction_id, status)
+    for out in outputs:
+        if out.outbid is not None:
+            notifications.notify_company(
+                session,
+                out.outbid,
+                "outbid",
+                "You were outbid",
+                "Another supplier took first place.",
+                auction_id=out.auction_id,
+            )
 
 
 _AUCTION_STATE = (

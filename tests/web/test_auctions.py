@@ -358,3 +358,17 @@ def test_festival_report_shows_lots_and_savings(client: httpx.Client, operator: 
     ]
     seen = client.get(f"/api/festivals/{festival['id']}", headers=bearer(a["token"])).json()
     assert seen["lots"][0]["best_price"] is None and seen["lots"][0]["bidders"] == 1
+
+
+def test_losing_first_place_notifies_the_supplier(client: httpx.Client, operator: str) -> None:
+    """When a rival takes first place, the former leader gets an `outbid` notification."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    assert _bid(client, a, auction_id, 110, "o1").status_code == 201
+    assert _bid(client, b, auction_id, 100, "o2").status_code == 201
+    notes = client.get("/api/notifications", headers=bearer(a["token"])).json()
+    assert [n["data"]["auction_id"] for n in notes if n["kind"] == "outbid"] == [auction_id]
+    mine = client.get("/api/notifications", headers=bearer(b["token"])).json()
+    assert not [n for n in mine if n["kind"] == "outbid"]
