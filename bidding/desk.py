@@ -79,6 +79,7 @@ class AuctionFacts:
     format: str
     visibility: str
     decrement_from: str
+    ties: str
     currency: str
 
 
@@ -141,7 +142,7 @@ class Desk:
                 nonce=nonce,
             ),
         )
-        return self._answer(facts, outcome, reason)
+        return await self._answer(facts, outcome, reason)
 
     async def proxy(
         self, principal: Principal, auction_id: int, floor: int | None, key: str
@@ -160,7 +161,7 @@ class Desk:
                 eligible=reason is None,
             ),
         )
-        if outcome.result == "rejected":
+        if outcome.result != "ok":
             self._raise(facts, outcome, reason)
         return outcome
 
@@ -187,8 +188,7 @@ class Desk:
                 return False
             await self.engine.load(auction_id, state, replace=True)
         finally:
-            if await redis.get(lock) == token.encode():
-                await redis.delete(lock)
+            await self.engine.unlock(lock, token)
         due = due_ms(state)
         if due is not None:
             await redis.zadd(self.engine.keys.schedule, {str(auction_id): due})
@@ -229,15 +229,19 @@ class Desk:
         self._eligible[cache_key] = (now + ttl, reason)
         return reason
 
-    def _answer(self, facts: AuctionFacts, outcome: Outcome, reason: str | None) -> Ack:
+    async def _answer(self, facts: AuctionFacts, outcome: Outcome, reason: str | None) -> Ack:
         if outcome.result == "ok" and outcome.bid is not None:
             bid = outcome.bid
+            ends_ms = outcome.ends_ms
+            if ends_ms is None:  # a replay of a key restored from SQL carries no end
+                meta = await self.engine.meta(facts.auction_id)
+                ends_ms = int(meta.get("ends", 0))
             return Ack(
                 auction_id=facts.auction_id,
                 bid_id=bid["bid_id"],
                 price=bid["price"],
                 rank=outcome.rank,
-                ends_at_ms=outcome.ends_ms or 0,
+                ends_at_ms=ends_ms,
                 extensions=outcome.extensions or 0,
                 extended=outcome.extended,
                 seq=bid["seq"],
@@ -256,7 +260,9 @@ class Desk:
         shown = outcome.min_acceptable
         hides_best = facts.visibility == "rank_only" or facts.format == "sealed"
         if facts.decrement_from == "best" and hides_best:
-            shown = None
+            shown = None  # it is the best price minus a step
+        if facts.ties == "rejected" and facts.visibility != "full_ladder":
+            shown = None  # stepping past rivals' prices would reveal them
         cls = _ERRORS.get(code, errors.BidRejected)
         message = _MESSAGES.get(code, "The bid was refused.")
         if shown is not None:
@@ -277,6 +283,7 @@ def _load_facts(session: Session, auction_id: int) -> AuctionFacts | None:
         format=auction.format,
         visibility=auction.rules.get("visibility", "rank_only"),
         decrement_from=auction.rules.get("decrement_from", "own"),
+        ties=auction.rules.get("ties", "earlier_wins"),
         currency=auction.currency,
     )
 

@@ -127,6 +127,7 @@ class Engine:
         self._bid = redis.register_script(_script("bid.lua"))
         self._status = redis.register_script(_script("status.lua"))
         self._load = redis.register_script(_script("load.lua"))
+        self._unlock = redis.register_script(_script("unlock.lua"))
 
     def auction_keys(self, auction_id: int) -> AuctionKeys:
         """The keys of one auction."""
@@ -198,6 +199,25 @@ class Engine:
             args=[packed, "replace" if replace else "missing"],
         )
         return bool(loaded)
+
+    async def amend(
+        self, auction_id: int, *, ceiling_price: int | None, ends_ms: int | None
+    ) -> None:
+        """Apply a buyer's amendment to a loaded auction: a higher ceiling (any time),
+        a later end (before the start only; the caller checked). One HSET, atomic with
+        the scripts. An auction not in Redis picks the change up from SQL when loaded."""
+        fields: dict[str, int] = {}
+        if ceiling_price is not None:
+            fields["ceiling"] = ceiling_price
+        if ends_ms is not None:
+            fields["ends"] = ends_ms
+        key = self.auction_keys(auction_id).meta
+        if fields and await self.redis.exists(key):
+            await self.redis.hset(key, mapping=fields)
+
+    async def unlock(self, key: str, token: str) -> bool:
+        """Release a lock if ``token`` still holds it (``unlock.lua``)."""
+        return bool(await self._unlock(keys=[key], args=[token]))
 
     async def meta(self, auction_id: int) -> dict[str, str]:
         """The auction's meta hash (empty if the auction is not in Redis)."""

@@ -284,6 +284,9 @@ def _unstored(
     return [wanted[k] for k in sorted(wanted)]
 
 
+_ORDER = {"scheduled": 0, "live": 1, "closed": 2, "awarded": 3, "no_award": 3, "cancelled": 3}
+
+
 def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
     """Advance an auction row by one event or audit entry (monotonic, order-free)."""
     if "type" in item:  # an event
@@ -293,7 +296,8 @@ def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
     kind = item.get("kind") or item.get("type")
     if kind == "extended" and item["ext"] > auction["extensions"]:
         auction["ends_at"], auction["extensions"] = _dt(item["ends"]), item["ext"]
-    elif "status" in item and item["status"] != auction["status"]:
+    elif "status" in item and _ORDER.get(item["status"], 0) > _ORDER.get(auction["status"], 0):
+        # Statuses only move forward; commits from several workers may arrive out of order.
         auction["status"], auction["ends_at"] = item["status"], _dt(item["ends"])
         if item["status"] == "closed" and auction["closed_at"] is None:
             auction["closed_at"] = clock.now()

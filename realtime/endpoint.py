@@ -25,6 +25,8 @@ import logging
 import time
 from typing import Any
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bidding.errors import AuctionError, BidRejected
@@ -183,8 +185,9 @@ class _Session:
             await self._subscribe_festival(frame.get("festival"))
             return
         auction_id, since = frame.get("auction"), frame.get("since")
-        if not isinstance(auction_id, int) or (since is not None and not isinstance(since, int)):
-            await self._error("bad_frame", "subscribe needs an integer auction and since.")
+        bad_since = since is not None and (not isinstance(since, int) or since < 0)
+        if not isinstance(auction_id, int) or isinstance(auction_id, bool) or bad_since:
+            await self._error("bad_frame", "subscribe needs an integer auction and since >= 0.")
             return
         if auction_id not in self.auctions and len(self.auctions) >= MAX_SUBSCRIPTIONS:
             await self._error("too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS}.")
@@ -208,7 +211,11 @@ class _Session:
         def lots(session: Any) -> list[tuple[int, int]]:
             festivals.get(session, self.principal, festival_id)
             rows = festivals.lots_of(session, festival_id)
-            return [(auction.id, rfq.buyer_company_id) for auction, _, rfq in rows]
+            return [
+                (auction.id, rfq.buyer_company_id)
+                for auction, _, rfq in rows
+                if rfqs.visible_to(session, self.principal, rfq)
+            ]
 
         try:
             rows = await self.hub.desk.db.run(lots)
@@ -316,7 +323,7 @@ class _Session:
                     "message": exc.message,
                 }
             )
-        except (ConnectionError, TimeoutError, OSError) as exc:
+        except (RedisError, SQLAlchemyError, ConnectionError, TimeoutError, OSError) as exc:
             log.warning("bid over websocket failed: %r", exc)
             await self._send(
                 {
@@ -344,12 +351,22 @@ class _Session:
                     if not self.notifications:
                         continue
                     if payload is None:
-                        unread = await self.notifier.unread(self.principal.user_id)
+                        try:
+                            unread = await self.notifier.unread(self.principal.user_id)
+                        except (SQLAlchemyError, TimeoutError, OSError):
+                            await self._close(1011, "notifications failed; reconnect")
+                            return
                         payload = codec.encode(sub.protocol, unread)
                 elif auction_id not in self.auctions:
                     continue
                 if payload is None:
-                    payload = codec.encode(sub.protocol, await self.hub.snapshot(sub, auction_id))
+                    try:
+                        snapshot = await self.hub.snapshot(sub, auction_id)
+                    except (RedisError, SQLAlchemyError, RfqError, TimeoutError, OSError) as exc:
+                        log.warning("snapshot of auction %s failed: %r", auction_id, exc)
+                        await self._close(1011, "snapshot failed; reconnect and resubscribe")
+                        return
+                    payload = codec.encode(sub.protocol, snapshot)
                 try:
                     async with asyncio.timeout(SEND_TIMEOUT_S):
                         await self._raw_send(payload)

@@ -139,26 +139,30 @@ class Hub:
         events. With ``festival``, compact ``lot`` ticks for a festival control room."""
         feed = self.feeds.get(auction_id)
         if feed is None:
-            feed = await self._load(auction_id)
-            self.feeds[auction_id] = feed
+            loaded = await self._load(auction_id)
+            feed = self.feeds.setdefault(auction_id, loaded)  # another may have won the race
             self._changed.set()
         if festival is not None:
             audience = "festival-full" if viewer.full else "festival-public"
         else:
             audience = "full" if viewer.full else "supplier"
-        feed.subscribers[sub] = (audience, viewer)
         feed.festival = festival if festival is not None else feed.festival
         if since is not None and audience == "full" and since <= feed.last_seq:
             keys = self.desk.engine.auction_keys(auction_id)
             events = await self.desk.engine.stream(keys.events, since)
+            feed = self.feeds.get(auction_id, feed)
             events = [e for e in events if e["seq"] <= feed.last_seq]
             if (not events and since == feed.last_seq) or (
                 events and events[0]["seq"] == since + 1 and events[-1]["seq"] == feed.last_seq
             ):
+                # No await from here on: nothing is dispatched between the replay and
+                # the registration, so the live events follow the replay exactly.
                 for event in events:
                     frame = self._render(feed, event, audience)
                     sub.offer(auction_id, codec.encode(sub.protocol, frame))
+                feed.subscribers[sub] = (audience, viewer)
                 return
+        feed.subscribers[sub] = (audience, viewer)
         sub.offer(auction_id, None)
 
     def unsubscribe(self, sub: Subscriber, auction_id: int | None = None) -> None:
@@ -253,7 +257,10 @@ class Hub:
         for (auction_id, feed), epoch in zip(feeds, epochs, strict=True):
             if epoch is None or int(epoch) != feed.epoch:
                 fresh = await self._load(auction_id)
+                if self.feeds.get(auction_id) is not feed:
+                    continue  # unsubscribed (or reloaded) while loading
                 fresh.subscribers = feed.subscribers
+                fresh.festival = feed.festival
                 self.feeds[auction_id] = fresh
                 for sub in list(fresh.subscribers):
                     sub.offer(auction_id, None)
@@ -330,6 +337,8 @@ class Hub:
             "bidders": len(feed.standings),
         }
         hidden = feed.sealed and feed.status not in _AFTER_CLOSE
+        if hidden and audience != "festival-full":
+            frame.pop("bidders")  # a sealed lot shows nothing of its bids to others
         shown = audience == "festival-full" or feed.visibility in ("best_price", "full_ladder")
         if shown and not hidden and feed.standings:
             best = min(feed.standings.values(), key=lambda v: (v[0], v[1]))

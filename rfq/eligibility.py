@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from rfq import certification, deposits, participation
 from rfq.accounts import Company, CompanyKind
+from rfq.lifecycle import OPEN_TO_BIDDERS
 from rfq.rfqs import Rfq
 
 
@@ -27,6 +28,8 @@ def check(session: Session, company_id: int | None, rfq: Rfq) -> str | None:
         return "Only supplier companies bid."
     if company_id == rfq.buyer_company_id:
         return "A company cannot bid in its own RFQ."
+    if rfq.status not in OPEN_TO_BIDDERS:
+        return f"The RFQ is {rfq.status.value}."
     if not certification.is_approved(session, company_id):
         return "Your company's certification is not approved."
     assert rfq.id is not None and company_id is not None

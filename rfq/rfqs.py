@@ -319,13 +319,23 @@ def cancel(session: Session, principal: Principal | None, rfq_id: int, reason: s
         raise Invalid("Say why the RFQ is cancelled.", code="reason_required", field="reason")
     rfq.status = lifecycle.move(session, rfq_id, rfq.status, "cancel", caller.user_id, reason)
     session.add(rfq)
+    for auction in session.exec(select(AuctionRecord).where(AuctionRecord.rfq_id == rfq_id)):
+        if auction.status in ("scheduled", "live"):
+            auction.status = "cancelled"  # in this transaction; the engine is told next
+            session.add(auction)
     participation.release_all(session, rfq, f"RFQ cancelled: {reason}")
     participation.notify_all(session, rfq, "rfq_cancelled", f"RFQ cancelled: {rfq.title}", reason)
     return rfq
 
 
-def update(session: Session, principal: Principal | None, rfq_id: int, body: RfqUpdate) -> Rfq:
-    """Change an RFQ; once published only in ways that cannot hurt bidders."""
+def update(
+    session: Session, principal: Principal | None, rfq_id: int, body: RfqUpdate
+) -> tuple[Rfq, dict[int, dict[str, Any]]]:
+    """Change an RFQ; once published only in ways that cannot hurt bidders.
+
+    Returns the RFQ and, per lot whose auction changed, the new ``ceiling_price`` and/or
+    ``ends_at`` (the engine is told exactly these, nothing else).
+    """
     rfq = owned(session, principal, rfq_id)
     caller = require_role(principal, Role.buyer)
     if rfq.status not in (RfqStatus.draft, *lifecycle.OPEN_TO_BIDDERS):
@@ -333,6 +343,7 @@ def update(session: Session, principal: Principal | None, rfq_id: int, body: Rfq
     now = clock.now()
     lots = {lot.id: lot for lot in lots_of(session, rfq_id)}
     changes: list[str] = []
+    touched: dict[int, dict[str, Any]] = {}
     if body.description is not None:
         rfq.description = body.description
         changes.append("description")
@@ -346,6 +357,7 @@ def update(session: Session, principal: Principal | None, rfq_id: int, body: Rfq
         for lot in lots.values():
             if lot.ends_at == rfq.ends_at:
                 lot.ends_at = body.ends_at
+                touched.setdefault(lot.id or 0, {})["ends_at"] = body.ends_at
         rfq.ends_at = body.ends_at
         changes.append("deadline")
     for i, change in enumerate(body.lots):
@@ -359,20 +371,23 @@ def update(session: Session, principal: Principal | None, rfq_id: int, body: Rfq
                 )
             _rules(lot.rules, change.ceiling_price, f"lots.{i}")
             lot.ceiling_price = change.ceiling_price
+            touched.setdefault(lot.id or 0, {})["ceiling_price"] = change.ceiling_price
             changes.append(f"ceiling of {lot.name}")
         if change.ends_at is not None and change.ends_at != lot.ends_at:
             _check_later(
                 rfq.status, lot.ends_at, change.ends_at, lot.starts_at, now, f"lots.{i}.ends_at"
             )
             lot.ends_at = change.ends_at
+            touched.setdefault(lot.id or 0, {})["ends_at"] = change.ends_at
             rfq.ends_at = max(rfq.ends_at, change.ends_at)
             changes.append(f"deadline of {lot.name}")
         session.add(lot)
     session.add(rfq)
-    for lot in lots.values():
-        auction = session.get(AuctionRecord, lot.id)
+    for lot_id, fields in touched.items():
+        auction = session.get(AuctionRecord, lot_id)
         if auction is not None:
-            auction.ceiling_price, auction.ends_at = lot.ceiling_price, lot.ends_at
+            for name, value in fields.items():
+                setattr(auction, name, value)
             session.add(auction)
     if changes and rfq.status is not RfqStatus.draft:
         history.record(
@@ -392,7 +407,7 @@ def update(session: Session, principal: Principal | None, rfq_id: int, body: Rfq
             f"RFQ amended: {rfq.title}",
             "Changed: " + ", ".join(changes),
         )
-    return rfq
+    return rfq, touched
 
 
 # --- validation ------------------------------------------------------------------

@@ -288,7 +288,9 @@ async def bids_csv(call: Call[Any]) -> Any:
         ]
     )
     for row in await call.state.db.run(rows):
-        writer.writerow((*row[:3], "sealed", row[4], "sealed", *row[6:]) if sealed else row)
+        if sealed:  # before the close a sealed auction shows only that bids arrived
+            row = ("sealed", "", "", "sealed", row[4], "sealed", "", "", row[8], "")
+        writer.writerow(row)
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -306,7 +308,7 @@ async def audit_log(call: Call[Any]) -> Any:
     log = await call.state.db.run(journal.chain, auction_id)
     if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
         for entry in log["entries"]:
-            for secret in ("price", "t", "nonce"):
+            for secret in ("price", "t", "nonce", "company", "key", "bid_id"):
                 if secret in entry["data"]:
                     entry["data"][secret] = "sealed until the close"
     return log

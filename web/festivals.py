@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from rfq import festivals
+from rfq import festivals, rfqs
 from rfq.access import may_see, require_login
 from rfq.festivals import Festival, FestivalCreate, FestivalPublic, FestivalReport
 from web.routing import Call, api
@@ -36,8 +36,10 @@ async def one(call: Call[Any]) -> Any:
     """One festival with its lots: state, best price, bidders, savings against ceilings."""
 
     def load(session: Session) -> tuple[Festival, list[Any]]:
-        festival = festivals.get(session, call.principal, call.path["festival_id"])
-        return festival, festivals.lots_of(session, festival.id or 0)
+        caller = require_login(call.principal)
+        festival = festivals.get(session, caller, call.path["festival_id"])
+        rows = festivals.lots_of(session, festival.id or 0)
+        return festival, [r for r in rows if rfqs.visible_to(session, caller, r[2])]
 
     festival, rows = await call.state.db.run(load)
     caller = require_login(call.principal)

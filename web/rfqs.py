@@ -11,7 +11,6 @@ from bidding.journal import Output
 from rfq import clock, history, participation, rfqs
 from rfq.access import require_login
 from rfq.history import HistoryPublic
-from rfq.lifecycle import RfqStatus
 from rfq.participation import InvitationCreate, ParticipantPublic
 from rfq.rfqs import RfqCreate, RfqPublic, RfqUpdate
 from web.routing import Call, api
@@ -60,14 +59,19 @@ async def update(call: Call[RfqUpdate]) -> Any:
     """Amend an RFQ; once published only in ways that cannot hurt bidders."""
     caller = require_login(call.principal)
 
-    def work(session: Session) -> RfqPublic:
-        rfq = rfqs.update(session, caller, call.path["rfq_id"], call.body)
-        return rfqs.public(session, caller, rfq)
+    def work(session: Session) -> tuple[RfqPublic, dict[int, dict[str, Any]]]:
+        rfq, touched = rfqs.update(session, caller, call.path["rfq_id"], call.body)
+        return rfqs.public(session, caller, rfq), touched
 
-    updated: RfqPublic = await call.state.db.run(work)
-    if updated.status is not RfqStatus.draft:
-        for lot in updated.lots:
-            await call.state.desk.restore(lot.auction_id, rebuild=True)
+    updated, touched = await call.state.db.run(work)
+    engine = call.state.desk.engine
+    for auction_id, fields in touched.items():
+        ends = fields.get("ends_at")
+        await engine.amend(
+            auction_id,
+            ceiling_price=fields.get("ceiling_price"),
+            ends_ms=clock.to_ms(ends) if ends is not None else None,
+        )
     return updated
 
 
@@ -100,6 +104,8 @@ async def cancel(call: Call[Reason]) -> Any:
         out = await desk.engine.move(lot.auction_id, "cancel", now_ms=clock.now_ms())
         if out.result == "ok":
             await desk.journal.write([Output(lot.auction_id, out.epoch, out.events, out.audit)])
+        elif out.result == "missing" or out.status in ("scheduled", "live"):
+            await desk.restore(lot.auction_id, rebuild=True)  # loads SQL's "cancelled"
     return cancelled
 
 

@@ -372,3 +372,53 @@ def test_losing_first_place_notifies_the_supplier(client: httpx.Client, operator
     assert [n["data"]["auction_id"] for n in notes if n["kind"] == "outbid"] == [auction_id]
     mine = client.get("/api/notifications", headers=bearer(b["token"])).json()
     assert not [n for n in mine if n["kind"] == "outbid"]
+
+
+def test_amending_a_live_rfq_keeps_the_extended_end(client: httpx.Client, operator: str) -> None:
+    """A buyer's harmless edit of a live RFQ leaves a soft-close extension in place."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    soft = {"window_s": 60, "extend_s": 30, "trigger": "any", "max_extensions": 1}
+    auction_id = _live_auction(client, buyer, seconds=10, soft_close=soft)
+    extended = _bid(client, a, auction_id, 100, "amend").json()
+    assert extended["extended"] is True
+    auth = bearer(buyer["token"])
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
+    lot_id = client.get(f"/api/rfqs/{rfq_id}", headers=auth).json()["lots"][0]["id"]
+    edit = client.patch(
+        f"/api/rfqs/{rfq_id}",
+        headers=auth,
+        json={"description": "More details.", "lots": [{"id": lot_id, "ceiling_price": 150}]},
+    )
+    assert edit.status_code == 200, edit.text
+    state = client.get(f"/api/auctions/{auction_id}", headers=auth).json()
+    assert state["ends_at"] == extended["ends_at"] and state["state"] == "live"
+    assert state["ceiling_price"] == 150
+    assert _bid(client, a, auction_id, 99, "after-amend").status_code == 201
+
+
+def test_cancelled_rfq_takes_no_more_bids(client: httpx.Client, operator: str) -> None:
+    """Cancelling a live RFQ cancels its auctions; a bid afterwards is refused."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer)
+    auth = bearer(buyer["token"])
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
+    done = client.post(f"/api/rfqs/{rfq_id}/cancel", json={"reason": "specs changed"}, headers=auth)
+    assert done.status_code == 200, done.text
+    assert client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "cancelled"
+    refused = _bid(client, a, auction_id, 100, "late")
+    assert refused.status_code in (403, 409)
+
+
+def test_rejected_ties_do_not_reveal_rival_prices(client: httpx.Client, operator: str) -> None:
+    """With ties rejected on a rank_only lot, a rejection carries no min_acceptable that
+    would step past (and so reveal) rivals' prices."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    auction_id = _live_auction(client, buyer, ties="rejected")
+    assert _bid(client, a, auction_id, 100, "t1").status_code == 201
+    assert _bid(client, b, auction_id, 99, "t2").status_code == 201
+    error = assert_error(_bid(client, a, auction_id, 100, "t3"), 422, "below_decrement")
+    assert "min_acceptable" not in error
