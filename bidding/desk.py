@@ -194,14 +194,6 @@ class Desk:
             await redis.zadd(self.engine.keys.schedule, {str(auction_id): due})
         return True
 
-    def forget(self, company_id: int | None = None) -> None:
-        """Drop cached eligibility (of one company, or all)."""
-        if company_id is None:
-            self._eligible.clear()
-        else:
-            for key in [k for k in self._eligible if k[1] == company_id]:
-                del self._eligible[key]
-
     async def _call(self, auction_id: int, call: Any) -> Outcome:
         outcome: Outcome = await call()
         if outcome.result == "missing":

@@ -23,7 +23,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from rfq import categories, clock, files, history, uscc
 from rfq.access import require_member, require_operator, require_role
-from rfq.accounts import Company, Principal, Role
+from rfq.accounts import Principal, Role
 from rfq.db import UtcDateTime, enum_type
 from rfq.errors import Conflict, Invalid, NotFound
 from rfq.statemachine import transition
@@ -305,10 +305,3 @@ def company_badge(session: Session, company_id: int) -> tuple[CertStatus | None,
         return None, None
     badge = LEVELS.get(cert.level or 0) if cert.status is CertStatus.approved else None
     return cert.status, badge
-
-
-def company_of(session: Session, company_id: int) -> Company:
-    """The company row (exists: callers hold its id from a live record)."""
-    company = session.get(Company, company_id)
-    assert company is not None
-    return company
