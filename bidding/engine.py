@@ -173,12 +173,17 @@ class Engine:
         *,
         now_ms: int,
         void: tuple[str, str, str, bytes] | None = None,
+        decision: dict[str, Any] | None = None,
     ) -> StatusOutcome:
-        """``tick``, ``cancel``, ``award``, ``no_award`` or ``void`` (``status.lua``)."""
+        """``tick``, ``cancel``, ``award``, ``no_award`` (with the buyer's ``decision``,
+        kept in the audit entry) or ``void`` (``status.lua``)."""
         bid_id, company, reason, restore = void or ("", "", "", b"")
+        first: str | bytes = bid_id
+        if decision is not None:
+            first = msgpack.packb(decision, use_bin_type=False)
         raw = await self._status(
             keys=self.auction_keys(auction_id).all(),
-            args=[now_ms, move, self.maxlen, bid_id, company, reason, restore],
+            args=[now_ms, move, self.maxlen, first, company, reason, restore],
         )
         out = _unpack(raw)
         return StatusOutcome(

@@ -34,8 +34,10 @@ from rfq.db import Database
 
 log = logging.getLogger("rfq.journal")
 
-StatusHook = Callable[[Session, int, str], None]
-"""Called inside the commit for every status an auction reaches (e.g. to move its RFQ)."""
+StatusHook = Callable[[Session, int, str, dict[str, Any]], None]
+"""Called inside the commit for every status an auction reaches (e.g. to move its RFQ,
+or to turn an award into contracts), with the audit entry that moved it (``{}`` if
+none did: the move came in with events only)."""
 
 
 @dataclass(slots=True)
@@ -159,7 +161,7 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
             elif entry["kind"] == "voided":
                 voids.append((entry["bid_id"], entry.get("reason", "")))
     entries: list[dict[str, Any]] = []
-    changed: list[tuple[int, str]] = []
+    changed: list[tuple[int, str, dict[str, Any]]] = []
     table = AuctionRecord.__table__  # type: ignore[attr-defined]
     wanted = [table.c[name] for name in _AUCTION_STATE]
     rows = session.execute(
@@ -173,6 +175,7 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
             log.error("engine output for unknown auction %s", auction_id)
             continue
         old_status = auction["status"]
+        moved_by: dict[str, Any] = {}
         for epoch, entry in _unstored(session, auction, audit_entries):
             auction["chain_index"] += 1
             row = {
@@ -187,13 +190,16 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
             head = auction["chain_head"] or audit.genesis(auction_id)
             auction["chain_head"] = row["hash"] = audit.link(head, _entry(row))
             entries.append(row)
+            status = auction["status"]
             _apply(auction, entry)
+            if auction["status"] != status:
+                moved_by = entry
         for out in outputs:
             if out.auction_id == auction_id:
                 for ev in out.events:
                     _apply(auction, ev)
         if auction["status"] != old_status:
-            changed.append((auction_id, auction["status"]))
+            changed.append((auction_id, auction["status"], moved_by))
     _insert_ignore(session, EventRecord, events)
     _insert_ignore(session, AuditRecord, entries)
     _insert_ignore(session, BidRecord, bids)
@@ -204,9 +210,9 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
             .where(col(BidRecord.id) == bid_id)
             .values(voided=True, void_reason=reason)
         )
-    for auction_id, status in changed:
+    for auction_id, status, entry in changed:
         for hook in hooks:
-            hook(session, auction_id, status)
+            hook(session, auction_id, status, entry)
     for out in outputs:
         if out.outbid is not None:
             notifications.notify_company(
@@ -422,3 +428,39 @@ def chain(session: Session, auction_id: int) -> dict[str, Any]:
             for r in records
         ],
     }
+
+
+def append(session: Session, auction_id: int, kind: str, data: dict[str, Any]) -> None:
+    """Seal one entry that SQL alone writes (a contract's moves after the award) onto
+    the auction's chain, in the caller's transaction.
+
+    The engine writes nothing more for an awarded auction, so these entries take the
+    ``aseq`` numbers after its last one without meeting Redis's.
+    """
+    table = AuctionRecord.__table__  # type: ignore[attr-defined]
+    row = session.execute(
+        select(table.c.epoch, table.c.aseq, table.c.chain_index, table.c.chain_head)
+        .where(table.c.id == auction_id)
+        .with_for_update()
+    ).one()
+    at = clock.from_ms(clock.now_ms())
+    entry = audit.Entry(auction_id, row.epoch, row.aseq + 1, kind, clock.to_ms(at), data)
+    head = audit.link(row.chain_head or audit.genesis(auction_id), entry)
+    session.add(
+        AuditRecord(
+            auction_id=auction_id,
+            epoch=row.epoch,
+            aseq=row.aseq + 1,
+            chain_index=row.chain_index + 1,
+            kind=kind,
+            data=data,
+            at=at,
+            hash=head,
+        )
+    )
+    session.execute(
+        update(table)
+        .where(table.c.id == auction_id)
+        .values(aseq=row.aseq + 1, chain_index=row.chain_index + 1, chain_head=head)
+    )
+    session.flush()

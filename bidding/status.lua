@@ -6,7 +6,9 @@
 --   1 now_ms   the server's time
 --   2 move     "tick": open and/or close as the time calls for (exactly once: the
 --              status changes in this script, so concurrent callers see it changed);
---              "cancel" (scheduled|live); "award" | "no_award" (closed);
+--              "cancel" (scheduled|live); "award" | "no_award" (closed): ARGV[4]
+--              the buyer's decision (msgpack map), kept in the audit entry only (the
+--              public event says just the new status);
 --              "void" (live|closed): ARGV[4] bid id, ARGV[5] company, ARGV[6] reason,
 --              ARGV[7] the company's previous standing bid to restore (msgpack, or "")
 --   3 maxlen   approximate cap of both streams
@@ -25,7 +27,7 @@ local starts = tonumber(redis.call('HGET', M, 'starts'))
 local ends = tonumber(redis.call('HGET', M, 'ends'))
 local events, audits = {}, {}
 
-local function record(kind, data)
+local function record(kind, data, private)
   seq, aseq = seq + 1, aseq + 1
   data.seq, data.type, data.at = seq, kind, now
   local packed = cmsgpack.pack(data)
@@ -33,13 +35,14 @@ local function record(kind, data)
   events[#events + 1] = data
   local entry = {aseq = aseq, kind = kind, at = now, seq = seq}
   for k, v in pairs(data) do if entry[k] == nil then entry[k] = v end end
+  if private then entry.decision = private end
   local apacked = cmsgpack.pack(entry)
   redis.call('XADD', AU, 'MAXLEN', '~', maxlen, S(aseq) .. '-0', 'aseq', S(aseq), 'd', apacked)
   audits[#audits + 1] = entry
 end
-local function become(new, kind)
+local function become(new, kind, private)
   status = new
-  record(kind, {status = new, ends = ends})
+  record(kind, {status = new, ends = ends}, private)
 end
 
 if move == 'tick' then
@@ -47,10 +50,11 @@ if move == 'tick' then
   if status == 'live' and now >= ends then become('closed', 'closed') end
 elseif move == 'cancel' and (status == 'scheduled' or status == 'live') then
   become('cancelled', 'cancelled')
-elseif move == 'award' and status == 'closed' then
-  become('awarded', 'awarded')
-elseif move == 'no_award' and status == 'closed' then
-  become('no_award', 'no_award')
+elseif (move == 'award' or move == 'no_award') and status == 'closed' then
+  local decision = nil
+  if ARGV[4] ~= '' then decision = cmsgpack.unpack(ARGV[4]) end
+  if move == 'award' then become('awarded', 'awarded', decision)
+  else become('no_award', 'no_award', decision) end
 elseif move == 'void' and (status == 'live' or status == 'closed') then
   local bid_id, company = ARGV[4], ARGV[5]
   local current = redis.call('HGET', ST, company)

@@ -23,8 +23,8 @@ def require_role(principal: Principal | None, *roles: Role) -> Principal:
     """The caller if its role is one of ``roles``; 401 for anonymous, 403 otherwise."""
     caller = require_login(principal)
     if caller.role not in roles:
-        names = " or ".join(r.value for r in roles)
-        raise Forbidden(f"Only a {names} may do this.", code="wrong_role")
+        names = " or ".join(("an " if r.value[0] in "aeiou" else "a ") + r.value for r in roles)
+        raise Forbidden(f"Only {names} may do this.", code="wrong_role")
     return caller
 
 

@@ -84,9 +84,13 @@ class Database:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(session, *args)`` in a worker thread, commit, and return its result."""
-        return await anyio.to_thread.run_sync(self._run_sync, fn, args)
+        return await anyio.to_thread.run_sync(self._run, fn, args)
 
-    def _run_sync(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """``run`` in the calling thread (commands and tests)."""
+        return self._run(fn, args)
+
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self.session() as session:
             result = fn(session, *args)
             session.commit()

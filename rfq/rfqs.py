@@ -482,11 +482,15 @@ def _hurts(field: str, message: str) -> Invalid:
 
 
 FINAL_AUCTION = frozenset({"closed", "awarded", "no_award", "cancelled"})
+DECIDED_AUCTION = frozenset({"awarded", "no_award", "cancelled"})
 
 
-def on_auction_status(session: Session, auction_id: int, status: str) -> None:
+def on_auction_status(
+    session: Session, auction_id: int, status: str, entry: dict[str, Any] | None = None
+) -> None:
     """Move the RFQ when its auctions move: live with the first lot that opens, closed
-    when every lot's auction has closed (called by the journal inside its commit)."""
+    when every lot's auction has closed, awarded (or no_award) when every lot is decided
+    (called by the journal inside its commit)."""
     auction = session.get(AuctionRecord, auction_id)
     if auction is None:
         return
@@ -496,8 +500,15 @@ def on_auction_status(session: Session, auction_id: int, status: str) -> None:
     if status == "live" and rfq.status is RfqStatus.published:
         rfq.status = lifecycle.move(session, rfq.id, rfq.status, "open", None)
         session.add(rfq)
+    siblings = list(
+        session.exec(select(AuctionRecord.status).where(AuctionRecord.rfq_id == rfq.id))
+    )
     if status in FINAL_AUCTION and rfq.status is RfqStatus.live:
-        siblings = session.exec(select(AuctionRecord.status).where(AuctionRecord.rfq_id == rfq.id))
         if all(s in FINAL_AUCTION for s in siblings):
             rfq.status = lifecycle.move(session, rfq.id, rfq.status, "close", None)
+            session.add(rfq)
+    if status in DECIDED_AUCTION and rfq.status is RfqStatus.closed:
+        if all(s in DECIDED_AUCTION for s in siblings):
+            move = "award" if "awarded" in siblings else "no_award"
+            rfq.status = lifecycle.move(session, rfq.id, rfq.status, move, None)
             session.add(rfq)

@@ -10,6 +10,8 @@
 | ``RFQ_REDIS_PREFIX``  | ``rfq:`` (the start of every Redis key the app writes)      |
 | ``RFQ_REGISTER_PER_HOUR`` | ``20`` registrations per client address per hour        |
 | ``RFQ_BIDS_PER_SECOND`` | ``4`` bids per second per supplier and auction, 2 s burst |
+| ``RFQ_PLATFORM_FEE_BPS`` | ``0``: the platform's fee on released escrow, in basis points |
+| ``RFQ_INSPECTION_DAYS`` | ``7``: days a buyer has to inspect goods before they count as accepted |
 
 A bad value raises :class:`SettingsError` whose message names the variable.
 """
@@ -43,6 +45,8 @@ class Settings:
     redis_prefix: str = "rfq:"
     register_per_hour: int = 20
     bids_per_second: int = 4
+    platform_fee_bps: int = 0
+    inspection_days: int = 7
 
     @property
     def embedded_redis(self) -> bool:
@@ -66,7 +70,20 @@ class Settings:
         prefix = _prefix(env.get("RFQ_REDIS_PREFIX", "rfq:"))
         register = _count(env.get("RFQ_REGISTER_PER_HOUR"), "RFQ_REGISTER_PER_HOUR", 20)
         bids = _count(env.get("RFQ_BIDS_PER_SECOND"), "RFQ_BIDS_PER_SECOND", 4)
-        return cls(data_dir, database_url, redis_url, secret_key, origins, prefix, register, bids)
+        fee = _whole(env.get("RFQ_PLATFORM_FEE_BPS"), "RFQ_PLATFORM_FEE_BPS", 0, 10_000)
+        days = _whole(env.get("RFQ_INSPECTION_DAYS"), "RFQ_INSPECTION_DAYS", 7, 90)
+        return cls(
+            data_dir,
+            database_url,
+            redis_url,
+            secret_key,
+            origins,
+            prefix,
+            register,
+            bids,
+            fee,
+            days,
+        )
 
 
 def _database_url(value: str | None, data_dir: Path) -> str:
@@ -139,4 +156,12 @@ def _count(value: str | None, name: str, default: int) -> int:
         return default
     if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
         raise SettingsError(f"{name} must be a whole number from 1 to 1000000, got {value!r}.")
+    return int(value)
+
+
+def _whole(value: str | None, name: str, default: int, most: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or int(value) > most:
+        raise SettingsError(f"{name} must be a whole number from 0 to {most}, got {value!r}.")
     return int(value)

@@ -9,8 +9,11 @@ from sqlmodel import SQLModel
 from bidding import records
 from rfq import (
     accounts,
+    awards,
     certification,
+    contracts,
     deposits,
+    escrow,
     festivals,
     files,
     history,
@@ -23,8 +26,11 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "accounts",
+    "awards",
     "certification",
+    "contracts",
     "deposits",
+    "escrow",
     "festivals",
     "files",
     "history",

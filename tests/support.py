@@ -249,3 +249,41 @@ def rfq_body(
     }
     body.update(overrides)
     return body
+
+
+def live_auction(
+    client: httpx.Client, buyer: dict[str, Any], *, seconds: int = 30, **rules: Any
+) -> int:
+    """Publish a one-lot RFQ starting in 1.5 s that runs ``seconds``; wait until it is live."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    body = rfq_body()
+    body["starts_at"] = start.isoformat()
+    body["ends_at"] = (start + timedelta(seconds=seconds)).isoformat()
+    body["lots"][0]["rules"].update(rules)
+    if "soft_close" not in rules:
+        body["lots"][0]["rules"].pop("soft_close")
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=body, headers=auth)
+    assert rfq.status_code == 201, rfq.text
+    published = client.post(f"/api/rfqs/{rfq.json()['id']}/publish", headers=auth)
+    assert published.status_code == 200, published.text
+    auction_id = int(published.json()["lots"][0]["auction_id"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
+        10,
+        "the auction to open",
+    )
+    return auction_id
+
+
+def place_bid(
+    client: httpx.Client, supplier: dict[str, Any], auction_id: int, price: Any, key: str
+) -> httpx.Response:
+    """``POST /api/auctions/{id}/bids`` as ``supplier``."""
+    return client.post(
+        f"/api/auctions/{auction_id}/bids",
+        json={"price": price, "key": key},
+        headers=bearer(supplier["token"]),
+    )

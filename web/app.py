@@ -27,7 +27,7 @@ from bidding.scheduler import Scheduler
 from realtime.endpoint import websocket_endpoint
 from realtime.hub import Hub
 from realtime.notifier import Notifier
-from rfq import __version__, db, rfqs
+from rfq import __version__, awards, contracts, db, rfqs
 from rfq.embedded_redis import EmbeddedRedis
 from rfq.keys import Keys
 from rfq.ratelimit import RateLimiter
@@ -43,6 +43,9 @@ from web import (
     files,
     health,
     pages,
+)
+from web import (
+    contracts as web_contracts,
 )
 from web import rfqs as web_rfqs
 from web.errors import HANDLERS
@@ -80,7 +83,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.keys = Keys(settings.redis_prefix)
             state.limiter = RateLimiter(state.redis, state.keys)
             state.engine = Engine(state.redis, state.keys)
-            state.journal = Journal(state.db, on_status=[rfqs.on_auction_status])
+            state.journal = Journal(
+                state.db, on_status=[rfqs.on_auction_status, awards.on_auction_status]
+            )
             rate = RateLimit(max(1, 1000 // settings.bids_per_second), burst_ms=2_000)
             state.desk = Desk(state.db, state.engine, state.journal, rate)
             state.scheduler = Scheduler(state.desk)
@@ -91,12 +96,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.scheduler.run)
                 tasks.start_soon(state.hub.run)
                 tasks.start_soon(state.notifier.run)
+                tasks.start_soon(_inspection_timer, state.db, INSPECTION_SWEEP_S)
                 yield
                 tasks.cancel_scope.cancel()
 
     app = Starlette(routes=_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings
     return app
+
+
+INSPECTION_SWEEP_S = 30.0
+
+
+async def _inspection_timer(database: db.Database, every_s: float) -> None:
+    """Release contracts whose inspection period ran out: at startup (a restart that
+    missed the moment), then every ``every_s`` seconds."""
+    while True:
+        try:
+            released = await database.run(contracts.sweep)
+            if released:
+                log.info("inspection period over, released contracts %s", released)
+        except Exception:  # a failed sweep is retried on the next round
+            log.exception("inspection sweep failed")
+        await anyio.sleep(every_s)
 
 
 async def _openapi_json(request: Request) -> Response:
@@ -113,6 +135,7 @@ def _routes() -> list[BaseRoute]:
         *festivals.ROUTES,
         *web_rfqs.ROUTES,
         *auctions.ROUTES,
+        *web_contracts.ROUTES,
         *health.ROUTES,
         Route("/openapi.json", _openapi_json, methods=["GET"]),
         WebSocketRoute("/ws", websocket_endpoint),

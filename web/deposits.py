@@ -15,7 +15,7 @@ from web.routing import Call, api, query_enum
 
 
 class Forfeit(BaseModel):
-    """``POST /api/admin/bonds/forfeit``."""
+    """``POST /api/admin/bonds/forfeit`` and ``/release``."""
 
     company_id: int
     rfq_id: int
@@ -107,4 +107,18 @@ async def forfeit(call: Call[Forfeit]) -> Any:
     return {"ok": True}
 
 
-ROUTES = [post, listed, balance, cancel, admin_listed, confirm, refund, forfeit]
+@api("POST", "/api/admin/bonds/release", body=Forfeit, tags=("deposits",))
+async def release(call: Call[Forfeit]) -> Any:
+    """Operators release a bond they decided not to forfeit (e.g. a declined contract)."""
+    require_operator(call.principal)
+    body = call.body
+    await call.state.db.run(
+        deposits.release_bond,
+        body.company_id,
+        body.rfq_id,
+        f"released by an operator: {body.reason}",
+    )
+    return {"ok": True}
+
+
+ROUTES = [post, listed, balance, cancel, admin_listed, confirm, refund, forfeit, release]

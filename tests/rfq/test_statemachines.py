@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rfq import certification, deposits, lifecycle
+from rfq import certification, contracts, deposits, lifecycle
 from rfq.statemachine import IllegalTransition, moves_from, transition
 
 MACHINES = [
@@ -20,6 +20,12 @@ MACHINES = [
         lifecycle.MOVES,
         lifecycle.RfqStatus,
         ["publish", "open", "close", "award", "no_award", "cancel"],
+    ),
+    (
+        "contract",
+        contracts.MOVES,
+        contracts.ContractStatus,
+        sorted({move for _, move in contracts.MOVES}),
     ),
 ]
 

@@ -25,7 +25,9 @@ from tests.support import (
     assert_error,
     bearer,
     certified_supplier,
+    live_auction,
     operator_token,
+    place_bid,
     register,
     rfq_body,
     wait_for,
@@ -37,52 +39,18 @@ def operator(live: LiveServer) -> str:
     return operator_token(live)
 
 
-def _live_auction(
-    client: httpx.Client, buyer: dict[str, Any], *, seconds: int = 30, **rules: Any
-) -> int:
-    start = datetime.now(UTC) + timedelta(seconds=1.5)
-    body = rfq_body()
-    body["starts_at"] = start.isoformat()
-    body["ends_at"] = (start + timedelta(seconds=seconds)).isoformat()
-    body["lots"][0]["rules"].update(rules)
-    if "soft_close" not in rules:
-        body["lots"][0]["rules"].pop("soft_close")
-    auth = bearer(buyer["token"])
-    rfq = client.post("/api/rfqs", json=body, headers=auth)
-    assert rfq.status_code == 201, rfq.text
-    published = client.post(f"/api/rfqs/{rfq.json()['id']}/publish", headers=auth)
-    assert published.status_code == 200, published.text
-    auction_id = int(published.json()["lots"][0]["auction_id"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
-        10,
-        "the auction to open",
-    )
-    return auction_id
-
-
-def _bid(
-    client: httpx.Client, supplier: dict[str, Any], auction_id: int, price: Any, key: str
-) -> httpx.Response:
-    return client.post(
-        f"/api/auctions/{auction_id}/bids",
-        json={"price": price, "key": key},
-        headers=bearer(supplier["token"]),
-    )
-
-
 def test_bidding_ranks_and_views(client: httpx.Client, operator: str) -> None:
     """Bids rank by price then time; each viewer sees only what rank_only allows."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     b = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
-    first = _bid(client, a, auction_id, 110, "a1")
+    auction_id = live_auction(client, buyer)
+    first = place_bid(client, a, auction_id, 110, "a1")
     assert first.status_code == 201, first.text
     assert first.json()["rank"] == 1
-    second = _bid(client, b, auction_id, 105, "b1")
+    second = place_bid(client, b, auction_id, 105, "b1")
     assert second.json()["rank"] == 1
-    tie = _bid(client, a, auction_id, 105, "a2")
+    tie = place_bid(client, a, auction_id, 105, "a2")
     assert tie.json()["rank"] == 2  # earlier_wins: b bid 105 first
     buyer_view = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
     ladder = buyer_view["ladder"]
@@ -124,27 +92,27 @@ def test_rejections_have_codes_and_min_acceptable(client: httpx.Client, operator
     a = certified_supplier(client, operator, ["fasteners"])
     stranger = certified_supplier(client, operator, ["chemicals"])
     no_deposit = certified_supplier(client, operator, ["fasteners"], deposit=None)
-    auction_id = _live_auction(client, buyer)
-    assert_error(_bid(client, a, auction_id, 121, "x1"), 422, "above_ceiling")
-    assert _bid(client, a, auction_id, 100, "x2").status_code == 201
-    step = assert_error(_bid(client, a, auction_id, 100, "x3"), 422, "below_decrement")
+    auction_id = live_auction(client, buyer)
+    assert_error(place_bid(client, a, auction_id, 121, "x1"), 422, "above_ceiling")
+    assert place_bid(client, a, auction_id, 100, "x2").status_code == 201
+    step = assert_error(place_bid(client, a, auction_id, 100, "x3"), 422, "below_decrement")
     assert step["min_acceptable"] == 99
-    assert_error(_bid(client, a, auction_id, 99.5, "x4"), 422, "validation_error")
-    assert_error(_bid(client, a, auction_id, "98", "x5"), 422, "validation_error")
-    assert_error(_bid(client, a, auction_id, 0, "x6"), 422, "invalid_price")
-    assert_error(_bid(client, stranger, auction_id, 90, "s1"), 403, "not_eligible")
-    poor = assert_error(_bid(client, no_deposit, auction_id, 90, "n1"), 403, "not_eligible")
+    assert_error(place_bid(client, a, auction_id, 99.5, "x4"), 422, "validation_error")
+    assert_error(place_bid(client, a, auction_id, "98", "x5"), 422, "validation_error")
+    assert_error(place_bid(client, a, auction_id, 0, "x6"), 422, "invalid_price")
+    assert_error(place_bid(client, stranger, auction_id, 90, "s1"), 403, "not_eligible")
+    poor = assert_error(place_bid(client, no_deposit, auction_id, 90, "n1"), 403, "not_eligible")
     assert "deposit" in poor["message"]
-    assert_error(_bid(client, buyer, auction_id, 90, "b1"), 403, "not_eligible")
+    assert_error(place_bid(client, buyer, auction_id, 90, "b1"), 403, "not_eligible")
 
 
-def test_same_key_is_one_bid(client: httpx.Client, operator: str) -> None:
+def test_same_key_is_oneplace_bid(client: httpx.Client, operator: str) -> None:
     """Sending a bid again with its key returns the first outcome and bids once."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
-    first = _bid(client, a, auction_id, 100, "once")
-    again = _bid(client, a, auction_id, 90, "once")
+    auction_id = live_auction(client, buyer)
+    first = place_bid(client, a, auction_id, 100, "once")
+    again = place_bid(client, a, auction_id, 90, "once")
     assert again.status_code == 201 and again.json()["replay"] is True
     assert again.json()["bid_id"] == first.json()["bid_id"] and again.json()["price"] == 100
     rows = _csv(client, buyer, auction_id)
@@ -159,7 +127,7 @@ def test_not_live_before_start(client: httpx.Client, operator: str) -> None:
     rfq = client.post("/api/rfqs", json=rfq_body(minutes_from_now=30), headers=auth).json()
     published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()
     auction_id = published["lots"][0]["auction_id"]
-    assert_error(_bid(client, a, auction_id, 100, "early"), 409, "auction_not_live")
+    assert_error(place_bid(client, a, auction_id, 100, "early"), 409, "auction_not_live")
     state = client.get(f"/api/auctions/{auction_id}", headers=auth).json()
     assert state["state"] == "scheduled"
 
@@ -170,9 +138,9 @@ def test_soft_close_extends_and_auction_closes(client: httpx.Client, operator: s
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     soft = {"window_s": 60, "extend_s": 3, "trigger": "any", "max_extensions": 1}
-    auction_id = _live_auction(client, buyer, seconds=2, soft_close=soft)
+    auction_id = live_auction(client, buyer, seconds=2, soft_close=soft)
     before = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
-    bid = _bid(client, a, auction_id, 100, "late")
+    bid = place_bid(client, a, auction_id, 100, "late")
     assert bid.status_code == 201, bid.text
     assert bid.json()["extended"] is True and bid.json()["extensions"] == 1
     assert bid.json()["ends_at"] > before["ends_at"]
@@ -182,7 +150,7 @@ def test_soft_close_extends_and_auction_closes(client: httpx.Client, operator: s
         15,
         "the close",
     )
-    assert_error(_bid(client, a, auction_id, 90, "after"), 409, "auction_not_live")
+    assert_error(place_bid(client, a, auction_id, 90, "after"), 409, "auction_not_live")
     rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
     wait_for(
         lambda: client.get(f"/api/rfqs/{rfq_id}", headers=auth).json()["status"] == "closed",
@@ -200,9 +168,9 @@ def test_csv_and_audit_are_for_the_buyer(client: httpx.Client, operator: str) ->
     """The buyer gets the bids CSV and a verified audit chain; a supplier gets 404."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
-    _bid(client, a, auction_id, 111, "c1")
-    _bid(client, a, auction_id, 130, "c2")
+    auction_id = live_auction(client, buyer)
+    place_bid(client, a, auction_id, 111, "c1")
+    place_bid(client, a, auction_id, 130, "c2")
     rows = _csv(client, buyer, auction_id)
     assert rows[0]["supplier_company_id"] == str(a["company"]["id"]) and rows[0]["price"] == "111"
     log = client.get(f"/api/auctions/{auction_id}/audit", headers=bearer(buyer["token"])).json()
@@ -216,15 +184,15 @@ def test_csv_and_audit_are_for_the_buyer(client: httpx.Client, operator: str) ->
     assert_error(client.get(f"/api/auctions/{auction_id}", headers=bearer(other["token"])), 404)
 
 
-def test_operator_voids_a_bid(client: httpx.Client, operator: str) -> None:
+def test_operator_voids_aplace_bid(client: httpx.Client, operator: str) -> None:
     """Voiding the leading bid reranks without it and restores the supplier's earlier bid."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     b = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
-    _bid(client, a, auction_id, 110, "v1")
-    _bid(client, b, auction_id, 105, "v2")
-    shill = _bid(client, a, auction_id, 50, "v3").json()["bid_id"]
+    auction_id = live_auction(client, buyer)
+    place_bid(client, a, auction_id, 110, "v1")
+    place_bid(client, b, auction_id, 105, "v2")
+    shill = place_bid(client, a, auction_id, 50, "v3").json()["bid_id"]
     assert_error(
         client.post(
             f"/api/auctions/{auction_id}/bids/{shill}/void",
@@ -253,15 +221,15 @@ def test_proxy_bids_answer_competitors(client: httpx.Client, operator: str) -> N
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     b = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
-    _bid(client, a, auction_id, 115, "p0")
+    auction_id = live_auction(client, buyer)
+    place_bid(client, a, auction_id, 115, "p0")
     proxy = client.post(
         f"/api/auctions/{auction_id}/proxy",
         json={"floor": 90, "key": "px"},
         headers=bearer(a["token"]),
     )
     assert proxy.status_code == 200, proxy.text
-    answer = _bid(client, b, auction_id, 100, "p1")
+    answer = place_bid(client, b, auction_id, 100, "p1")
     assert answer.json()["rank"] == 2
     state = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
     leader = state["ladder"][0]
@@ -281,9 +249,9 @@ def test_audit_verify_detects_tampering(
     """`rfq audit verify` passes on an untouched log and fails once a sealed entry changes."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
-    _bid(client, a, auction_id, 111, "t1")
-    _bid(client, a, auction_id, 105, "t2")
+    auction_id = live_auction(client, buyer)
+    place_bid(client, a, auction_id, 111, "t1")
+    place_bid(client, a, auction_id, 105, "t2")
     env = {
         "RFQ_DATABASE_URL": live.settings.database_url,
         "RFQ_DATA_DIR": str(live.settings.data_dir),
@@ -348,7 +316,7 @@ def test_festival_report_shows_lots_and_savings(client: httpx.Client, operator: 
         10,
         "open",
     )
-    assert _bid(client, a, auction_id, 100, "fest").status_code == 201
+    assert place_bid(client, a, auction_id, 100, "fest").status_code == 201
     report = client.get(f"/api/festivals/{festival['id']}", headers=auth).json()
     lot = report["lots"][0]
     assert lot["best_price"] == 100 and lot["savings"] == (120 - 100) * 10_000
@@ -365,9 +333,9 @@ def test_losing_first_place_notifies_the_supplier(client: httpx.Client, operator
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     b = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
-    assert _bid(client, a, auction_id, 110, "o1").status_code == 201
-    assert _bid(client, b, auction_id, 100, "o2").status_code == 201
+    auction_id = live_auction(client, buyer)
+    assert place_bid(client, a, auction_id, 110, "o1").status_code == 201
+    assert place_bid(client, b, auction_id, 100, "o2").status_code == 201
     notes = client.get("/api/notifications", headers=bearer(a["token"])).json()
     assert [n["data"]["auction_id"] for n in notes if n["kind"] == "outbid"] == [auction_id]
     mine = client.get("/api/notifications", headers=bearer(b["token"])).json()
@@ -379,8 +347,8 @@ def test_amending_a_live_rfq_keeps_the_extended_end(client: httpx.Client, operat
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     soft = {"window_s": 60, "extend_s": 30, "trigger": "any", "max_extensions": 1}
-    auction_id = _live_auction(client, buyer, seconds=10, soft_close=soft)
-    extended = _bid(client, a, auction_id, 100, "amend").json()
+    auction_id = live_auction(client, buyer, seconds=10, soft_close=soft)
+    extended = place_bid(client, a, auction_id, 100, "amend").json()
     assert extended["extended"] is True
     auth = bearer(buyer["token"])
     rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
@@ -394,20 +362,20 @@ def test_amending_a_live_rfq_keeps_the_extended_end(client: httpx.Client, operat
     state = client.get(f"/api/auctions/{auction_id}", headers=auth).json()
     assert state["ends_at"] == extended["ends_at"] and state["state"] == "live"
     assert state["ceiling_price"] == 150
-    assert _bid(client, a, auction_id, 99, "after-amend").status_code == 201
+    assert place_bid(client, a, auction_id, 99, "after-amend").status_code == 201
 
 
 def test_cancelled_rfq_takes_no_more_bids(client: httpx.Client, operator: str) -> None:
     """Cancelling a live RFQ cancels its auctions; a bid afterwards is refused."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer)
+    auction_id = live_auction(client, buyer)
     auth = bearer(buyer["token"])
     rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
     done = client.post(f"/api/rfqs/{rfq_id}/cancel", json={"reason": "specs changed"}, headers=auth)
     assert done.status_code == 200, done.text
     assert client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "cancelled"
-    refused = _bid(client, a, auction_id, 100, "late")
+    refused = place_bid(client, a, auction_id, 100, "late")
     assert refused.status_code in (403, 409)
 
 
@@ -417,8 +385,8 @@ def test_rejected_ties_do_not_reveal_rival_prices(client: httpx.Client, operator
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     b = certified_supplier(client, operator, ["fasteners"])
-    auction_id = _live_auction(client, buyer, ties="rejected")
-    assert _bid(client, a, auction_id, 100, "t1").status_code == 201
-    assert _bid(client, b, auction_id, 99, "t2").status_code == 201
-    error = assert_error(_bid(client, a, auction_id, 100, "t3"), 422, "below_decrement")
+    auction_id = live_auction(client, buyer, ties="rejected")
+    assert place_bid(client, a, auction_id, 100, "t1").status_code == 201
+    assert place_bid(client, b, auction_id, 99, "t2").status_code == 201
+    error = assert_error(place_bid(client, a, auction_id, 100, "t3"), 422, "below_decrement")
     assert "min_acceptable" not in error

@@ -1,0 +1,356 @@
+"""Award, contracts and escrow end to end over HTTP, on SQLite and PostgreSQL.
+
+Each test runs a short real auction (the scheduler opens and closes it on the server's
+clock), awards it, and walks the contracts through escrow with the real endpoints.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from rfq import clock, contracts
+from rfq.db import Database
+from tests.support import (
+    LiveServer,
+    assert_error,
+    bearer,
+    certified_supplier,
+    live_auction,
+    operator_token,
+    place_bid,
+    register,
+    run_server,
+    upload,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module")
+def operator(live: LiveServer) -> str:
+    return operator_token(live)
+
+
+def _closed_auction(
+    client: httpx.Client, operator: str, prices: list[int]
+) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """A buyer, one supplier per price, and a closed auction where each bid its price."""
+    buyer = register(client, "buyer")
+    suppliers = [certified_supplier(client, operator, ["fasteners"]) for _ in prices]
+    auction_id = live_auction(client, buyer, seconds=3)
+    for i, (supplier, price) in enumerate(zip(suppliers, prices, strict=True)):
+        answer = place_bid(client, supplier, auction_id, price, f"k{i}")
+        assert answer.status_code == 201, answer.text
+        supplier["bid_id"] = answer.json()["bid_id"]
+    auth = bearer(buyer["token"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
+        15,
+        "the auction to close",
+    )
+    return buyer, suppliers, auction_id
+
+
+def _award(client: httpx.Client, buyer: dict[str, Any], auction_id: int, body: Any) -> Any:
+    return client.post(
+        f"/api/auctions/{auction_id}/award", json=body, headers=bearer(buyer["token"])
+    )
+
+
+def _do(client: httpx.Client, who: dict[str, Any] | str, contract_id: int, move: str, **body: Any):
+    token = who if isinstance(who, str) else who["token"]
+    return client.post(f"/api/contracts/{contract_id}/{move}", json=body, headers=bearer(token))
+
+
+def _confirm_pending(client: httpx.Client, operator: str, contract_id: int, kind: str) -> None:
+    pending = client.get("/api/admin/payments", headers=bearer(operator)).json()
+    [payment] = [p for p in pending if p["contract_id"] == contract_id and p["kind"] == kind]
+    done = client.post(f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator))
+    assert done.status_code == 200, done.text
+    again = client.post(f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator))
+    assert again.json()["status"] == "confirmed"
+
+
+def _balance(client: httpx.Client, supplier: dict[str, Any]) -> dict[str, Any]:
+    rows = client.get("/api/deposits/balance", headers=bearer(supplier["token"])).json()
+    return next(r for r in rows if r["currency"] == "CNY")
+
+
+def test_award_best_bid_then_escrow_to_release(client: httpx.Client, operator: str) -> None:
+    """The best bid is awarded by default; the contract goes offered -> funded ->
+    shipped -> delivered -> released, money moving only through the ledger."""
+    buyer, (a, b, c), auction_id = _closed_auction(client, operator, [110, 105, 100])
+    wrong = _award(client, buyer, auction_id, {"awards": [{"bid_id": a["bid_id"]}]})
+    assert_error(wrong, 422, "reason_required")
+    assert_error(_award(client, a, auction_id, {"awards": [{"bid_id": c["bid_id"]}]}), 404)
+    made = _award(client, buyer, auction_id, {"awards": [{"bid_id": c["bid_id"]}]})
+    assert made.status_code == 201, made.text
+    [contract] = made.json()["contracts"]
+    cid = contract["id"]
+    assert contract["status"] == "offered"
+    assert contract["supplier_company_id"] == c["company"]["id"]
+    assert (contract["quantity"], contract["unit_price"]) == (10_000, 100)
+    assert contract["total"] == 1_000_000 and contract["currency"] == "CNY"
+    assert_error(
+        _award(client, buyer, auction_id, {"awards": [{"bid_id": b["bid_id"]}], "reason": "x"}),
+        409,
+        "already_decided",
+    )
+    auth = bearer(buyer["token"])
+    assert client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "awarded"
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
+    assert client.get(f"/api/rfqs/{rfq_id}", headers=auth).json()["status"] == "awarded"
+    # losers' bonds are released once the lot is decided; the winner's on accepting
+    assert _balance(client, a)["reserved"] == 0 and _balance(client, b)["reserved"] == 0
+    assert _balance(client, c)["reserved"] == 500_000
+
+    assert_error(_do(client, buyer, cid, "accept"), 403, "not_your_move")
+    assert_error(_do(client, a, cid, "accept"), 404)
+    accepted = _do(client, c, cid, "accept", key="acc-1")
+    assert accepted.json()["status"] == "awaiting_funding"
+    assert _do(client, c, cid, "accept", key="acc-1").json()["status"] == "awaiting_funding"
+    assert _balance(client, c)["reserved"] == 0
+    assert_error(_do(client, c, cid, "ship"), 409, "illegal_transition")
+    funding = _do(client, buyer, cid, "fund")
+    assert funding.status_code == 200, funding.text
+    [payment] = funding.json()["payments"]
+    assert payment["kind"] == "funding" and payment["amount"] == 1_000_000
+    assert "10000.00 CNY" in payment["instructions"]
+    assert funding.json()["status"] == "awaiting_funding"
+    _confirm_pending(client, operator, cid, "funding")
+    funded = client.get(f"/api/contracts/{cid}", headers=auth).json()
+    assert funded["status"] == "funded" and funded["escrow"]["held"] == 1_000_000
+    assert _do(client, c, cid, "ship", tracking="SF123").json()["status"] == "shipped"
+    delivered = _do(client, buyer, cid, "confirm").json()
+    assert delivered["status"] == "delivered" and delivered["inspection_ends_at"]
+    released = _do(client, buyer, cid, "release").json()
+    assert released["status"] == "released"
+    assert released["escrow"] == {
+        "funded": 1_000_000,
+        "held": 0,
+        "released": 1_000_000,
+        "refunded": 0,
+        "fees": 0,
+        "paid_out": 0,
+        "refunds_paid": 0,
+    }
+    _confirm_pending(client, operator, cid, "payout")
+    final = client.get(f"/api/contracts/{cid}", headers=bearer(c["token"])).json()
+    assert final["escrow"]["paid_out"] == 1_000_000 and final["moves"] == []
+    document = client.get(f"/api/contracts/{cid}/document", headers=auth)
+    assert document.status_code == 200 and "10000.00" in document.text
+    assert "text/html" in document.headers["content-type"]
+    log = client.get(f"/api/auctions/{auction_id}/audit", headers=auth).json()
+    assert log["verified"] is True
+    kinds = [e["kind"] for e in log["entries"]]
+    assert kinds[-7:] == [
+        "awarded",
+        "contract_offered",
+        "contract_accept",
+        "contract_fund",
+        "contract_ship",
+        "contract_confirm",
+        "contract_release",
+    ]
+    notes = client.get("/api/notifications", headers=bearer(c["token"])).json()
+    assert {"contract_offered", "contract_fund", "contract_release"} <= {n["kind"] for n in notes}
+
+
+def test_split_award_decline_reaward_and_dispute(client: httpx.Client, operator: str) -> None:
+    """A split gives exact totals and never more than the lot; a declined share can be
+    awarded again; a dispute is resolved by an operator as a split of what is held."""
+    buyer, (a, b, c), auction_id = _closed_auction(client, operator, [110, 105, 100])
+    too_much = {
+        "awards": [
+            {"bid_id": c["bid_id"], "quantity": 6000},
+            {"bid_id": b["bid_id"], "quantity": 4001},
+        ],
+        "reason": "dual sourcing",
+    }
+    assert_error(_award(client, buyer, auction_id, too_much), 422, "quantity_exceeds_lot")
+    split = {
+        "awards": [
+            {"bid_id": c["bid_id"], "quantity": 6000},
+            {"bid_id": b["bid_id"], "quantity": 4000},
+        ],
+        "reason": "dual sourcing",
+        "milestones": [
+            {"name": "On shipping", "bps": 3333},
+            {"name": "On acceptance", "bps": 6667},
+        ],
+    }
+    made = _award(client, buyer, auction_id, split)
+    assert made.status_code == 201, made.text
+    ours, theirs = made.json()["contracts"]
+    assert (ours["total"], theirs["total"]) == (600_000, 420_000)
+    assert [m["amount"] for m in ours["milestones"]] == [199_980, 400_020]
+
+    assert _do(client, b, theirs["id"], "decline").json()["status"] == "declined"
+    assert _balance(client, b)["reserved"] == 500_000  # kept for an operator to decide
+    forfeit = client.post(
+        "/api/admin/bonds/forfeit",
+        json={"company_id": b["company"]["id"], "rfq_id": theirs["rfq_id"], "reason": "declined"},
+        headers=bearer(operator),
+    )
+    assert forfeit.status_code == 200, forfeit.text
+    assert_error(
+        _award(client, buyer, auction_id, {"awards": [{"bid_id": b["bid_id"]}], "reason": "x"}),
+        422,
+        "bid_not_awardable",
+    )
+    again = _award(
+        client, buyer, auction_id, {"awards": [{"bid_id": a["bid_id"]}], "reason": "next"}
+    )
+    assert again.status_code == 201, again.text
+    third = again.json()["contracts"][-1]
+    assert third["supplier_company_id"] == a["company"]["id"] and third["quantity"] == 4000
+    assert [r["round"] for r in again.json()["awards"]] == [1, 2]
+
+    cid = ours["id"]
+    _do(client, c, cid, "accept")
+    _do(client, buyer, cid, "fund")
+    _confirm_pending(client, operator, cid, "funding")
+    early = _do(client, buyer, cid, "release", milestone=0)
+    assert early.json()["escrow"]["held"] == 400_020
+    assert_error(_do(client, buyer, cid, "release", milestone=0, key="m0-again"), 409)
+    assert_error(_do(client, buyer, cid, "dispute", reason="broken"), 409, "illegal_transition")
+    _do(client, c, cid, "ship", tracking="EMS 1")
+    proof = upload(client, buyer["token"])
+    opened = _do(
+        client, buyer, cid, "dispute", reason="Half the bolts are grade 4.8", evidence=[proof]
+    )
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["status"] == "disputed"
+    reply = client.post(
+        f"/api/contracts/{cid}/evidence",
+        json={"file_id": upload(client, c["token"]), "note": "Mill certificate"},
+        headers=bearer(c["token"]),
+    )
+    assert reply.status_code == 201, reply.text
+    queue = client.get("/api/admin/disputes?status=open", headers=bearer(operator)).json()
+    [dispute] = [d for d in queue if d["contract_id"] == cid]
+    assert len(dispute["evidence"]) == 2
+    assert_error(
+        client.post(
+            f"/api/admin/disputes/{dispute['id']}/resolve",
+            json={"outcome": "split", "supplier_amount": 500_000, "note": "more than held"},
+            headers=bearer(operator),
+        ),
+        422,
+        "invalid_split",
+    )
+    assert_error(
+        client.post(
+            f"/api/admin/disputes/{dispute['id']}/resolve",
+            json={"outcome": "refund", "note": "x"},
+            headers=bearer(buyer["token"]),
+        ),
+        403,
+    )
+    ruled = client.post(
+        f"/api/admin/disputes/{dispute['id']}/resolve",
+        json={"outcome": "split", "supplier_amount": 200_000, "note": "half defective"},
+        headers=bearer(operator),
+    )
+    assert ruled.status_code == 200, ruled.text
+    money = ruled.json()["escrow"]
+    assert ruled.json()["status"] == "settled"
+    assert money["held"] == 0 and money["refunded"] == 200_020
+    assert money["released"] == 199_980 + 200_000
+    assert money["funded"] == money["released"] + money["refunded"]
+
+
+def test_no_award_and_who_may_see(client: httpx.Client, operator: str, live: LiveServer) -> None:
+    """No award needs a reason and releases every bond; contracts are hidden from
+    everyone but their two parties and operators."""
+    buyer, (a, b), auction_id = _closed_auction(client, operator, [110, 100])
+    assert_error(_award(client, buyer, auction_id, {"no_award": True}), 422, "reason_required")
+    assert_error(_award(client, buyer, auction_id, {}), 422)
+    assert_error(
+        client.post(
+            f"/api/auctions/{auction_id}/award",
+            json={"no_award": True, "reason": "x"},
+            headers=bearer(operator),
+        ),
+        403,
+        "buyer_only",
+    )
+    other = register(client, "buyer")
+    assert_error(_award(client, other, auction_id, {"no_award": True, "reason": "x"}), 404)
+    done = _award(client, buyer, auction_id, {"no_award": True, "reason": "Budget withdrawn"})
+    assert done.status_code == 201, done.text
+    assert done.json()["contracts"] == [] and done.json()["awards"][0]["kind"] == "no_award"
+    auth = bearer(buyer["token"])
+    assert client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "no_award"
+    assert _balance(client, a)["reserved"] == 0 and _balance(client, b)["reserved"] == 0
+
+    buyer2, (winner, loser), auction2 = _closed_auction(client, operator, [100, 110])
+    made = _award(client, buyer2, auction2, {"awards": [{"bid_id": winner["bid_id"]}]})
+    cid = made.json()["contracts"][0]["id"]
+    for outsider in (other["token"], loser["token"], buyer["token"]):
+        assert_error(client.get(f"/api/contracts/{cid}", headers=bearer(outsider)), 404)
+        assert_error(_do(client, outsider, cid, "accept"), 404)
+        assert_error(client.get(f"/api/contracts/{cid}/document", headers=bearer(outsider)), 404)
+    assert_error(httpx.get(f"{live.url}/api/contracts/{cid}"), 401)
+    assert client.get(f"/api/contracts/{cid}", headers=bearer(operator)).status_code == 200
+    assert_error(client.get("/api/admin/payments", headers=bearer(buyer2["token"])), 403)
+    assert_error(client.get("/api/admin/disputes", headers=bearer(winner["token"])), 403)
+    mine = client.get("/api/contracts", headers=bearer(winner["token"])).json()
+    assert [x["id"] for x in mine] == [cid]
+    assert client.get("/api/contracts", headers=bearer(loser["token"])).json() == []
+
+
+def test_inspection_period_runs_out_once_even_across_a_restart(
+    client: httpx.Client, operator: str, live: LiveServer
+) -> None:
+    """A delivered contract whose inspection period ran out while no server ran is
+    released at the next start, exactly once."""
+    buyer, (c,), auction_id = _closed_auction(client, operator, [99])
+    made = _award(
+        client, buyer, auction_id, {"awards": [{"bid_id": c["bid_id"]}], "inspection_days": 1}
+    )
+    cid = made.json()["contracts"][0]["id"]
+    _do(client, c, cid, "accept")
+    _do(client, buyer, cid, "fund")
+    _confirm_pending(client, operator, cid, "funding")
+    _do(client, c, cid, "ship")
+    delivered = _do(client, buyer, cid, "confirm").json()
+    assert delivered["inspection_days"] == 1
+    db = Database(live.settings.database_url)
+    try:
+        assert db.run_sync(contracts.sweep) == []  # not yet due
+        past = clock.now() - timedelta(minutes=1)
+        db.run_sync(
+            lambda s: s.execute(
+                text("UPDATE contract SET inspection_ends_at = :t WHERE id = :id"),
+                {"t": past.replace(tzinfo=None), "id": cid},
+            )
+        )
+        with run_server(live.settings) as restarted:  # its startup sweep finds it due
+            auth = bearer(buyer["token"])
+            wait_for(
+                lambda: (
+                    httpx.get(f"{restarted.url}/api/contracts/{cid}", headers=auth).json()["status"]
+                    == "released"
+                ),
+                15,
+                "the inspection timer to release the contract",
+            )
+        assert db.run_sync(contracts.sweep) == []
+        late = _do(client, buyer, cid, "dispute", reason="too late")
+        assert_error(late, 409, "illegal_transition")
+        final = client.get(f"/api/contracts/{cid}", headers=bearer(buyer["token"])).json()
+        assert final["escrow"]["released"] == 990_000 and final["escrow"]["held"] == 0
+        releases = db.run_sync(
+            lambda s: s.execute(
+                text("SELECT count(*) FROM escrow_posting WHERE txn = :t"),
+                {"t": f"c{cid}:release"},
+            ).scalar_one()
+        )
+        assert releases == 2  # one transaction of two legs (no fee)
+    finally:
+        db.dispose()

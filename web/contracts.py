@@ -1,0 +1,271 @@
+"""Award, contract and escrow endpoints, and the printable contract document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+from starlette.responses import HTMLResponse
+
+from bidding.desk import Desk
+from bidding.journal import Output
+from rfq import awards, clock, contracts, money
+from rfq.access import require_login, require_operator
+from rfq.awards import AwardCreate, Terms
+from rfq.contracts import (
+    Command,
+    ContractStatus,
+    DisputeOpen,
+    DisputeStatus,
+    EvidenceAdd,
+    Release,
+    Resolution,
+    Ship,
+)
+from rfq.errors import Conflict
+from web.pages import templates
+from web.routing import Call, api, query_enum
+
+Doc = dict[str, Any]
+
+
+@api(
+    "POST",
+    "/api/auctions/{auction_id:int}/award",
+    body=AwardCreate,
+    response=Doc,
+    status=201,
+    tags=("contracts",),
+)
+async def award(call: Call[AwardCreate]) -> Any:
+    """The buyer awards a closed lot (best bid, another bidder, a split) or closes it
+    without award; the contracts are offered to the winners."""
+    auction_id = call.path["auction_id"]
+    settings = call.state.settings
+    terms = Terms(settings.platform_fee_bps, settings.inspection_days)
+    db, desk = call.state.db, call.state.desk
+    decision = await db.run(awards.decide, call.principal, auction_id, call.body, terms)
+    if decision["round"] > 1:
+        await db.run(_reaward, call.principal, auction_id, call.body, terms)
+    else:
+        await _first_award(desk, auction_id, decision)
+    return await db.run(awards.of_auction, call.principal, auction_id)
+
+
+async def _first_award(desk: Desk, auction_id: int, decision: dict[str, Any]) -> None:
+    """Through the engine: exactly one decision wins; the journal makes the contracts."""
+    move = "no_award" if decision["kind"] == "no_award" else "award"
+    out = await desk.engine.move(auction_id, move, now_ms=clock.now_ms(), decision=decision)
+    if out.result == "missing":
+        await desk.restore(auction_id, rebuild=False)
+        out = await desk.engine.move(auction_id, move, now_ms=clock.now_ms(), decision=decision)
+    if out.result != "ok":
+        if out.status in ("scheduled", "live"):
+            raise Conflict("The auction has not closed yet.", code="auction_not_closed")
+        raise Conflict(f"The auction is {out.status}.", code="already_decided")
+    await desk.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
+
+
+def _reaward(
+    session: Session, principal: Any, auction_id: int, body: AwardCreate, terms: Terms
+) -> None:
+    from bidding.records import AuctionRecord
+
+    session.get(AuctionRecord, auction_id, with_for_update=True)  # one re-award at a time
+    decision = awards.decide(session, principal, auction_id, body, terms)
+    awards.record(session, auction_id, decision)
+
+
+@api("GET", "/api/auctions/{auction_id:int}/award", response=Doc, tags=("contracts",))
+async def award_of(call: Call[Any]) -> Any:
+    """The lot's award rounds and contracts (the buyer and operators)."""
+    return await call.state.db.run(awards.of_auction, call.principal, call.path["auction_id"])
+
+
+@api("GET", "/api/contracts", response=list[Doc], tags=("contracts",))
+async def listed(call: Call[Any]) -> Any:
+    """The caller's company's contracts, as buyer or supplier (operators: all)."""
+    status = query_enum(call.request, "status", ContractStatus)
+
+    def work(session: Session) -> list[Doc]:
+        found = contracts.listed(session, call.principal, status)
+        return [contracts.public(session, call.principal, c) for c in found]
+
+    return await call.state.db.run(work)
+
+
+@api("GET", "/api/contracts/{contract_id:int}", response=Doc, tags=("contracts",))
+async def one(call: Call[Any]) -> Any:
+    """One contract: terms, status, escrow position, payments, dispute, allowed moves."""
+    return await _public(call, contracts.get, call.path["contract_id"])
+
+
+@api("GET", "/api/contracts/{contract_id:int}/document", tags=("contracts",))
+async def document(call: Call[Any]) -> Any:
+    """The contract as a printable HTML document."""
+
+    def work(session: Session) -> Doc:
+        contract = contracts.get(session, call.principal, call.path["contract_id"])
+        return contracts.public(session, call.principal, contract)
+
+    data = await call.state.db.run(work)
+    html = templates.get_template("contract.html").render(
+        c=data, major=lambda amount: money.format_major(amount, data["currency"])
+    )
+    return HTMLResponse(html)
+
+
+def _command_route(move: str, fn: Any, body: type[Any], doc: str) -> Any:
+    async def handler(call: Call[Any]) -> Any:
+        arg = call.body if body is not Command else call.body.key
+        return await _public(call, fn, call.path["contract_id"], arg)
+
+    handler.__doc__ = doc
+    handler.__name__ = f"contract_{move}"
+    return api(
+        "POST",
+        f"/api/contracts/{{contract_id:int}}/{move}",
+        body=body,
+        response=Doc,
+        tags=("contracts",),
+    )(handler)
+
+
+accept = _command_route("accept", contracts.accept, Command, "The supplier accepts the contract.")
+decline = _command_route(
+    "decline", contracts.decline, Command, "The supplier declines the contract."
+)
+cancel = _command_route(
+    "cancel", contracts.cancel, Command, "Either party cancels an unfunded contract."
+)
+ship = _command_route("ship", contracts.ship, Ship, "The supplier ships the goods.")
+confirm = _command_route(
+    "confirm", contracts.confirm, Command, "The buyer signs for the goods; inspection starts."
+)
+release = _command_route(
+    "release", contracts.release, Release, "The buyer releases a milestone or accepts the goods."
+)
+dispute = _command_route(
+    "dispute", contracts.dispute, DisputeOpen, "A party opens a dispute, with evidence files."
+)
+
+
+@api(
+    "POST",
+    "/api/contracts/{contract_id:int}/fund",
+    body=Command,
+    response=Doc,
+    tags=("contracts",),
+)
+async def fund(call: Call[Command]) -> Any:
+    """The buyer asks to fund the escrow: payment instructions, pending until confirmed."""
+
+    def work(session: Session) -> Doc:
+        contract_id = call.path["contract_id"]
+        contracts.request_funding(session, call.principal, contract_id, call.body.key)
+        contract = contracts.get(session, call.principal, contract_id)
+        return contracts.public(session, call.principal, contract)
+
+    return await call.state.db.run(work)
+
+
+@api(
+    "POST",
+    "/api/contracts/{contract_id:int}/evidence",
+    body=EvidenceAdd,
+    response=Doc,
+    status=201,
+    tags=("contracts",),
+)
+async def evidence(call: Call[EvidenceAdd]) -> Any:
+    """A party adds a file to the open dispute."""
+
+    def work(session: Session) -> Doc:
+        row = contracts.add_evidence(session, call.principal, call.path["contract_id"], call.body)
+        return row.model_dump()
+
+    return await call.state.db.run(work)
+
+
+@api("GET", "/api/admin/disputes", response=list[Doc], tags=("contracts",))
+async def dispute_queue(call: Call[Any]) -> Any:
+    """Operators: disputes (``?status=open`` for the queue)."""
+    status = query_enum(call.request, "status", DisputeStatus)
+    return await call.state.db.run(contracts.disputes, call.principal, status)
+
+
+@api(
+    "POST",
+    "/api/admin/disputes/{dispute_id:int}/resolve",
+    body=Resolution,
+    response=Doc,
+    tags=("contracts",),
+)
+async def resolve(call: Call[Resolution]) -> Any:
+    """Operators rule on a dispute: release, refund or split what escrow holds."""
+
+    def work(session: Session) -> Doc:
+        contract = contracts.resolve(session, call.principal, call.path["dispute_id"], call.body)
+        return contracts.public(session, call.principal, contract)
+
+    return await call.state.db.run(work)
+
+
+@api("GET", "/api/admin/payments", response=list[Doc], tags=("contracts",))
+async def payments_pending(call: Call[Any]) -> Any:
+    """Operators: escrow payments (funding, payouts, refunds) waiting for confirmation."""
+
+    def work(session: Session) -> list[Doc]:
+        return [p.model_dump() for p in contracts.pending_payments(session, call.principal)]
+
+    return await call.state.db.run(work)
+
+
+@api(
+    "POST",
+    "/api/admin/payments/{payment_id:int}/confirm",
+    response=Doc,
+    tags=("contracts",),
+)
+async def payment_confirm(call: Call[Any]) -> Any:
+    """Operators confirm a payment went through: funding moves money into escrow."""
+    require_operator(call.principal)
+
+    def work(session: Session) -> Doc:
+        payment = contracts.confirm_payment(session, call.principal, call.path["payment_id"])
+        return payment.model_dump()
+
+    return await call.state.db.run(work)
+
+
+async def _public(call: Call[Any], fn: Any, *args: Any) -> Doc:
+    require_login(call.principal)
+
+    def work(session: Session) -> Doc:
+        contract = fn(session, call.principal, *args)
+        return contracts.public(session, call.principal, contract)
+
+    result: Doc = await call.state.db.run(work)
+    return result
+
+
+ROUTES = [
+    award,
+    award_of,
+    listed,
+    one,
+    document,
+    accept,
+    decline,
+    cancel,
+    fund,
+    ship,
+    confirm,
+    release,
+    dispute,
+    evidence,
+    dispute_queue,
+    resolve,
+    payments_pending,
+    payment_confirm,
+]
