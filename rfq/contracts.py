@@ -620,6 +620,9 @@ def confirm_payment(session: Session, principal: Principal | None, payment_id: i
         )
     payment.status, payment.confirmed_at = PaymentStatus.confirmed, clock.now()
     session.add(payment)
+    if payment.kind is not PaymentKind.funding:  # funding is notified as the move "fund"
+        what = "paid out to the supplier" if payment.kind is PaymentKind.payout else "refunded"
+        _notify(session, contract, payment.kind.value, f"Contract {contract.id}: {what}")
     history.record(
         session, "payment", payment_id, "confirm", "pending", "confirmed", caller.user_id
     )

@@ -41,6 +41,7 @@ class EmailOutbox(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     attempts: int = 0
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class NotificationPublic(SQLModel):

@@ -12,6 +12,8 @@
 | ``RFQ_BIDS_PER_SECOND`` | ``4`` bids per second per supplier and auction, 2 s burst |
 | ``RFQ_PLATFORM_FEE_BPS`` | ``0``: the platform's fee on released escrow, in basis points |
 | ``RFQ_INSPECTION_DAYS`` | ``7``: days a buyer has to inspect goods before they count as accepted |
+| ``RFQ_SMTP_URL``      | unset: outbox only recorded; an ``smtp(s)://`` URL sends it |
+| ``RFQ_SMTP_FROM``     | ``RFQ Arena <noreply@localhost>``                            |
 
 A bad value raises :class:`SettingsError` whose message names the variable.
 """
@@ -47,6 +49,8 @@ class Settings:
     bids_per_second: int = 4
     platform_fee_bps: int = 0
     inspection_days: int = 7
+    smtp_url: str | None = None
+    smtp_from: str = "RFQ Arena <noreply@localhost>"
 
     @property
     def embedded_redis(self) -> bool:

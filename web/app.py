@@ -27,7 +27,7 @@ from bidding.scheduler import Scheduler
 from realtime.endpoint import websocket_endpoint
 from realtime.hub import Hub
 from realtime.notifier import Notifier
-from rfq import __version__, awards, contracts, db, rfqs
+from rfq import __version__, awards, contracts, db, mailer, rfqs
 from rfq.embedded_redis import EmbeddedRedis
 from rfq.keys import Keys
 from rfq.ratelimit import RateLimiter
@@ -38,6 +38,7 @@ from web import (
     auctions,
     catalog,
     certification,
+    credit,
     deposits,
     festivals,
     files,
@@ -97,6 +98,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.hub.run)
                 tasks.start_soon(state.notifier.run)
                 tasks.start_soon(_inspection_timer, state.db, INSPECTION_SWEEP_S)
+                if settings.smtp_url:
+                    smtp = mailer.Smtp.from_url(settings.smtp_url, settings.smtp_from)
+                    tasks.start_soon(_mail_loop, state.db, smtp, MAIL_EVERY_S)
                 yield
                 tasks.cancel_scope.cancel()
 
@@ -121,6 +125,22 @@ async def _inspection_timer(database: db.Database, every_s: float) -> None:
         await anyio.sleep(every_s)
 
 
+MAIL_EVERY_S = 2.0
+
+
+async def _mail_loop(database: db.Database, smtp: mailer.Smtp, every_s: float) -> None:
+    """Send the email outbox (at least once: a crash between sending and marking
+    resends the row)."""
+    while True:
+        try:
+            rows = await database.run(mailer.claim)
+            sent = await anyio.to_thread.run_sync(mailer.send, smtp, rows)
+            await database.run(mailer.mark_sent, sent)
+        except Exception:  # the server may be down; the rows are retried
+            log.warning("sending the email outbox failed", exc_info=True)
+        await anyio.sleep(every_s)
+
+
 async def _openapi_json(request: Request) -> Response:
     return JSONResponse(openapi("RFQ Arena", __version__))
 
@@ -136,6 +156,7 @@ def _routes() -> list[BaseRoute]:
         *web_rfqs.ROUTES,
         *auctions.ROUTES,
         *web_contracts.ROUTES,
+        *credit.ROUTES,
         *health.ROUTES,
         Route("/openapi.json", _openapi_json, methods=["GET"]),
         WebSocketRoute("/ws", websocket_endpoint),

@@ -159,6 +159,17 @@ def test_award_best_bid_then_escrow_to_release(client: httpx.Client, operator: s
     notes = client.get("/api/notifications", headers=bearer(c["token"])).json()
     assert {"contract_offered", "contract_fund", "contract_release"} <= {n["kind"] for n in notes}
 
+    credit = client.get(f"/api/companies/{c['company']['id']}/credit", headers=auth).json()
+    assert (credit["contracts_won"], credit["contracts_completed"], credit["auctions"]) == (1, 1, 1)
+    assert credit["score"] == 60 + 3 + 1
+    assert credit["awarded_value"] == [{"currency": "CNY", "amount": 1_000_000}]
+    rival = client.get(f"/api/companies/{c['company']['id']}/credit", headers=bearer(a["token"]))
+    assert_error(rival, 404)
+    own = client.get(f"/api/companies/{a['company']['id']}/credit", headers=bearer(a["token"]))
+    assert own.json()["score"] == 61 and own.json()["contracts"] == []
+    exported = client.get(f"/api/companies/{c['company']['id']}/credit.csv", headers=auth)
+    assert exported.status_code == 200 and f"{cid},{auction_id}," in exported.text
+
 
 def test_split_award_decline_reaward_and_dispute(client: httpx.Client, operator: str) -> None:
     """A split gives exact totals and never more than the lot; a declined share can be
@@ -262,6 +273,13 @@ def test_split_award_decline_reaward_and_dispute(client: httpx.Client, operator:
     assert money["held"] == 0 and money["refunded"] == 200_020
     assert money["released"] == 199_980 + 200_000
     assert money["funded"] == money["released"] + money["refunded"]
+    auth = bearer(buyer["token"])
+    declined = client.get(f"/api/companies/{b['company']['id']}/credit", headers=auth).json()
+    assert (declined["contracts_declined"], declined["bonds_forfeited"]) == (1, 1)
+    assert declined["score"] == 60 + 1 - 10 - 20
+    split_ruled = client.get(f"/api/companies/{c['company']['id']}/credit", headers=auth).json()
+    assert (split_ruled["disputes"], split_ruled["disputes_split"]) == (1, 1)
+    assert split_ruled["score"] == 60 + 1 - 5
 
 
 def test_no_award_and_who_may_see(client: httpx.Client, operator: str, live: LiveServer) -> None:
@@ -354,3 +372,72 @@ def test_inspection_period_runs_out_once_even_across_a_restart(
         assert releases == 2  # one transaction of two legs (no fee)
     finally:
         db.dispose()
+
+
+# Who gets what, for a contract that is still ``offered``: 401 anonymous, 404 for anyone
+# outside the two parties, 403 for the wrong party or role, 409 (past authorization,
+# refused by the state machine) for the party whose move it would be. The supplier's
+# own accept/decline (the one success in this state) is exercised by the flow tests.
+ROLES = ("anonymous", "buyer", "other_buyer", "supplier", "other_supplier", "operator")
+MATRIX: list[tuple[str, str, dict[str, Any], tuple[int, ...]]] = [
+    ("GET", "/api/contracts/{cid}", {}, (401, 200, 404, 200, 404, 200)),
+    ("GET", "/api/contracts/{cid}/document", {}, (401, 200, 404, 200, 404, 200)),
+    ("POST", "/api/contracts/{cid}/accept", {}, (401, 403, 404, 0, 404, 403)),
+    ("POST", "/api/contracts/{cid}/decline", {}, (401, 403, 404, 0, 404, 403)),
+    ("POST", "/api/contracts/{cid}/cancel", {}, (401, 409, 404, 409, 404, 403)),
+    ("POST", "/api/contracts/{cid}/fund", {}, (401, 409, 404, 403, 404, 403)),
+    ("POST", "/api/contracts/{cid}/ship", {}, (401, 403, 404, 409, 404, 403)),
+    ("POST", "/api/contracts/{cid}/confirm", {}, (401, 409, 404, 403, 404, 403)),
+    ("POST", "/api/contracts/{cid}/release", {}, (401, 409, 404, 403, 404, 409)),
+    ("POST", "/api/contracts/{cid}/dispute", {"reason": "r"}, (401, 409, 404, 409, 404, 403)),
+    ("POST", "/api/contracts/{cid}/evidence", {"file_id": "f"}, (401, 409, 404, 409, 404, 409)),
+    ("GET", "/api/auctions/{aid}/award", {}, (401, 200, 404, 404, 404, 200)),
+    (
+        "POST",
+        "/api/auctions/{aid}/award",
+        {"no_award": True, "reason": "r"},
+        (401, 409, 404, 404, 404, 403),
+    ),
+    ("GET", "/api/admin/disputes", {}, (401, 403, 403, 403, 403, 200)),
+    (
+        "POST",
+        "/api/admin/disputes/999999/resolve",
+        {"outcome": "refund", "note": "n"},
+        (401, 403, 403, 403, 403, 404),
+    ),
+    ("GET", "/api/admin/payments", {}, (401, 403, 403, 403, 403, 200)),
+    ("POST", "/api/admin/payments/999999/confirm", {}, (401, 403, 403, 403, 403, 404)),
+]
+
+
+def test_authorization_matrix(client: httpx.Client, operator: str, live: LiveServer) -> None:
+    """Every award, contract and escrow endpoint answers each role as the table says,
+    and no refusal leaks the object (outsiders get 404, never 403)."""
+    buyer, (supplier, other_supplier), auction_id = _closed_auction(client, operator, [100, 105])
+    made = _award(client, buyer, auction_id, {"awards": [{"bid_id": supplier["bid_id"]}]})
+    cid = made.json()["contracts"][0]["id"]
+    tokens = {
+        "anonymous": None,
+        "buyer": buyer["token"],
+        "other_buyer": register(client, "buyer")["token"],
+        "supplier": supplier["token"],
+        "other_supplier": other_supplier["token"],
+        "operator": operator,
+    }
+    seen = []
+    with httpx.Client(base_url=live.url, timeout=30) as fresh:  # no cookies
+        for method, path, body, expected in MATRIX:
+            url = path.format(cid=cid, aid=auction_id)
+            for role, want in zip(ROLES, expected, strict=True):
+                if want == 0:
+                    continue
+                token = tokens[role]
+                headers = bearer(token) if token else {}
+                got = fresh.request(
+                    method, url, json=body if method == "POST" else None, headers=headers
+                )
+                seen.append((method, path, role, got.status_code, want))
+    wrong = [row for row in seen if row[3] != row[4]]
+    assert wrong == [], wrong
+    state = client.get(f"/api/contracts/{cid}", headers=bearer(operator)).json()
+    assert state["status"] == "offered" and state["escrow"]["funded"] == 0
