@@ -100,8 +100,13 @@ local function finish(out, store)
   if store then redis.call('HSET', IDEM, idem_field, packed) end
   return packed
 end
+local decided = m.status == 'awarded' or m.status == 'no_award' or m.status == 'cancelled'
 local function reject(code, min_acc, store)
-  audit('bid_rejected', {company = company, price = price_text, code = code, key = ARGV[4]})
+  -- A decided auction's audit numbers belong to SQL (contract entries follow the award;
+  -- bidding/journal.py append), so rejections there are answered but not audited.
+  if not decided then
+    audit('bid_rejected', {company = company, price = price_text, code = code, key = ARGV[4]})
+  end
   return finish({r = 'rejected', code = code, min = min_acc}, store)
 end
 

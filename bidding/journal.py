@@ -213,6 +213,14 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
     for auction_id, status, entry in changed:
         for hook in hooks:
             hook(session, auction_id, status, entry)
+    extended = {
+        (out.auction_id, entry["ext"], entry["ends"])
+        for out in outputs
+        for entry in out.audit
+        if entry["kind"] == "extended"
+    }
+    for auction_id, ext, ends in sorted(extended):
+        _notify_extended(session, auction_id, ext, ends)
     for out in outputs:
         if out.outbid is not None:
             notifications.notify_company(
@@ -223,6 +231,26 @@ def write(session: Session, outputs: Sequence[Output], hooks: Sequence[StatusHoo
                 "Another supplier took first place.",
                 auction_id=out.auction_id,
             )
+
+
+def _notify_extended(session: Session, auction_id: int, ext: int, ends_ms: int) -> None:
+    """Tell every supplier that has bid in the auction that its end moved (extensions
+    happen only in the soft-close window, so this is rare on the hot path)."""
+    bidders = session.execute(
+        select(col(BidRecord.company_id)).where(col(BidRecord.auction_id) == auction_id).distinct()
+    ).scalars()
+    when = clock.rfc3339(_dt(ends_ms))
+    for company_id in bidders:
+        notifications.notify_company(
+            session,
+            company_id,
+            "extended",
+            "Auction extended",
+            f"A bid in the closing window extended the auction (extension {ext}); it now "
+            f"ends at {when}.",
+            auction_id=auction_id,
+            ends_at=when,
+        )
 
 
 _AUCTION_STATE = (

@@ -41,6 +41,7 @@ class AuctionRecord(SQLModel, table=True):
     chain_head: str | None = Field(default=None, max_length=64)
     rebuilt_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    reminded_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class BidRecord(SQLModel, table=True):

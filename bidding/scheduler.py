@@ -53,7 +53,10 @@ class Scheduler:
 
     async def run(self) -> None:
         """Reconcile once, then tick forever (cancel to stop)."""
-        await self.reconcile(grace_ms=0)
+        try:
+            await self.reconcile(grace_ms=0)
+        except Exception:  # the periodic round retries; the worker must keep serving
+            log.exception("startup reconciliation failed")
         last = asyncio.get_running_loop().time()
         while True:
             try:
@@ -101,29 +104,51 @@ class Scheduler:
         """
         desk = self.desk
         rows = await desk.db.run(_unfinished)
-        counts = {"restored": 0, "recovered": 0, "rebuilt": 0}
+        counts = {"restored": 0, "recovered": 0, "rebuilt": 0, "failed": 0}
         for auction_id, sql_seq, sql_aseq, epoch, stragglers in rows:
-            meta = await desk.engine.meta(auction_id)
-            if not meta:
-                await desk.restore(auction_id, rebuild=False)
-                counts["restored"] += 1
-                continue
-            redis_seq, redis_aseq = int(meta["seq"]), int(meta["aseq"])
-            redis_epoch = int(meta["epoch"])
-            if redis_epoch != epoch or stragglers or redis_seq < sql_seq or redis_aseq < sql_aseq:
-                await desk.restore(auction_id, rebuild=True)
-                counts["rebuilt"] += 1
-            elif redis_seq > sql_seq or redis_aseq > sql_aseq:
-                written = await self._recover(auction_id, epoch, sql_seq, sql_aseq, grace_ms)
-                if written > 0:
-                    counts["recovered"] += 1
-                elif written < 0:
-                    await desk.restore(auction_id, rebuild=True)
-                    counts["rebuilt"] += 1
-            await self._reschedule(meta, auction_id)
+            try:
+                what = await self._reconcile_one(
+                    auction_id, sql_seq, sql_aseq, epoch, stragglers, grace_ms
+                )
+            except Exception:  # one bad auction must not stop the others
+                log.exception("reconciling auction %s failed", auction_id)
+                what = "failed"
+            if what:
+                counts[what] += 1
         if any(counts.values()):
             log.warning("reconciled auctions: %s", counts)
         return counts
+
+    async def _reconcile_one(
+        self,
+        auction_id: int,
+        sql_seq: int,
+        sql_aseq: int,
+        epoch: int,
+        stragglers: bool,
+        grace_ms: int,
+    ) -> str | None:
+        """Reconcile one auction; what was done (a key of the counts), or None."""
+        desk = self.desk
+        meta = await desk.engine.meta(auction_id)
+        if not meta:
+            await desk.restore(auction_id, rebuild=False)
+            return "restored"
+        what = None
+        redis_seq, redis_aseq = int(meta["seq"]), int(meta["aseq"])
+        redis_epoch = int(meta["epoch"])
+        if redis_epoch != epoch or stragglers or redis_seq < sql_seq or redis_aseq < sql_aseq:
+            await desk.restore(auction_id, rebuild=True)
+            what = "rebuilt"
+        elif redis_seq > sql_seq or redis_aseq > sql_aseq:
+            written = await self._recover(auction_id, epoch, sql_seq, sql_aseq, grace_ms)
+            if written > 0:
+                what = "recovered"
+            elif written < 0:
+                await desk.restore(auction_id, rebuild=True)
+                what = "rebuilt"
+        await self._reschedule(meta, auction_id)
+        return what
 
     async def _recover(
         self, auction_id: int, epoch: int, seq: int, aseq: int, grace_ms: int

@@ -11,13 +11,15 @@ reconciler from the Redis streams, like a bid.
 
 Rules a sourcing team expects:
 
-- the default is the best-ranked standing bid for the whole lot; another bidder, or a
-  split across bidders by quantity, needs a recorded reason; so does no award;
+- the default is the best-ranked standing bid for the whole lot; another bidder, part
+  of the lot, or a split across bidders by quantity, needs a recorded reason; so does
+  no award;
 - only a supplier's standing bid (its latest, not void) can be awarded, one line per
   supplier, and the awarded quantities never exceed the lot;
-- when a contract is declined or cancelled, the buyer may award its quantity again (a
-  later round, in SQL alone: the engine's part is over) to a bidder holding no
-  contract for the lot; an operator may forfeit a decliner's bond.
+- while part of the lot is open (never awarded, or given back by a declined or
+  cancelled contract) the buyer may award it in a later round (in SQL alone: the
+  engine's part is over) to a bidder holding no contract for the lot; an operator may
+  forfeit a decliner's bond.
 
 Bid bonds: once every lot of the RFQ is decided, the bonds of suppliers without an
 open offer are released; a winner's bond is released when it accepts its contract,
@@ -26,6 +28,7 @@ and a decliner's stays reserved for an operator to forfeit or release.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +47,8 @@ from rfq.contracts import Contract, ContractStatus
 from rfq.db import UtcDateTime
 from rfq.errors import Conflict, Forbidden, Invalid, NotFound
 from rfq.money import MAX_AMOUNT, PositiveAmount
+
+log = logging.getLogger("rfq.awards")
 
 DECIDED = frozenset({"awarded", "no_award", "cancelled"})
 GONE = frozenset({ContractStatus.declined, ContractStatus.cancelled})
@@ -166,7 +171,8 @@ def decide(
             field="awards",
         )
     best = standing[0].id if standing else None
-    if (len(lines) > 1 or lines[0]["bid_id"] != best) and not decision["reason"]:
+    whole = len(lines) == 1 and lines[0]["bid_id"] == best and total_quantity == available
+    if not whole and not decision["reason"]:
         raise Invalid(
             "Awarding other than the best-ranked bid for the whole lot needs a reason.",
             code="reason_required",
@@ -190,9 +196,17 @@ def on_auction_status(
 ) -> None:
     """The journal's hook: an ``awarded`` / ``no_award`` entry becomes the award record
     and its contracts, in the journal's transaction."""
+    if status not in ("awarded", "no_award"):
+        return
     decision = entry.get("decision")
-    if status in ("awarded", "no_award") and isinstance(decision, dict):
-        record(session, auction_id, decision)
+    if not isinstance(decision, dict):
+        log.error("auction %s became %s without a decision to record", auction_id, status)
+        return
+    try:
+        with session.begin_nested():  # never fail the journal's batch (other auctions' bids)
+            record(session, auction_id, decision)
+    except Exception:
+        log.exception("recording the award of auction %s failed", auction_id)
 
 
 def record(session: Session, auction_id: int, decision: dict[str, Any]) -> Award:

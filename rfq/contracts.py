@@ -4,7 +4,7 @@ One state machine covers the contract and its escrow (``MOVES``)::
 
     offered --accept--> awaiting_funding --fund--> funded --ship--> shipped
     offered --decline--> declined          (operator confirms funding)  |
-    awaiting_funding --cancel--> cancelled                               confirm (buyer signs)
+    awaiting_funding --cancel (buyer)--> cancelled                       confirm (buyer signs)
                                                                          v
     released <--release (buyer, or the inspection period runs out)-- delivered
     shipped | delivered --dispute--> disputed --resolve_release--> released
@@ -26,6 +26,7 @@ payouts, confirmed the same way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,6 +45,8 @@ from rfq.db import UtcDateTime, enum_type
 from rfq.errors import Conflict, Forbidden, Invalid, NotFound
 from rfq.escrow import Account
 from rfq.statemachine import moves_from, transition
+
+log = logging.getLogger("rfq.contracts")
 
 
 class ContractStatus(StrEnum):
@@ -75,6 +78,8 @@ MOVES: dict[tuple[ContractStatus, str], ContractStatus] = {
     (S.disputed, "resolve_refund"): S.refunded,
     (S.disputed, "resolve_split"): S.settled,
 }
+SYSTEM_KEY = "~"
+"""Keys of commands the platform makes itself (clients may not use them)."""
 MILESTONE_STATES = frozenset({S.funded, S.shipped, S.delivered})
 FINAL = frozenset({S.declined, S.cancelled, S.released, S.refunded, S.settled})
 
@@ -83,12 +88,12 @@ _BUYER, _SUPPLIER, _PLATFORM = "buyer", "supplier", "platform"
 _MAY = {
     "accept": {_SUPPLIER},
     "decline": {_SUPPLIER},
-    "cancel": {_BUYER, _SUPPLIER},
+    "cancel": {_BUYER},
     "fund": {_PLATFORM},
     "ship": {_SUPPLIER},
     "confirm": {_BUYER},
     "dispute": {_BUYER, _SUPPLIER},
-    "release": {_BUYER, _PLATFORM},
+    "release": {_BUYER},
     "resolve_release": {_PLATFORM},
     "resolve_refund": {_PLATFORM},
     "resolve_split": {_PLATFORM},
@@ -218,6 +223,8 @@ class Command(BaseModel):
     def _key(cls, value: str | None) -> str | None:
         if value is not None and not 1 <= len(value) <= 100:
             raise ValueError("a key has 1 to 100 characters")
+        if value is not None and value.startswith(SYSTEM_KEY):
+            raise ValueError(f"keys starting with {SYSTEM_KEY!r} are the platform's own")
         return value
 
 
@@ -379,16 +386,26 @@ def decline(
 def cancel(
     session: Session, principal: Principal | None, contract_id: int, key: str | None
 ) -> Contract:
-    """Either party cancels a contract that was never funded."""
+    """The buyer cancels a contract it has not funded (not while a funding payment is
+    on its way: the operator confirms or the buyer waits)."""
     contract, caller = _load(session, principal, contract_id)
-    return _command(
-        session,
-        contract,
-        caller,
-        key or "cancel",
-        "cancel",
-        lambda: _move(session, contract, "cancel", caller),
-    )
+
+    def apply() -> None:
+        pending = session.exec(
+            select(Payment.id).where(
+                Payment.contract_id == contract.id,
+                Payment.kind == PaymentKind.funding,
+                Payment.status == PaymentStatus.pending,
+            )
+        ).first()
+        if pending is not None:
+            raise Conflict(
+                "A funding payment is pending; it must be confirmed or withdrawn first.",
+                code="funding_pending",
+            )
+        _move(session, contract, "cancel", caller)
+
+    return _command(session, contract, caller, key or "cancel", "cancel", apply)
 
 
 def request_funding(
@@ -642,20 +659,29 @@ def sweep(session: Session, now: datetime | None = None) -> list[int]:
     released = []
     for contract_id in due:
         assert contract_id is not None
-        contract = _locked(session, contract_id)
-        if contract.status is not ContractStatus.delivered:
-            continue
-        _command(
-            session,
-            contract,
-            None,
-            "inspection_timeout",
-            "release",
-            partial(
-                _final_release, session, contract, "release", None, "inspection period ran out"
-            ),
-        )
-        released.append(contract_id)
+        try:
+            with session.begin_nested():  # one contract's failure rolls back only itself
+                contract = _locked(session, contract_id)
+                if contract.status is not ContractStatus.delivered:
+                    continue
+                _command(
+                    session,
+                    contract,
+                    None,
+                    SYSTEM_KEY + "inspection_timeout",
+                    "release",
+                    partial(
+                        _final_release,
+                        session,
+                        contract,
+                        "release",
+                        None,
+                        "inspection period ran out",
+                    ),
+                )
+            released.append(contract_id)
+        except Exception:
+            log.exception("releasing contract %s after its inspection period failed", contract_id)
     return released
 
 
@@ -778,20 +804,22 @@ def _load(
     session: Session, principal: Principal | None, contract_id: int
 ) -> tuple[Contract, Principal]:
     caller = require_login(principal)
-    contract = session.get(Contract, contract_id)
-    if contract is None:
-        raise NotFound("No such contract.")
+    contract = _locked(session, contract_id)
     if not caller.is_operator and caller.company_id not in (
         contract.buyer_company_id,
         contract.supplier_company_id,
     ):
         raise NotFound("No such contract.")
-    return _locked(session, contract_id), caller
+    return contract, caller
 
 
 def _locked(session: Session, contract_id: int) -> Contract:
+    """The contract, row-locked and read afresh (not the session's possibly stale copy)."""
     contract = session.exec(
-        select(Contract).where(Contract.id == contract_id).with_for_update()
+        select(Contract)
+        .where(Contract.id == contract_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if contract is None:
         raise NotFound("No such contract.")
@@ -905,6 +933,11 @@ def _final_release(
 def _pay_supplier(session: Session, contract: Contract, txn: str, amount: int, memo: str) -> None:
     if amount <= 0:
         return
+    held = escrow.position(session, contract.id or 0).held
+    if amount > held:
+        raise Conflict(
+            f"Escrow holds {held}; {amount} cannot be released.", code="insufficient_escrow"
+        )
     escrow.post(
         session,
         txn,

@@ -13,7 +13,9 @@ buyer can check and may use when fixing transformed-bid factors::
     - 20 per bid bond forfeited
     clamped to 0..100
 
-Buyers and operators may read any supplier's record; a supplier reads its own.
+Buyers and operators may read any supplier's record; a supplier reads its own. The
+counts cover everything; the list of contracts shows another buyer's contracts only to
+the supplier itself and operators (their prices are that buyer's business).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def record(session: Session, principal: Principal | None, company_id: int) -> di
                 "closed_at": c.closed_at,
             }
             for c in found
+            if caller.is_operator or caller.company_id in (company_id, c.buyer_company_id)
         ],
     }
 

@@ -2,11 +2,11 @@
 
 Every notification also queues a row in ``email_outbox``. Without SMTP configured the
 outbox is the record of what would have been mailed. With it, every worker runs
-:func:`drain` every few seconds: it claims unsent rows one at a time (a conditional
-update on ``attempts`` that also stamps ``claimed_at``, so two workers never send the
-same row), sends each with ``smtplib`` and marks it sent. A claim is a lease of
-``LEASE``: a row whose send failed, or whose worker died, is claimed again after it,
-up to ``MAX_ATTEMPTS`` times.
+:func:`drain` every few seconds: it claims unsent rows (a conditional update stamping
+``claimed_at``: a lease of ``LEASE``, so two workers never send the same row), sends
+them with ``smtplib`` and marks them sent. A row the server refuses counts an attempt
+and is tried again after the lease, up to ``MAX_ATTEMPTS`` times; when the server
+cannot be reached nothing is counted and the rows wait for the lease to run out.
 """
 
 from __future__ import annotations
@@ -57,18 +57,13 @@ class Smtp:
 
 
 def claim(session: Session) -> list[EmailOutbox]:
-    """Claim up to ``BATCH`` unsent rows for this worker (one attempt each)."""
+    """Claim up to ``BATCH`` unsent rows for this worker: a lease of ``LEASE`` stamped
+    by a conditional update, so no other worker takes them meanwhile."""
     now = clock.now()
+    free = or_(col(EmailOutbox.claimed_at).is_(None), col(EmailOutbox.claimed_at) < now - LEASE)
     rows = session.exec(
         select(EmailOutbox)
-        .where(
-            col(EmailOutbox.sent_at).is_(None),
-            EmailOutbox.attempts < MAX_ATTEMPTS,
-            or_(
-                col(EmailOutbox.claimed_at).is_(None),
-                col(EmailOutbox.claimed_at) < now - LEASE,
-            ),
-        )
+        .where(col(EmailOutbox.sent_at).is_(None), EmailOutbox.attempts < MAX_ATTEMPTS, free)
         .order_by(col(EmailOutbox.id))
         .limit(BATCH)
     ).all()
@@ -76,49 +71,54 @@ def claim(session: Session) -> list[EmailOutbox]:
     for row in rows:
         taken = session.execute(
             update(EmailOutbox)
-            .where(
-                col(EmailOutbox.id) == row.id,
-                col(EmailOutbox.attempts) == row.attempts,
-                col(EmailOutbox.sent_at).is_(None),
-            )
-            .values(attempts=row.attempts + 1, claimed_at=now)
+            .where(col(EmailOutbox.id) == row.id, col(EmailOutbox.sent_at).is_(None), free)
+            .values(claimed_at=now)
         )
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             claimed.append(row)
     return claimed
 
 
-def mark_sent(session: Session, ids: list[int]) -> None:
-    """Record that these rows went out."""
-    if ids:
+def record(session: Session, sent: list[int], failed: list[int]) -> None:
+    """Mark the rows that went out, and count an attempt on those the server refused
+    (a row is given up after ``MAX_ATTEMPTS``; an unreachable server counts nothing, the
+    lease just runs out)."""
+    if sent:
         session.execute(
-            update(EmailOutbox).where(col(EmailOutbox.id).in_(ids)).values(sent_at=clock.now())
+            update(EmailOutbox).where(col(EmailOutbox.id).in_(sent)).values(sent_at=clock.now())
+        )
+    if failed:
+        session.execute(
+            update(EmailOutbox)
+            .where(col(EmailOutbox.id).in_(failed))
+            .values(attempts=EmailOutbox.attempts + 1)
         )
 
 
-def send(smtp: Smtp, rows: list[EmailOutbox]) -> list[int]:
-    """Send the rows over one SMTP connection; the ids that were accepted."""
+def send(smtp: Smtp, rows: list[EmailOutbox]) -> tuple[list[int], list[int]]:
+    """Send the rows over one SMTP connection; the ids sent and the ids refused. A
+    connection that fails raises (nothing is counted against the rows)."""
+    sent: list[int] = []
+    failed: list[int] = []
     if not rows:
-        return []
+        return sent, failed
     connect = smtplib.SMTP_SSL if smtp.tls else smtplib.SMTP
-    sent = []
     with connect(smtp.host, smtp.port, timeout=10) as server:
         if not smtp.tls and server.has_extn("starttls"):
             server.starttls()
         if smtp.user:
             server.login(smtp.user, smtp.password)
         for row in rows:
-            message = EmailMessage()
-            message["From"], message["To"], message["Subject"] = (
-                smtp.sender,
-                row.to_email,
-                row.subject,
-            )
-            message.set_content(row.body)
-            try:
-                server.send_message(message)
-            except smtplib.SMTPRecipientsRefused:
-                continue  # retried later, up to MAX_ATTEMPTS
             assert row.id is not None
+            try:
+                message = EmailMessage()
+                message["From"] = smtp.sender
+                message["To"] = row.to_email
+                message["Subject"] = " ".join(row.subject.split())
+                message.set_content(row.body)
+                server.send_message(message)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, ValueError):
+                failed.append(row.id)
+                continue
             sent.append(row.id)
-    return sent
+    return sent, failed

@@ -70,6 +70,7 @@ def notify_user(
     """Notify one user (in the app and by email)."""
     assert user.id is not None
     now = clock.now()
+    title, body = _line(title)[:200], body[:2000]  # names inside may be long
     note = Notification(
         user_id=user.id, kind=kind, title=title, body=body, data=data, created_at=now
     )
@@ -97,3 +98,8 @@ def mark_read(session: Session, principal: Principal, notification_id: int) -> N
         note.read_at = clock.now()
         session.add(note)
     return note
+
+
+def _line(text: str) -> str:
+    """One line (an email subject must not carry line breaks)."""
+    return " ".join(text.split())

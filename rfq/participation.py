@@ -7,13 +7,14 @@ and ``requested`` while a supplier's request to join waits for the buyer.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import Column, UniqueConstraint, update
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from bidding.records import AuctionRecord
 from rfq import certification, clock, deposits, history, notifications
 from rfq.access import require_role
 from rfq.accounts import Company, CompanyKind, Principal, Role
@@ -188,3 +189,47 @@ def notify_all(session: Session, rfq: Rfq, kind: str, title: str, body: str = ""
     ).all()
     for row in rows:
         notifications.notify_company(session, row.company_id, kind, title, body, rfq_id=rfq.id)
+
+
+OPENS_SOON = timedelta(minutes=10)
+
+
+def remind_opening(session: Session, now: datetime | None = None) -> list[int]:
+    """Tell the invited suppliers of every auction opening within ``OPENS_SOON`` (once per
+    auction, however many workers run this: a conditional update claims it); the ids."""
+    now = now or clock.now()
+    due = session.execute(
+        select(AuctionRecord.id, AuctionRecord.rfq_id, AuctionRecord.starts_at).where(
+            AuctionRecord.status == "scheduled",
+            col(AuctionRecord.reminded_at).is_(None),
+            col(AuctionRecord.starts_at) <= now + OPENS_SOON,
+            col(AuctionRecord.starts_at) > now,
+        )
+    ).all()
+    reminded = []
+    for auction_id, rfq_id, starts_at in due:
+        claimed = session.execute(
+            update(AuctionRecord)
+            .where(col(AuctionRecord.id) == auction_id, col(AuctionRecord.reminded_at).is_(None))
+            .values(reminded_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        when = clock.rfc3339(starts_at)
+        for row in session.exec(
+            select(Participant).where(
+                Participant.rfq_id == rfq_id, Participant.status == Status.invited
+            )
+        ).all():
+            notifications.notify_company(
+                session,
+                row.company_id,
+                "opens_soon",
+                "An auction opens soon",
+                f"Auction {auction_id} opens at {when}.",
+                auction_id=auction_id,
+                rfq_id=rfq_id,
+                starts_at=when,
+            )
+        reminded.append(auction_id)
+    return reminded

@@ -27,7 +27,7 @@ from bidding.scheduler import Scheduler
 from realtime.endpoint import websocket_endpoint
 from realtime.hub import Hub
 from realtime.notifier import Notifier
-from rfq import __version__, awards, contracts, db, mailer, rfqs
+from rfq import __version__, awards, contracts, db, mailer, participation, rfqs
 from rfq.embedded_redis import EmbeddedRedis
 from rfq.keys import Keys
 from rfq.ratelimit import RateLimiter
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.scheduler.run)
                 tasks.start_soon(state.hub.run)
                 tasks.start_soon(state.notifier.run)
-                tasks.start_soon(_inspection_timer, state.db, INSPECTION_SWEEP_S)
+                tasks.start_soon(_timers, state.db, TIMERS_EVERY_S)
                 if settings.smtp_url:
                     smtp = mailer.Smtp.from_url(settings.smtp_url, settings.smtp_from)
                     tasks.start_soon(_mail_loop, state.db, smtp, MAIL_EVERY_S)
@@ -109,19 +109,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-INSPECTION_SWEEP_S = 30.0
+TIMERS_EVERY_S = 30.0
 
 
-async def _inspection_timer(database: db.Database, every_s: float) -> None:
-    """Release contracts whose inspection period ran out: at startup (a restart that
-    missed the moment), then every ``every_s`` seconds."""
+async def _timers(database: db.Database, every_s: float) -> None:
+    """At startup (a restart that missed a moment catches up), then every ``every_s``
+    seconds: release contracts whose inspection period ran out, and remind invited
+    suppliers of auctions opening soon."""
     while True:
         try:
             released = await database.run(contracts.sweep)
             if released:
                 log.info("inspection period over, released contracts %s", released)
-        except Exception:  # a failed sweep is retried on the next round
-            log.exception("inspection sweep failed")
+            await database.run(participation.remind_opening)
+        except Exception:  # a failed round is retried on the next one
+            log.exception("timers failed")
         await anyio.sleep(every_s)
 
 
@@ -134,8 +136,8 @@ async def _mail_loop(database: db.Database, smtp: mailer.Smtp, every_s: float) -
     while True:
         try:
             rows = await database.run(mailer.claim)
-            sent = await anyio.to_thread.run_sync(mailer.send, smtp, rows)
-            await database.run(mailer.mark_sent, sent)
+            sent, failed = await anyio.to_thread.run_sync(mailer.send, smtp, rows)
+            await database.run(mailer.record, sent, failed)
         except Exception:  # the server may be down; the rows are retried
             log.warning("sending the email outbox failed", exc_info=True)
         await anyio.sleep(every_s)

@@ -201,6 +201,8 @@ EXPECTED = {
     "not_found",
     "forbidden",
     "wrong_role",
+    "funding_pending",
+    "insufficient_escrow",
     "no_dispute",
     "dispute_closed",
 }

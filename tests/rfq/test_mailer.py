@@ -65,8 +65,9 @@ def test_claims_are_exclusive_and_sent_once(tmp_path: Path, smtp_server: Any) ->
         second = database.run_sync(mailer.claim)
         assert len(first) == 5 and second == []
         smtp = mailer.Smtp.from_url(f"smtp://127.0.0.1:{port}", "RFQ Arena <noreply@x.test>")
-        sent = mailer.send(smtp, first)
-        database.run_sync(mailer.mark_sent, sent)
+        sent, failed = mailer.send(smtp, first)
+        assert failed == []
+        database.run_sync(mailer.record, sent, failed)
         assert sorted(m.rcpt_tos[0] for m in inbox.messages) == [f"u{i}@x.test" for i in range(5)]
         assert database.run_sync(mailer.claim) == []
     finally:

@@ -144,6 +144,9 @@ def test_soft_close_extends_and_auction_closes(client: httpx.Client, operator: s
     assert bid.status_code == 201, bid.text
     assert bid.json()["extended"] is True and bid.json()["extensions"] == 1
     assert bid.json()["ends_at"] > before["ends_at"]
+    notes = client.get("/api/notifications", headers=bearer(a["token"])).json()
+    [note] = [n for n in notes if n["kind"] == "extended"]
+    assert note["data"] == {"auction_id": auction_id, "ends_at": bid.json()["ends_at"]}
     auth = bearer(buyer["token"])
     wait_for(
         lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
@@ -390,3 +393,27 @@ def test_rejected_ties_do_not_reveal_rival_prices(client: httpx.Client, operator
     assert place_bid(client, b, auction_id, 99, "t2").status_code == 201
     error = assert_error(place_bid(client, a, auction_id, 100, "t3"), 422, "below_decrement")
     assert "min_acceptable" not in error
+
+
+def test_invited_suppliers_are_reminded_once_before_the_start(
+    client: httpx.Client, operator: str, live: LiveServer
+) -> None:
+    """An auction starting within ten minutes is announced to its invited suppliers
+    once, however often the timer runs."""
+    from rfq import participation
+
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    body = rfq_body(minutes_from_now=5)
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=body, headers=auth).json()
+    lots = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()["lots"]
+    database = Database(live.settings.database_url)
+    try:
+        database.run_sync(participation.remind_opening)  # (the app's own timer may be first)
+        assert lots[0]["auction_id"] not in database.run_sync(participation.remind_opening)
+    finally:
+        database.dispose()
+    notes = client.get("/api/notifications", headers=bearer(a["token"])).json()
+    soon = [n for n in notes if n["kind"] == "opens_soon"]
+    assert [n["data"]["auction_id"] for n in soon] == [lots[0]["auction_id"]]
