@@ -43,7 +43,7 @@ from bidding.records import AuctionRecord, BidRecord
 from rfq import clock, contracts, deposits, history, notifications
 from rfq.access import require_login
 from rfq.accounts import Principal
-from rfq.contracts import Contract, ContractStatus
+from rfq.contracts import GONE, Contract, ContractStatus
 from rfq.db import UtcDateTime
 from rfq.errors import Conflict, Forbidden, Invalid, NotFound
 from rfq.money import MAX_AMOUNT, PositiveAmount
@@ -51,7 +51,6 @@ from rfq.money import MAX_AMOUNT, PositiveAmount
 log = logging.getLogger("rfq.awards")
 
 DECIDED = frozenset({"awarded", "no_award", "cancelled"})
-GONE = frozenset({ContractStatus.declined, ContractStatus.cancelled})
 
 
 class Line(BaseModel):

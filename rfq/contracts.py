@@ -82,6 +82,8 @@ SYSTEM_KEY = "~"
 """Keys of commands the platform makes itself (clients may not use them)."""
 MILESTONE_STATES = frozenset({S.funded, S.shipped, S.delivered})
 FINAL = frozenset({S.declined, S.cancelled, S.released, S.refunded, S.settled})
+GONE = frozenset({S.declined, S.cancelled})
+"""Contracts that gave their quantity back (never in force)."""
 
 # Who may make each move: the buyer's members, the supplier's, or the platform.
 _BUYER, _SUPPLIER, _PLATFORM = "buyer", "supplier", "platform"
@@ -410,14 +412,16 @@ def cancel(
 
 def request_funding(
     session: Session, principal: Principal | None, contract_id: int, key: str | None
-) -> Payment:
-    """The buyer asks to fund the contract: a funding payment, pending until confirmed."""
+) -> Contract:
+    """The buyer asks to fund the contract: a funding payment (one per contract, so a
+    repeat returns it), pending until an operator confirms it."""
     contract, caller = _load(session, principal, contract_id)
     if _role(contract, caller) != _BUYER:
         raise Forbidden("Only the buyer funds a contract.", code="buyer_only")
     if contract.status is not ContractStatus.awaiting_funding:
-        transition(MOVES, "contract", contract.status, "fund")
-    return _payment(session, contract, PaymentKind.funding, f"c{contract.id}:fund", contract.total)
+        transition(MOVES, "contract", contract.status, "fund")  # raises, naming the state
+    _payment(session, contract, PaymentKind.funding, f"c{contract.id}:fund", contract.total)
+    return contract
 
 
 def ship(session: Session, principal: Principal | None, contract_id: int, body: Ship) -> Contract:
@@ -870,12 +874,17 @@ def _command(
     return contract
 
 
+def _next(contract: Contract, caller: Principal | None, move: str) -> ContractStatus:
+    """The state ``move`` leads to, if ``caller`` may make it (None: the platform's timer)."""
+    if caller is not None and _role(contract, caller) not in _MAY[move]:
+        raise Forbidden(f"You may not {move} this contract.", code="not_your_move")
+    return transition(MOVES, "contract", contract.status, move)
+
+
 def _move(
     session: Session, contract: Contract, move: str, caller: Principal | None, note: str = ""
 ) -> None:
-    if _role(contract, caller) not in _MAY[move]:
-        raise Forbidden(f"You may not {move} this contract.", code="not_your_move")
-    new = transition(MOVES, "contract", contract.status, move)
+    new = _next(contract, caller, move)
     _record(session, contract, move, caller, new, {"note": note} if note else {})
 
 
@@ -920,9 +929,7 @@ def _record(
 def _final_release(
     session: Session, contract: Contract, move: str, caller: Principal | None, note: str = ""
 ) -> None:
-    if caller is not None and _role(contract, caller) not in _MAY[move]:
-        raise Forbidden(f"You may not {move} this contract.", code="not_your_move")
-    new = transition(MOVES, "contract", contract.status, move)
+    new = _next(contract, caller, move)
     held = escrow.position(session, contract.id or 0).held
     _pay_supplier(session, contract, f"c{contract.id}:release", held, note or "goods accepted")
     _record(

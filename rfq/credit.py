@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from bidding.records import BidRecord
 from rfq.access import require_login
 from rfq.accounts import Company, CompanyKind, Principal, Role
-from rfq.contracts import Contract, ContractStatus, Dispute
+from rfq.contracts import GONE, Contract, ContractStatus, Dispute
 from rfq.deposits import Account, DepositEntry
 from rfq.errors import NotFound
 
@@ -91,7 +91,7 @@ def record(session: Session, principal: Principal | None, company_id: int) -> di
             ]
         ),
         "contracts_in_progress": sum(
-            1 for c in found if c.status not in done and c.status not in _GONE
+            1 for c in found if c.status not in done and c.status not in GONE
         ),
         "contracts_declined": sum(1 for c in found if c.status is ContractStatus.declined),
         "disputes": len(rulings),
@@ -101,7 +101,7 @@ def record(session: Session, principal: Principal | None, company_id: int) -> di
     }
     won: dict[str, int] = {}
     for c in found:
-        if c.status not in _GONE:
+        if c.status not in GONE:
             won[c.currency] = won.get(c.currency, 0) + c.total
     return {
         "company_id": company_id,
@@ -127,6 +127,3 @@ def record(session: Session, principal: Principal | None, company_id: int) -> di
             if caller.is_operator or caller.company_id in (company_id, c.buyer_company_id)
         ],
     }
-
-
-_GONE = (ContractStatus.declined, ContractStatus.cancelled)

@@ -228,9 +228,13 @@ def test_escrow_state_machine(world: _World) -> None:
             step = {
                 "offered": lambda s: contracts.accept(s, p, self.cid, None),
                 "awaiting_funding": lambda s: [
-                    contracts.confirm_payment(
-                        s, o, contracts.request_funding(s, b, self.cid, None).id or 0
-                    )
+                    contracts.request_funding(s, b, self.cid, None),
+                    *(
+                        contracts.confirm_payment(s, o, payment.id or 0)
+                        for payment in s.exec(
+                            select(Payment).where(Payment.contract_id == self.cid)
+                        ).all()
+                    ),
                 ],
                 "funded": lambda s: contracts.ship(s, p, self.cid, contracts.Ship()),
                 "shipped": lambda s: contracts.confirm(s, b, self.cid, None),
