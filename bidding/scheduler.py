@@ -50,6 +50,8 @@ class Scheduler:
         self.desk = desk
         self.tick_s = tick_s
         self.reconcile_s = reconcile_s
+        self.reconciled = asyncio.Event()
+        """Set once the startup reconciliation has run (``/readyz`` waits for it)."""
 
     async def run(self) -> None:
         """Reconcile once, then tick forever (cancel to stop)."""
@@ -57,6 +59,7 @@ class Scheduler:
             await self.reconcile(grace_ms=0)
         except Exception:  # the periodic round retries; the worker must keep serving
             log.exception("startup reconciliation failed")
+        self.reconciled.set()
         last = asyncio.get_running_loop().time()
         while True:
             try:

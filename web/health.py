@@ -26,13 +26,17 @@ async def healthz(call: Call[Any]) -> Any:
 
 @api("GET", "/readyz", response=Health, auth=False, tags=("ops",))
 async def readyz(call: Call[Any]) -> Any:
-    """The database and Redis both answer; 503 when either does not."""
+    """The database and Redis both answer and the startup reconciliation has run (so
+    SQL holds whatever Redis accepted before a crash); 503 otherwise."""
     checks = {
         "database": await _check(call.state.db.run(lambda session: session.connection())),
         "redis": await _check(call.state.redis.ping()),
     }
     ok = all(v == "ok" for v in checks.values())
-    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    status = "ok" if ok else "unavailable"
+    if ok and not call.state.scheduler.reconciled.is_set():
+        ok, status = False, "reconciling"
+    body = Health(status=status, checks=checks)
     return JSONResponse(body.model_dump(), 200 if ok else 503)
 
 
