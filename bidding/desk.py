@@ -31,11 +31,13 @@ from typing import Any
 from sqlmodel import Session
 
 from bidding import errors
+from bidding.decide import Transform
 from bidding.engine import Engine, Outcome, RateLimit
 from bidding.journal import Journal, Output
 from bidding.records import AuctionRecord
 from bidding.restore import due_ms, snapshot
 from bidding.sealed import commitment
+from bidding.views import Viewer, view
 from rfq import clock, eligibility
 from rfq.accounts import Principal, Role
 from rfq.db import Database
@@ -193,6 +195,23 @@ class Desk:
         if due is not None:
             await redis.zadd(self.engine.keys.schedule, {str(auction_id): due})
         return True
+
+    async def view(
+        self, auction_id: int, viewer: Viewer
+    ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
+        """The auction's meta hash, its standings and the state ``viewer`` may see
+        (loading the auction from SQL first if Redis does not hold it)."""
+        meta = await self.engine.meta(auction_id)
+        if not meta:
+            await self.restore(auction_id, rebuild=False)
+            meta = await self.engine.meta(auction_id)
+        standings = await self.engine.standings(auction_id)
+        facts = await self.facts(auction_id)
+        extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
+        transform = Transform()
+        if not viewer.full and viewer.company_id is not None:
+            transform = Transform(*await self.engine.transform(auction_id, str(viewer.company_id)))
+        return meta, standings, view(meta, standings, viewer, extra, transform)
 
     async def _call(self, auction_id: int, call: Any) -> Outcome:
         outcome: Outcome = await call()

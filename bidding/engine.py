@@ -229,6 +229,14 @@ class Engine:
         raw = await self.redis.hgetall(self.auction_keys(auction_id).meta)
         return {_text(k): _text(v) for k, v in raw.items()}
 
+    async def transform(self, auction_id: int, company: str) -> tuple[int, int]:
+        """A supplier's ``(multiplier_bps, adder)`` in the auction (``(10000, 0)`` if none)."""
+        raw = await self.redis.hget(self.auction_keys(auction_id).transforms, company)
+        if raw is None:
+            return 10_000, 0
+        multiplier, adder = _text(raw).split(":")
+        return int(multiplier), int(adder)
+
     async def standings(self, auction_id: int) -> list[dict[str, Any]]:
         """Standing bids best first, each with ``company`` and ``rank``."""
         keys = self.auction_keys(auction_id)

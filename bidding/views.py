@@ -18,9 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bidding.decide import Situation, Transform, price_bound
+from bidding.rules import Decrement, DecrementFrom, Format, LotRules, Ties, Visibility
 from rfq import clock
 
 _AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
+_NO_TRANSFORM = Transform()
+_PRICED = frozenset({"reverse_english", "sealed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +40,13 @@ def view(
     standings: Sequence[Mapping[str, Any]],
     viewer: Viewer,
     extra: Mapping[str, Any],
+    transform: Transform = _NO_TRANSFORM,
 ) -> dict[str, Any]:
     """The auction as ``viewer`` may see it.
 
     ``meta`` is the Redis meta hash, ``standings`` the standing bids best first (with
-    ``company`` and ``rank``), ``extra`` the fixed facts (rfq id, currency, quantity).
+    ``company`` and ``rank``), ``extra`` the fixed facts (rfq id, currency, quantity),
+    ``transform`` a supplier viewer's own ranking transform.
     """
     status = meta["status"]
     sealed = meta["fmt"] == "sealed"
@@ -78,6 +84,9 @@ def view(
     out["my_price"] = mine["price"] if mine else None
     out["my_bid_id"] = mine["bid_id"] if mine else None
     out["my_rank"] = None if hidden or mine is None else mine["rank"]
+    out["min_acceptable"], out["min_acceptable_reason"] = next_price(
+        meta, standings, mine, transform
+    )
     if hidden:
         out["bidders"] = None
         return out
@@ -89,6 +98,49 @@ def view(
             for b in standings
         ]
     return out
+
+
+def next_price(
+    meta: Mapping[str, str],
+    standings: Sequence[Mapping[str, Any]],
+    mine: Mapping[str, Any] | None,
+    transform: Transform,
+) -> tuple[int | None, str]:
+    """The highest price a supplier may bid now, and the rule that sets it.
+
+    The reason is ``ceiling``, ``own`` (its standing bid minus the decrement) or
+    ``best`` (the best bid minus the decrement, in the supplier's own raw terms). The
+    price is None with reason ``hidden`` where it would reveal a best price the lot's
+    visibility hides, or ``not_open`` outside a live or scheduled reverse auction.
+    Ties with other suppliers (``ties=rejected``) are not stepped past here: a bid at
+    this price may still be refused ``tie_not_allowed``.
+    """
+    if meta["status"] not in ("live", "scheduled") or meta["fmt"] not in (
+        "reverse_english",
+        "sealed",
+    ):
+        return None, "not_open"
+    rules = LotRules(
+        format=Format(meta["fmt"]),
+        visibility=Visibility(meta.get("vis", "rank_only")),
+        decrement=Decrement(
+            amount=int(meta["dec_amt"]) if meta.get("dec_amt") else None,
+            bps=int(meta["dec_bps"]) if meta.get("dec_bps") else None,
+        ),
+        decrement_from=DecrementFrom(meta.get("dec_from", "own")),
+        ties=Ties(meta.get("ties", "earlier_wins")),
+    )
+    ceiling = int(meta["ceiling"])
+    own = Situation(ceiling, transform, mine["price"] if mine else None)
+    best = standings[0] if standings else None
+    by_best = rules.decrement_from is DecrementFrom.BEST and best is not None
+    if by_best and best is not mine:
+        if rules.format is Format.SEALED or rules.visibility is Visibility.RANK_ONLY:
+            return None, "hidden"
+    full = Situation(ceiling, transform, own.own_price, best["t"] if by_best and best else None)
+    price, own_bound = price_bound(rules, full), price_bound(rules, own)
+    reason = "best" if price < own_bound else "own" if own_bound < ceiling else "ceiling"
+    return (price if price >= 1 else None), reason
 
 
 def _full_entry(b: Mapping[str, Any]) -> dict[str, Any]:

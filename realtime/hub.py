@@ -40,7 +40,7 @@ from typing import Any
 import msgpack
 
 from bidding.desk import Desk
-from bidding.views import Viewer, view
+from bidding.views import Viewer
 from realtime import codec
 from rfq import clock
 
@@ -187,15 +187,7 @@ class Hub:
         )
         if feed is not None and audience.startswith("festival"):
             return self._lot_tick(feed, audience, feed.last_seq)
-        engine = self.desk.engine
-        meta = await engine.meta(auction_id)
-        if not meta:
-            await self.desk.restore(auction_id, rebuild=False)
-            meta = await engine.meta(auction_id)
-        standings = await engine.standings(auction_id)
-        facts = await self.desk.facts(auction_id)
-        extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
-        state = view(meta, standings, viewer, extra)
+        meta, standings, state = await self.desk.view(auction_id, viewer)
         frame: dict[str, Any] = {
             "type": "snapshot",
             "auction": auction_id,

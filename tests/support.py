@@ -48,11 +48,11 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 20.0, what: str = 
 
 
 @contextlib.contextmanager
-def run_server(settings: Settings) -> Iterator[LiveServer]:
-    """Serve the app with a real uvicorn on 127.0.0.1, on a port the OS picks."""
+def run_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
+    """Serve the app with a real uvicorn on 127.0.0.1, on ``port`` (0: the OS picks)."""
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

@@ -17,7 +17,7 @@ from bidding.desk import Desk
 from bidding.engine import Outcome
 from bidding.journal import Output
 from bidding.records import AuctionRecord, BidRecord, TransformRecord
-from bidding.views import Viewer, view
+from bidding.views import Viewer
 from rfq import clock, rfqs
 from rfq.access import may_see, require_login, require_member, require_operator
 from rfq.accounts import Company, Principal
@@ -67,21 +67,26 @@ class TransformCreate(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-async def _viewer(call: Call[Any], auction_id: int) -> tuple[Principal, Viewer]:
-    """The caller and what it may see; another buyer or an outsider reads not found."""
-    caller = require_login(call.principal)
-    desk: Desk = call.state.desk
+async def viewer_of(state: Any, caller: Principal, auction_id: int) -> Viewer:
+    """What ``caller`` may see of the auction: the buyer side (the RFQ's buyer,
+    operators) or a participating supplier; anyone else reads not found."""
+    desk: Desk = state.desk
     facts = await desk.facts(auction_id)
     if may_see(caller, facts.buyer_company_id):
-        return caller, Viewer(full=True)
+        return Viewer(full=True)
 
     def check(session: Session) -> None:
         rfqs.get(session, caller, facts.rfq_id)
 
-    await call.state.db.run(check)
+    await state.db.run(check)
     if caller.company_id is None or caller.role.value != "supplier":
         raise NotFound("No such auction.")
-    return caller, Viewer(full=False, company_id=caller.company_id)
+    return Viewer(full=False, company_id=caller.company_id)
+
+
+async def _viewer(call: Call[Any], auction_id: int) -> tuple[Principal, Viewer]:
+    caller = require_login(call.principal)
+    return caller, await viewer_of(call.state, caller, auction_id)
 
 
 @api("GET", "/api/auctions/{auction_id:int}", tags=("auctions",))
@@ -90,14 +95,8 @@ async def state(call: Call[Any]) -> Any:
     auction_id = call.path["auction_id"]
     _, viewer = await _viewer(call, auction_id)
     desk: Desk = call.state.desk
-    meta = await desk.engine.meta(auction_id)
-    if not meta:
-        await desk.restore(auction_id, rebuild=False)
-        meta = await desk.engine.meta(auction_id)
-    standings = await desk.engine.standings(auction_id)
-    facts = await desk.facts(auction_id)
-    extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
-    return view(meta, standings, viewer, extra)
+    _, _, state = await desk.view(auction_id, viewer)
+    return state
 
 
 @api(
@@ -239,15 +238,29 @@ async def set_transform(call: Call[TransformCreate]) -> Any:
     return body.model_dump()
 
 
-@api("GET", "/api/auctions/{auction_id:int}/bids.csv", tags=("auctions",))
-async def bids_csv(call: Call[Any]) -> Any:
-    """Every bid of the auction as CSV (the buyer and operators), voided ones marked."""
+_BID_COLUMNS = (
+    "bid_id",
+    "supplier_company_id",
+    "supplier",
+    "price",
+    "currency",
+    "ranking_price_e4",
+    "proxy",
+    "at",
+    "voided",
+    "void_reason",
+)
+
+
+async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
+    """Every bid of the auction in the order placed (the buyer and operators); a sealed
+    auction before its close shows only that bids arrived."""
     auction_id = call.path["auction_id"]
     desk: Desk = call.state.desk
     facts = await desk.facts(auction_id)
     require_member(call.principal, facts.buyer_company_id, "auction")
 
-    def rows(session: Session) -> list[tuple[Any, ...]]:
+    def rows(session: Session) -> list[dict[str, Any]]:
         found = session.execute(
             select(BidRecord, col(Company.name))
             .join(Company, col(Company.id) == col(BidRecord.company_id))
@@ -255,42 +268,47 @@ async def bids_csv(call: Call[Any]) -> Any:
             .order_by(col(BidRecord.epoch), col(BidRecord.seq))
         ).all()
         return [
-            (
-                b.id,
-                b.company_id,
-                name,
-                b.price,
-                facts.currency,
-                b.transformed,
-                b.proxy,
-                clock.rfc3339(b.at),
-                b.voided,
-                b.void_reason or "",
-            )
+            {
+                "bid_id": b.id,
+                "supplier_company_id": b.company_id,
+                "supplier": name,
+                "price": b.price,
+                "currency": facts.currency,
+                "ranking_price_e4": b.transformed,
+                "proxy": b.proxy,
+                "at": clock.rfc3339(b.at),
+                "voided": b.voided,
+                "void_reason": b.void_reason or "",
+            }
             for b, name in found
         ]
 
-    sealed = facts.format == "sealed" and not await _sealed_open(desk, auction_id)
+    found: list[dict[str, Any]] = await call.state.db.run(rows)
+    if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
+        hidden = dict.fromkeys(_BID_COLUMNS, None)
+        found = [{**hidden, "currency": b["currency"], "voided": b["voided"]} for b in found]
+    return found
+
+
+@api("GET", "/api/auctions/{auction_id:int}/bids", tags=("auctions",))
+async def bids(call: Call[Any]) -> Any:
+    """Every bid of the auction, oldest first (buyer, operators): ``[{bid_id,
+    supplier_company_id, supplier, price, currency, ranking_price_e4, proxy, at, voided,
+    void_reason}]``; before a sealed auction's close every field but ``currency`` and
+    ``voided`` is null."""
+    return await _bids(call)
+
+
+@api("GET", "/api/auctions/{auction_id:int}/bids.csv", tags=("auctions",))
+async def bids_csv(call: Call[Any]) -> Any:
+    """Every bid of the auction as CSV (the buyer and operators), voided ones marked."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(
-        [
-            "bid_id",
-            "supplier_company_id",
-            "supplier",
-            "price",
-            "currency",
-            "ranking_price_e4",
-            "proxy",
-            "at",
-            "voided",
-            "void_reason",
-        ]
-    )
-    for row in await call.state.db.run(rows):
-        if sealed:  # before the close a sealed auction shows only that bids arrived
-            row = ("sealed", "", "", "sealed", row[4], "sealed", "", "", row[8], "")
-        writer.writerow(row)
+    writer.writerow(_BID_COLUMNS)
+    for row in await _bids(call):
+        sealed = row["price"] is None
+        writer.writerow(["sealed" if sealed and v is None else v for v in row.values()])
+    auction_id = call.path["auction_id"]
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -320,4 +338,4 @@ async def _sealed_open(desk: Desk, auction_id: int) -> bool:
     return meta.get("status") in ("closed", "awarded", "no_award")
 
 
-ROUTES = [state, place_bid, set_proxy, void_bid, set_transform, bids_csv, audit_log]
+ROUTES = [state, place_bid, set_proxy, void_bid, set_transform, bids, bids_csv, audit_log]

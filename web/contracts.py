@@ -110,7 +110,7 @@ async def document(call: Call[Any]) -> Any:
         return contracts.public(session, call.principal, contract)
 
     data = await call.state.db.run(work)
-    html = templates.get_template("contract.html").render(
+    html = templates.get_template("contract_document.html").render(
         c=data, major=lambda amount: money.format_major(amount, data["currency"])
     )
     return HTMLResponse(html)

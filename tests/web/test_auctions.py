@@ -106,7 +106,7 @@ def test_rejections_have_codes_and_min_acceptable(client: httpx.Client, operator
     assert_error(place_bid(client, buyer, auction_id, 90, "b1"), 403, "not_eligible")
 
 
-def test_same_key_is_oneplace_bid(client: httpx.Client, operator: str) -> None:
+def test_same_key_is_one_bid(client: httpx.Client, operator: str) -> None:
     """Sending a bid again with its key returns the first outcome and bids once."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
@@ -187,7 +187,7 @@ def test_csv_and_audit_are_for_the_buyer(client: httpx.Client, operator: str) ->
     assert_error(client.get(f"/api/auctions/{auction_id}", headers=bearer(other["token"])), 404)
 
 
-def test_operator_voids_aplace_bid(client: httpx.Client, operator: str) -> None:
+def test_operator_voids_a_bid(client: httpx.Client, operator: str) -> None:
     """Voiding the leading bid reranks without it and restores the supplier's earlier bid."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])

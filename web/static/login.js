@@ -12,7 +12,7 @@ form.addEventListener("submit", async (event) => {
       password: form.password.value,
     });
     const next = new URLSearchParams(window.location.search).get("next");
-    window.location.assign(next && next.startsWith("/") ? next : "/");
+    window.location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/");
   } catch (err) {
     error.textContent = err.message;
     error.hidden = false;

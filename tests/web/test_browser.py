@@ -1,0 +1,214 @@
+"""The pages in a real Chromium (Debian's, driven by Playwright) against a real uvicorn.
+
+Two suppliers bid against each other in two browser contexts while the buyer watches
+the live monitor; the server is then restarted under the open pages, which must show
+that they are reconnecting and resume without a reload. Screenshots of the main pages
+go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from rfq.settings import Settings
+from tests.conftest import make_settings
+from tests.support import (
+    PASSWORD,
+    bearer,
+    certified_supplier,
+    live_auction,
+    operator_token,
+    register,
+    run_server,
+)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: .ci/run installs it with apt-get install -y chromium")
+    with sync_playwright() as p:
+        found = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield found
+        found.close()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> Settings:
+    data_dir = tmp_path_factory.mktemp("browser")
+    return make_settings(
+        data_dir, f"sqlite:///{data_dir / 'rfq.sqlite3'}", f"{redis_prefix}{uuid.uuid4().hex[:6]}:"
+    )
+
+
+def _logged_in(browser: Browser, url: str, email: str, **options: Any) -> BrowserContext:
+    context = browser.new_context(base_url=url, **options)
+    answer = context.request.post("/api/auth/login", data={"email": email, "password": PASSWORD})
+    assert answer.ok, answer.text()
+    return context
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _bid(page: Page, price: str) -> None:
+    page.get_by_label("Bid price").fill(price)
+    page.get_by_role("button", name="Place bid").click()
+
+
+def _rows(page: Page) -> Any:
+    return page.get_by_role("table", name="Live bids").locator("tbody tr")
+
+
+@contextlib.contextmanager
+def _world(settings: Settings) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]], int]]:
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        suppliers = [certified_supplier(client, operator, ["fasteners"]) for _ in range(2)]
+        auction_id = live_auction(client, buyer, seconds=600)
+        yield live.url, buyer, suppliers, auction_id
+
+
+def test_two_suppliers_bid_while_the_buyer_watches_and_pages_survive_a_restart(
+    browser: Browser, settings: Settings
+) -> None:
+    """Bids from two browsers reach each other's rank and the buyer's table and chart
+    without a reload; a rejected bid shows its reason; after a server restart every
+    page says it is reconnecting, then resumes and keeps updating."""
+    with _world(settings) as (url, buyer, suppliers, auction_id):
+        port = int(url.rsplit(":", 1)[1])
+        watcher = _logged_in(browser, url, buyer["email"])
+        first = _logged_in(browser, url, suppliers[0]["email"])
+        second = _logged_in(browser, url, suppliers[1]["email"])
+        monitor, room1, room2 = watcher.new_page(), first.new_page(), second.new_page()
+        errors: list[str] = []
+        for page in (monitor, room1, room2):
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"/auctions/{auction_id}")
+            expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+
+        expect(room1.get_by_text("Bid at most 1.20 CNY: the ceiling price.")).to_be_visible()
+        _bid(room1, "1.10")
+        expect(room1.locator("#rank")).to_have_text("Rank 1")
+        expect(_rows(monitor)).to_have_count(1)
+        expect(_rows(monitor).first).to_contain_text("1.10")
+
+        _bid(room2, "1.05")
+        expect(room2.locator("#rank")).to_have_text("Rank 1")
+        expect(room1.locator("#rank")).to_have_text("Rank 2")
+        expect(_rows(monitor)).to_have_count(2)
+        expect(_rows(monitor).first).to_contain_text("1.05")
+        expect(monitor.locator("#chart circle")).to_have_count(2)
+        expect(monitor.locator("#best-price")).to_have_text("1.05 CNY")
+        expect(room1.get_by_text("your last bid minus the minimum decrement")).to_be_visible()
+
+        _bid(room1, "1.30")
+        expect(room1.locator("#bid-result")).to_contain_text("above the ceiling")
+        _bid(room1, "abc")
+        expect(room1.locator("#bid-result")).to_contain_text("Enter an amount like 9.50")
+        expect(room1.locator("#rank")).to_have_text("Rank 2")
+        _shot(room1, "bidding-room")
+        _shot(monitor, "live-monitor")
+
+    # The server is gone: every page shows it and keeps trying.
+    for page in (monitor, room1, room2):
+        expect(page.locator("#conn")).to_have_text("Reconnecting…")
+
+    with run_server(settings, port=port):
+        for page in (monitor, room1, room2):
+            expect(page.locator("#conn")).to_have_text("Live")
+        _bid(room1, "1.00")
+        expect(room1.locator("#rank")).to_have_text("Rank 1")
+        expect(room2.locator("#rank")).to_have_text("Rank 2")
+        expect(_rows(monitor).first).to_contain_text("1.00")
+        expect(monitor.locator("#chart circle")).to_have_count(3)
+        for context in (watcher, first, second):
+            context.close()
+    assert errors == []
+
+
+def test_pages_for_each_role_in_both_languages_at_phone_width(
+    browser: Browser, settings: Settings
+) -> None:
+    """The dashboard, festival control room, RFQ builder and bidding room render for
+    their roles, switch to Chinese, and fit a phone-width screen."""
+    with _world(settings) as (url, buyer, suppliers, auction_id):
+        with httpx.Client(base_url=url) as client:
+            rfq_id = client.get(
+                f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])
+            ).json()["rfq_id"]
+        phone = {"viewport": {"width": 390, "height": 844}}
+        supplier = _logged_in(browser, url, suppliers[0]["email"], **phone)
+        page = supplier.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"/auctions/{auction_id}?lang=zh")
+        expect(page.get_by_label("报价", exact=False).first).to_be_visible()
+        expect(page.locator("#conn")).to_have_text("实时")
+        page.get_by_role("textbox", name=re.compile("报价")).first.fill("1.15")
+        page.get_by_role("button", name="提交报价").click()
+        expect(page.locator("#rank")).to_have_text("第 1 名")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the room is {width} px wide on a 390 px screen"
+        _shot(page, "bidding-room-phone-zh")
+        page.goto("/?lang=en")
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(
+            page.get_by_role("link", name="Spring fastener festival: M8 bolts").first
+        ).to_be_visible()
+
+        buyer_context = _logged_in(browser, url, buyer["email"])
+        builder = buyer_context.new_page()
+        builder.on("pageerror", lambda exc: errors.append(str(exc)))
+        builder.goto("/rfqs/new")
+        builder.get_by_label("Title").fill("Hex nuts")
+        builder.get_by_label("Quantity").fill("20000")
+        builder.get_by_label("Lot name").fill("M8 hex nuts")
+        builder.get_by_label("Ceiling unit price").fill("0.355")
+        builder.get_by_role("button", name="Save draft").click()
+        expect(builder.locator(".field-error")).to_contain_text("at most 2 decimals")
+        builder.get_by_label("Ceiling unit price").fill("0.35")
+        starts = builder.get_by_label("Starts")
+        later = starts.input_value()
+        starts.fill("2020-01-01T08:00")
+        builder.get_by_role("button", name="Save draft").click()
+        expect(builder.locator("#starts_at-error")).to_have_text(
+            "The RFQ must start in the future."
+        )
+        _shot(builder, "rfq-builder")
+        starts.fill(later)
+        builder.get_by_role("button", name="Save draft").click()
+        expect(builder.get_by_role("heading", name="Hex nuts")).to_be_visible()
+        expect(builder.get_by_role("button", name="Publish")).to_be_visible()
+
+        builder.goto(f"/rfqs/{rfq_id}")
+        expect(builder.get_by_role("link", name="Live monitor")).to_be_visible()
+        for context in (supplier, buyer_context):
+            context.close()
+    assert errors == []

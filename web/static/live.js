@@ -1,0 +1,169 @@
+// One websocket to /ws per page (the rfq.v1.json subprotocol), kept alive across drops.
+//
+// - Subscriptions are remembered and renewed after every reconnect; an auction
+//   subscription resumes with the last seq it saw, so the server replays what was
+//   missed or sends a fresh snapshot. Events at or below the latest snapshot's seq are
+//   dropped; a gap or a new epoch triggers a resubscribe.
+// - Bids and proxy floors are requests answered by key. A request whose answer was
+//   lost with the connection is sent again with the same key after the reconnect: the
+//   server answers a repeated key with the first outcome and never bids twice.
+// - Pings every 15 s keep the connection open (the server closes idle ones at 60 s)
+//   and measure the offset of the server's clock: offset = server_time - (t + now) / 2.
+import { showNotification } from "./session.js";
+
+const PING_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 20_000;
+
+export class Live {
+  constructor({ onStatus = () => {} } = {}) {
+    this.onStatus = onStatus;
+    this.offset = 0;
+    this.subs = new Map(); // name -> {frame, handler, seq, epoch}
+    this.pending = new Map(); // key -> {frame, resolve, reject, timer}
+    this.socket = null;
+    this.attempt = 0;
+    this.status = "connecting";
+    this.hello = null;
+  }
+
+  serverNow() {
+    return Date.now() + this.offset;
+  }
+
+  connect() {
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+    const socket = new WebSocket(url, ["rfq.v1.json"]);
+    this.socket = socket;
+    socket.addEventListener("message", (event) => this._receive(JSON.parse(event.data)));
+    socket.addEventListener("close", () => {
+      if (this.socket !== socket) return;
+      clearInterval(this.pinger);
+      this._setStatus("reconnecting");
+      const wait = Math.min(5_000, 250 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+      this.attempt += 1;
+      setTimeout(() => this.connect(), wait);
+    });
+    return this;
+  }
+
+  // name: "auction:5", "festival:2", "notifications"; frame: the subscribe frame.
+  subscribe(name, frame, handler) {
+    this.subs.set(name, { frame, handler, seq: null, epoch: null });
+    this._send(frame);
+  }
+
+  // A bid or proxy frame (with key); resolves with the ack, rejects with the rejection.
+  request(frame) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(frame.key);
+        reject({ code: "unavailable", message: "" });
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(frame.key, { frame, resolve, reject, timer });
+      this._send(frame);
+    });
+  }
+
+  ping() {
+    this._send({ op: "ping", t: Date.now() });
+  }
+
+  _send(frame) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN && this.status === "live") {
+      this.socket.send(JSON.stringify(frame));
+    }
+  }
+
+  _setStatus(status) {
+    this.status = status;
+    this.onStatus(status);
+  }
+
+  _receive(frame) {
+    switch (frame.type) {
+      case "hello":
+        this.hello = frame;
+        this.offset = frame.server_time - Date.now();
+        this.attempt = 0;
+        this._setStatus("live");
+        this.ping();
+        clearInterval(this.pinger);
+        this.pinger = setInterval(() => this.ping(), PING_MS);
+        for (const sub of this.subs.values()) {
+          const again = { ...sub.frame };
+          if (again.auction !== undefined && sub.seq !== null) again.since = sub.seq;
+          this._send(again);
+        }
+        for (const request of this.pending.values()) this._send(request.frame);
+        return;
+      case "pong": {
+        const now = Date.now();
+        this.offset = frame.server_time - (frame.t + now) / 2;
+        return;
+      }
+      case "ack":
+      case "rejected": {
+        const request = this.pending.get(frame.key);
+        if (!request) return;
+        this.pending.delete(frame.key);
+        clearTimeout(request.timer);
+        (frame.type === "ack" ? request.resolve : request.reject)(frame);
+        return;
+      }
+      case "notifications":
+        for (const n of frame.items.slice().reverse()) showNotification(n);
+        this._deliver("notifications", frame);
+        return;
+      case "notification":
+        showNotification(frame);
+        this._deliver("notifications", frame);
+        return;
+      case "festival":
+      case "lot":
+        this._deliver(`festival:${frame.festival}`, frame);
+        return;
+      default:
+        if (frame.auction !== undefined) this._auctionEvent(frame);
+        else if (frame.type === "error") this._deliver("error", frame);
+    }
+  }
+
+  _auctionEvent(frame) {
+    const name = `auction:${frame.auction}`;
+    const sub = this.subs.get(name);
+    if (!sub) return;
+    if (frame.type === "snapshot") {
+      sub.seq = frame.seq;
+      sub.epoch = frame.epoch;
+      sub.resyncing = false;
+      sub.handler(frame);
+      return;
+    }
+    if (frame.type === "error" || frame.seq === undefined) {
+      sub.handler(frame);
+      return;
+    }
+    if (sub.seq === null || frame.seq <= sub.seq) return;
+    if (frame.seq > sub.seq + 1 || (frame.epoch !== undefined && frame.epoch !== sub.epoch)) {
+      if (!sub.resyncing) this._send({ ...sub.frame, since: sub.seq });
+      sub.resyncing = true;
+      return;
+    }
+    sub.resyncing = false;
+    sub.seq = frame.seq;
+    sub.handler(frame);
+  }
+
+  _deliver(name, frame) {
+    const sub = this.subs.get(name);
+    if (sub) sub.handler(frame);
+  }
+}
+
+// The connection badge of live pages: "Live" or "Reconnecting…".
+export function connectionBadge(node, t) {
+  return (status) => {
+    node.dataset.status = status;
+    node.textContent = t(`conn.${status}`);
+  };
+}

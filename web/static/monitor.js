@@ -1,0 +1,242 @@
+// The buyer's live monitor: the Live bids table (each supplier's standing bid, best
+// first), a price-over-time chart, savings against the ceiling, the reserve, soft-close
+// extensions, and the award (whole, split or none) once the auction has closed.
+import { bindForm, localError, showErrors } from "./forms.js";
+import { clockTime, duration, formatMajor, money, reason, t } from "./i18n.js";
+import { $, api, h } from "./session.js";
+import { Live, connectionBadge } from "./live.js";
+import { drawChart } from "./chart.js";
+
+const page = JSON.parse($("#page").textContent);
+const { auction_id: auctionId, currency, quantity } = page;
+const CLOSED = ["closed", "awarded", "no_award", "cancelled"];
+const view = { state: null, ladder: [], points: [], names: new Map(), voided: new Set() };
+const live = new Live({ onStatus: connectionBadge($("#conn"), t) });
+const chart = $("#chart");
+chart.dataset.empty = t("monitor.no_bids");
+
+function name(companyId) {
+  return view.names.get(companyId) || t("monitor.supplier_n", { id: companyId });
+}
+
+async function loadBids() {
+  try {
+    const bids = await api("GET", `/api/auctions/${auctionId}/bids`);
+    view.points = [];
+    for (const b of bids) {
+      if (b.supplier_company_id !== null) view.names.set(b.supplier_company_id, b.supplier);
+      if (b.voided) view.voided.add(b.bid_id);
+      else if (b.price !== null) view.points.push({ at: Date.parse(b.at), price: b.price, id: b.bid_id });
+    }
+    render();
+  } catch {
+    /* the table still works from the live events */
+  }
+}
+
+let namesLater = null;
+function learnName(companyId) {
+  if (view.names.has(companyId)) return;
+  clearTimeout(namesLater);
+  namesLater = setTimeout(loadBids, 300);
+}
+
+function renderTable() {
+  const body = $("#live-bids tbody");
+  const rows = view.ladder.map((b, i) =>
+    h("tr", { "data-bid": b.bid_id },
+      h("td", { class: "num" }, i + 1),
+      h("td", {}, name(b.supplier_company_id), b.proxy ? h("span", { class: "tag" }, t("monitor.proxy")) : null),
+      h("td", { class: "num" }, formatMajor(b.price, currency)),
+      h("td", { class: "num" }, formatMajor(Math.round(b.ranking_price_e4 / 10000), currency)),
+      h("td", {}, clockTime(b.at_ms)),
+      page.operator
+        ? h("td", {}, h("button", { type: "button", class: "quiet", onclick: () => voidBid(b) }, t("monitor.void")))
+        : null,
+    ),
+  );
+  if (!rows.length) {
+    const sealed = view.state && view.state.sealed_bids;
+    rows.push(h("tr", {}, h("td", { colspan: 6, class: "muted" },
+      sealed ? t("monitor.sealed", { count: sealed }) : t("monitor.no_bids"))));
+  }
+  body.replaceChildren(...rows);
+}
+
+function render() {
+  const s = view.state;
+  if (!s) return;
+  const best = view.ladder.length ? view.ladder[0].price : null;
+  $("#state").textContent = t(`state.${s.state}`);
+  $("#best-price").textContent = money(best, currency);
+  $("#bidders").textContent = s.sealed_bids ?? view.ladder.length;
+  $("#savings").textContent =
+    best === null ? "—" : money((page.ceiling_price - best) * quantity, currency, { grouped: true });
+  const reserve = page.reserve_price;
+  $("#reserve").textContent =
+    reserve === null ? t("monitor.no_reserve")
+      : best === null ? t("monitor.reserve_unknown", { price: formatMajor(reserve, currency) })
+        : best <= reserve ? t("monitor.reserve_met") : t("monitor.reserve_not_met");
+  $("#extensions").textContent = s.extensions;
+  renderTable();
+  drawChart(chart, view.points, [
+    { price: page.ceiling_price, label: t("room.ceiling"), kind: "ceiling" },
+    { price: reserve, label: t("monitor.reserve"), kind: "reserve" },
+  ], (p) => formatMajor(p, currency));
+  if (CLOSED.includes(s.state) && s.state !== "cancelled" && view.awardFor !== s.state) {
+    view.awardFor = s.state;
+    showAward();
+  }
+}
+
+function tick() {
+  const s = view.state;
+  if (s) {
+    const now = live.serverNow();
+    const scheduled = s.state === "scheduled";
+    $("#countdown-label").textContent = t(scheduled ? "room.starts_in" : "room.time_left");
+    $("#countdown").textContent = s.state === "live" || scheduled
+      ? duration((scheduled ? Date.parse(s.starts_at) : s.ends_at_ms) - now)
+      : t(`state.${s.state}`);
+  }
+  setTimeout(tick, 250);
+}
+
+function fromSnapshot(state) {
+  view.state = state;
+  view.ladder = (state.ladder || []).map((b) => ({ ...b, at_ms: Date.parse(b.at) }));
+  for (const b of view.ladder) learnName(b.supplier_company_id);
+  if (state.extensions) showExtended(state);
+}
+
+function onBid(frame) {
+  view.state.sealed_bids = frame.bids ?? view.state.sealed_bids;
+  if (frame.bid_id === undefined) return; // a sealed auction before its close
+  const entry = {
+    bid_id: frame.bid_id,
+    supplier_company_id: frame.supplier_company_id,
+    price: frame.price,
+    ranking_price_e4: frame.ranking_price_e4,
+    proxy: frame.proxy,
+    at_ms: frame.at,
+  };
+  view.ladder = view.ladder.filter((b) => b.supplier_company_id !== entry.supplier_company_id);
+  view.ladder.push(entry);
+  view.ladder.sort((a, b) => a.ranking_price_e4 - b.ranking_price_e4 || a.at_ms - b.at_ms);
+  view.points.push({ at: frame.at, price: frame.price, id: frame.bid_id });
+  learnName(entry.supplier_company_id);
+}
+
+function showExtended(frame) {
+  const note = $("#extended");
+  note.textContent = t("room.extended", { time: clockTime(frame.ends_at_ms), count: frame.extensions });
+  note.hidden = false;
+}
+
+live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, (frame) => {
+  switch (frame.type) {
+    case "snapshot":
+      fromSnapshot(frame.state);
+      loadBids();
+      break;
+    case "bid":
+      onBid(frame);
+      if (frame.ends_at_ms) view.state.ends_at_ms = frame.ends_at_ms;
+      break;
+    case "extended":
+      view.state.ends_at_ms = frame.ends_at_ms;
+      view.state.extensions = frame.extensions;
+      showExtended(frame);
+      break;
+    case "error":
+      $("#extended").textContent = reason(frame.code, frame.message);
+      $("#extended").hidden = false;
+      return;
+    default:
+      if (frame.state) view.state.state = frame.state;
+      if (frame.ends_at_ms) view.state.ends_at_ms = frame.ends_at_ms;
+  }
+  render();
+});
+
+async function voidBid(bid) {
+  const why = window.prompt(t("monitor.void_reason"));
+  if (!why) return;
+  try {
+    await api("POST", `/api/auctions/${auctionId}/bids/${bid.bid_id}/void`, { reason: why });
+  } catch (error) {
+    window.alert(error.message);
+  }
+}
+
+// --- award ---------------------------------------------------------------------
+let awardShown = false;
+async function showAward() {
+  const section = $("#award");
+  section.hidden = false;
+  const done = $("#award-done");
+  let decided = null;
+  try {
+    decided = await api("GET", `/api/auctions/${auctionId}/award`);
+  } catch {
+    decided = null;
+  }
+  if (decided && decided.contracts.length) {
+    done.replaceChildren(
+      h("p", {}, t("award.contracts")),
+      h("ul", {}, decided.contracts.map((c) =>
+        h("li", {}, h("a", { href: `/contracts/${c.id}` },
+          `${t("contract.number", { id: c.id })}: ${c.supplier_name} · ${c.quantity} · ${money(c.total, c.currency, { grouped: true })} · ${t(`contract.status.${c.status}`)}`)))),
+    );
+  } else if (view.state.state === "no_award") {
+    done.replaceChildren(h("p", {}, t("award.no_award_done")));
+  }
+  const open = view.state.state === "closed" || (decided && decided.awards.length && decided.contracts.every((c) => ["declined", "cancelled"].includes(c.status)));
+  $("#award-form").hidden = !open;
+  if (!open || awardShown) return;
+  awardShown = true;
+  $("#award-lines").replaceChildren(...view.ladder.map((b, i) =>
+    h("tr", {},
+      h("td", {}, h("label", { for: `qty-${b.bid_id}` }, `${i + 1}. ${name(b.supplier_company_id)}`)),
+      h("td", { class: "num" }, formatMajor(b.price, currency)),
+      h("td", {}, h("input", {
+        id: `qty-${b.bid_id}`, "data-bid": b.bid_id, "data-path": `awards.${i}.quantity`,
+        inputmode: "numeric", value: i === 0 ? String(quantity) : "0", size: 8,
+      })))));
+}
+
+bindForm($("#award-form"), {
+  build: (form) => {
+    const awards = [];
+    for (const input of form.querySelectorAll("input[data-bid]")) {
+      const text = input.value.trim() || "0";
+      if (!/^\d+$/.test(text)) throw localError(input.dataset.path, t("award.bad_quantity"));
+      const n = Number(text);
+      if (n > 0) awards.push({ bid_id: input.dataset.bid, quantity: n });
+    }
+    if (!awards.length) throw localError("reason", t("award.nothing"));
+    return { awards, reason: form.reason.value };
+  },
+  send: (body) => api("POST", `/api/auctions/${auctionId}/award`, body),
+  done: () => {
+    awardShown = false;
+    view.awardFor = null;
+    view.state.state = "awarded";
+    render();
+  },
+});
+
+$("#no-award").addEventListener("click", async () => {
+  const form = $("#award-form");
+  try {
+    await api("POST", `/api/auctions/${auctionId}/award`, { no_award: true, reason: form.reason.value });
+    view.state.state = "no_award";
+    view.awardFor = null;
+    render();
+  } catch (error) {
+    showErrors(form, error);
+  }
+});
+
+live.connect();
+tick();

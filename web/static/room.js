@@ -1,0 +1,201 @@
+// The supplier's bidding room: rank, own price, best price where the lot shows it, the
+// highest price the rules accept now and why, a countdown on the server's clock,
+// soft-close extensions, a proxy floor, and bids over the websocket.
+import { duration, formatMajor, money, parseMajor, reason, t, clockTime } from "./i18n.js";
+import { $, api, h, newKey } from "./session.js";
+import { Live, connectionBadge } from "./live.js";
+
+const page = JSON.parse($("#page").textContent);
+const { auction_id: auctionId, currency } = page;
+// order: the standing bids' pseudonyms best first as of event orderSeq; an ack newer
+// than that carries the rank until the bid's own event arrives.
+const view = { state: null, myToken: null, order: null, orderSeq: 0, ack: null };
+
+const live = new Live({ onStatus: connectionBadge($("#conn"), t) });
+$("#ceiling").textContent = money(page.ceiling_price, currency);
+
+function setRank() {
+  const s = view.state;
+  const node = $("#rank");
+  if (!s) return;
+  if (s.format === "sealed" && !["closed", "awarded", "no_award"].includes(s.state)) {
+    node.textContent = t("room.sealed_rank");
+    return;
+  }
+  let rank = s.my_rank;
+  if (view.ack && view.ack.seq > view.orderSeq) rank = view.ack.rank;
+  else if (view.order && view.myToken) {
+    const at = view.order.indexOf(view.myToken);
+    rank = at >= 0 ? at + 1 : null;
+  }
+  node.textContent = rank ? t("room.rank", { rank }) : t("room.no_bid");
+  node.dataset.rank = rank || "";
+}
+
+function render() {
+  const s = view.state;
+  if (!s) return;
+  $("#state").textContent = t(`state.${s.state}`);
+  $("#my-price").textContent = money(s.my_price, currency);
+  $("#best-price").textContent =
+    "best_price" in s ? money(s.best_price, currency) : t("room.hidden");
+  $("#bidders").textContent = s.bidders ?? t("room.hidden");
+  const min = $("#min-acceptable");
+  if (s.min_acceptable !== null && s.min_acceptable !== undefined) {
+    min.textContent = t(`room.min.${s.min_acceptable_reason}`, {
+      price: formatMajor(s.min_acceptable, currency),
+      currency,
+    });
+  } else {
+    min.textContent = t(`room.min.${s.min_acceptable_reason || "not_open"}`);
+  }
+  $("#bid-button").disabled = s.state !== "live";
+  setRank();
+}
+
+function tick() {
+  const s = view.state;
+  if (s) {
+    const now = live.serverNow();
+    const scheduled = s.state === "scheduled";
+    const target = scheduled ? Date.parse(s.starts_at) : s.ends_at_ms;
+    $("#countdown-label").textContent = t(scheduled ? "room.starts_in" : "room.time_left");
+    $("#countdown").textContent =
+      s.state === "live" || scheduled ? duration(target - now) : t(`state.${s.state}`);
+  }
+  requestAnimationFrame(() => setTimeout(tick, 250));
+}
+
+let refetch = null;
+// The highest acceptable price depends on the standings: ask again after changes.
+function refresh() {
+  clearTimeout(refetch);
+  refetch = setTimeout(async () => {
+    try {
+      const state = await api("GET", `/api/auctions/${auctionId}`);
+      view.state = { ...view.state, ...state };
+      render();
+    } catch {
+      /* the next event asks again */
+    }
+  }, 300);
+}
+
+function showExtended(frame) {
+  const note = $("#extended");
+  note.textContent = t("room.extended", {
+    time: clockTime(frame.ends_at_ms),
+    count: frame.extensions,
+  });
+  note.hidden = false;
+}
+
+live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, (frame) => {
+  switch (frame.type) {
+    case "snapshot":
+      view.state = frame.state;
+      view.myToken = frame.my_token || null;
+      view.order = frame.order || null;
+      view.orderSeq = frame.seq;
+      if (view.state.extensions) showExtended(view.state);
+      break;
+    case "bid":
+      if (frame.order) {
+        view.order = frame.order;
+        view.orderSeq = frame.seq;
+      }
+      view.state.bidders = frame.bidders ?? view.state.bidders;
+      if (frame.ends_at_ms) view.state.ends_at_ms = frame.ends_at_ms;
+      if ("best_price" in frame) view.state.best_price = frame.best_price;
+      refresh();
+      break;
+    case "extended":
+      view.state.ends_at_ms = frame.ends_at_ms;
+      view.state.extensions = frame.extensions;
+      showExtended(frame);
+      break;
+    case "error":
+      $("#bid-result").textContent = reason(frame.code, frame.message);
+      return;
+    default:
+      if (frame.state) view.state.state = frame.state;
+      if (frame.ends_at_ms) view.state.ends_at_ms = frame.ends_at_ms;
+      refresh();
+  }
+  render();
+});
+
+function addMine(price, outcome, cls) {
+  $("#my-bids").prepend(
+    h("tr", { class: cls },
+      h("td", {}, clockTime(live.serverNow())),
+      h("td", { class: "num" }, formatMajor(price, currency)),
+      h("td", {}, outcome)),
+  );
+}
+
+$("#bid-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const result = $("#bid-result");
+  const input = $("#bid-price");
+  result.className = "result";
+  let price;
+  try {
+    price = parseMajor(input.value, currency);
+  } catch (error) {
+    result.textContent = error.message;
+    result.classList.add("bad");
+    input.setAttribute("aria-invalid", "true");
+    return;
+  }
+  input.removeAttribute("aria-invalid");
+  result.textContent = t("room.sending");
+  const button = $("#bid-button");
+  button.disabled = true;
+  try {
+    const ack = await live.request({ op: "bid", auction: auctionId, price, key: newKey() });
+    result.textContent = t("room.accepted", { price: formatMajor(ack.price, currency), rank: ack.rank });
+    result.classList.add("good");
+    view.state.my_price = ack.price;
+    view.state.my_rank = ack.rank;
+    view.ack = ack;
+    input.value = "";
+    addMine(price, t("room.accepted_short", { rank: ack.rank }), "good");
+    refresh();
+  } catch (rejection) {
+    let text = reason(rejection.code, rejection.message);
+    if (rejection.min_acceptable !== undefined && rejection.min_acceptable !== null) {
+      text += " " + t("room.min_hint", { price: formatMajor(rejection.min_acceptable, currency), currency });
+    }
+    result.textContent = text;
+    result.classList.add("bad");
+    addMine(price, text, "bad");
+  } finally {
+    button.disabled = view.state?.state !== "live";
+  }
+});
+
+async function setProxy(floor) {
+  const result = $("#proxy-result");
+  try {
+    const ack = await live.request({ op: "proxy", auction: auctionId, floor, key: newKey() });
+    result.textContent =
+      floor === null ? t("room.proxy_cleared") : t("room.proxy_ok", { price: formatMajor(ack.floor, currency) });
+    refresh();
+  } catch (rejection) {
+    result.textContent = reason(rejection.code, rejection.message);
+  }
+}
+
+$("#proxy-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  try {
+    setProxy(parseMajor($("#proxy-floor").value, currency));
+  } catch (error) {
+    $("#proxy-result").textContent = error.message;
+  }
+});
+$("#proxy-clear").addEventListener("click", () => setProxy(null));
+
+live.connect();
+tick();
