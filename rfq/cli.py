@@ -129,7 +129,12 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"Demo logins (password for all: {demo.PASSWORD})")
     for role, email in logins:
         print(f"  {role:<9} {email}")
-    print("\nSimulated suppliers start bidding a few seconds after the app is up.\n", flush=True)
+    print(
+        "\nsupplier1 is yours to bid with; suppliers 2 to 4 are simulated and start bidding"
+        " a few seconds after the app is up; supplier5 waits in the operator's"
+        " certification queue.\n",
+        flush=True,
+    )
     stop = demo.start_simulation(url)
     try:
         serve(args.host, args.port, 1, settings)

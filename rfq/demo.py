@@ -1,11 +1,13 @@
 """``rfq demo``: a live brand procurement festival with known logins.
 
-:func:`seed` creates the accounts (an operator, two buyers, four suppliers). Once the
+:func:`seed` creates the accounts (an operator, two buyers, five suppliers). Once the
 app answers, a background thread stages the festival through the real HTTP API —
-certifies the suppliers, confirms their deposits, creates the festival and publishes
-three RFQs whose auctions open five seconds later — and simulated suppliers then bid
-every few seconds. Everything is idempotent: running the demo again on the same data
-dir keeps what is there and adds only what is missing.
+certifies four suppliers and confirms their deposits, leaves the fifth's application
+in the operator's queue, creates the festival and publishes four RFQs whose auctions
+open five seconds later (one closes after three minutes, ready to award) — and
+suppliers 2 to 4 then bid every few seconds; supplier 1 is left for the person trying
+the demo. Everything is idempotent: running the demo again on the same data dir keeps
+what is there and adds only what is missing.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ SUPPLIERS = (
     ("supplier2@demo.example.com", "Wenzhou Bolt Industries"),
     ("supplier3@demo.example.com", "Suzhou Precision Parts"),
     ("supplier4@demo.example.com", "Foshan Steel Components"),
+    ("supplier5@demo.example.com", "Dongguan Spring Works"),
 )
+CERTIFIED = 4
+"""Suppliers 1 to 4 are certified with a deposit; 5 waits in the certification queue."""
 
 
 def seed(settings: Settings) -> list[tuple[str, str]]:
@@ -71,10 +76,11 @@ def seed(settings: Settings) -> list[tuple[str, str]]:
 
 FESTIVAL = "Spring brand procurement festival"
 _PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-_LOTS = (
-    ("M8x40 hex bolts, grade 8.8", "fasteners.bolts", 10_000, "pcs", 120),
-    ("M8 hex nuts, zinc plated", "fasteners.nuts", 20_000, "pcs", 35),
-    ("6204-2RS deep groove ball bearings", "bearings.ball", 2_000, "pcs", 1_850),
+_LOTS = (  # name, category, quantity, unit, ceiling, minutes
+    ("M8x40 hex bolts, grade 8.8", "fasteners.bolts", 10_000, "pcs", 120, 20),
+    ("M8 hex nuts, zinc plated", "fasteners.nuts", 20_000, "pcs", 35, 25),
+    ("6204-2RS deep groove ball bearings", "bearings.ball", 2_000, "pcs", 1_850, 30),
+    ("M6x20 hex socket screws", "fasteners.bolts", 50_000, "pcs", 60, 3),
 )
 
 
@@ -124,9 +130,9 @@ def login(base: str, email: str) -> _Api:
     return _Api(base, body["token"])
 
 
-def stage(base: str) -> list[int]:
+def stage(base: str) -> tuple[int, list[int]]:
     """Certify and fund the suppliers, open the festival and publish its RFQs (once);
-    return the live or scheduled auction ids."""
+    return the festival id and the live or scheduled auction ids."""
     operator = login(base, OPERATOR)
     suppliers = [login(base, email) for email, _ in SUPPLIERS]
     for n, (supplier, (_, company)) in enumerate(zip(suppliers, SUPPLIERS, strict=True)):
@@ -144,6 +150,8 @@ def stage(base: str) -> list[int]:
                     "documents": [{"kind": "business_licence", "file_id": file_id}],
                 },
             )
+            if n >= CERTIFIED:
+                continue
             operator.call("POST", f"/api/admin/certifications/{cert['id']}/approve", {"level": 2})
             _, deposit = supplier.call("POST", "/api/deposits", {"amount": 2_000_000})
             operator.call("POST", f"/api/admin/deposits/{deposit['id']}/confirm")
@@ -168,10 +176,10 @@ def stage(base: str) -> list[int]:
     _, report = buyer.call("GET", f"/api/festivals/{festival['id']}")
     live = [lot["auction_id"] for lot in report["lots"] if lot["state"] in ("scheduled", "live")]
     if live:
-        return live
+        return festival["id"], live
     start = now + timedelta(seconds=5)
     ids = []
-    for n, (name, category, quantity, unit, ceiling) in enumerate(_LOTS):
+    for n, (name, category, quantity, unit, ceiling, minutes) in enumerate(_LOTS):
         status, rfq = buyer.call(
             "POST",
             "/api/rfqs",
@@ -182,7 +190,7 @@ def stage(base: str) -> list[int]:
                 "festival_id": festival["id"],
                 "bid_bond": 50_000,
                 "starts_at": start.isoformat(),
-                "ends_at": (start + timedelta(minutes=20 + 5 * n)).isoformat(),
+                "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
                 "lots": [
                     {
                         "name": name,
@@ -192,7 +200,7 @@ def stage(base: str) -> list[int]:
                         "reserve_price": ceiling * 85 // 100,
                         "rules": {
                             "format": "reverse_english",
-                            "visibility": ("rank_only", "best_price", "full_ladder")[n],
+                            "visibility": ("rank_only", "best_price", "full_ladder")[n % 3],
                             "decrement": {"amount": 1},
                             "decrement_from": "own",
                             "ties": "earlier_wins",
@@ -211,7 +219,7 @@ def stage(base: str) -> list[int]:
             raise RuntimeError(f"demo RFQ failed: {rfq}")
         _, published = buyer.call("POST", f"/api/rfqs/{rfq['id']}/publish")
         ids.append(published["lots"][0]["auction_id"])
-    return ids
+    return festival["id"], ids
 
 
 def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
@@ -219,11 +227,14 @@ def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
     then, undercuts its own last bid by a few steps, down to a floor of its own."""
     rng = random.Random()
     try:
-        auctions = stage(base)
+        festival, auctions = stage(base)
     except (OSError, RuntimeError) as exc:
         log.warning("demo: could not stage the festival: %s", exc)
         return
-    bidders = [login(base, email) for email, _ in SUPPLIERS]
+    print(f"\nFestival control room: {base}/festivals/{festival}", flush=True)
+    for auction in auctions:
+        print(f"  auction {auction}: {base}/auctions/{auction}", flush=True)
+    bidders = [login(base, email) for email, _ in SUPPLIERS[1:CERTIFIED]]
     floors = {(a, n): rng.randint(70, 85) for a in auctions for n in range(len(bidders))}
     while not stop.wait(pause_s * rng.uniform(0.5, 1.5)):
         auction = rng.choice(auctions)

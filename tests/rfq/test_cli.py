@@ -79,7 +79,8 @@ def test_bench_engine_prints_figures(tmp_path: Path) -> None:
 
 
 def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> None:
-    """`rfq demo` serves, stages a festival with live auctions, and simulated suppliers bid."""
+    """`rfq demo` serves, stages a festival with live auctions, prints the control room,
+    leaves one application in the certification queue, and simulated suppliers bid."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"RFQ_DATA_DIR": str(tmp_path / "demo"), "RFQ_REDIS_URL": ""}
@@ -104,3 +105,13 @@ def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> Non
             return any(lot["bidders"] > 0 for lot in report.get("lots", []))
 
         wait_for(bids_seen, 90, "simulated bids in the demo festival")
+        log = (tmp_path / "demo.log").read_text()
+        assert f"Festival control room: {url}/festivals/1" in log
+        operator = {"email": "operator@demo.example.com", "password": "festival-demo-2026"}
+        admin = httpx.post(f"{url}/api/auth/login", json=operator, timeout=10).json()["token"]
+        queue = httpx.get(
+            f"{url}/api/admin/certifications?status=pending",
+            timeout=5,
+            headers={"Authorization": f"Bearer {admin}"},
+        ).json()
+        assert [c["company_name"] for c in queue] == ["Dongguan Spring Works"]

@@ -99,7 +99,6 @@ function tick() {
       ? duration((scheduled ? Date.parse(s.starts_at) : s.ends_at_ms) - now)
       : t(`state.${s.state}`);
   }
-  setTimeout(tick, 250);
 }
 
 function fromSnapshot(state) {
@@ -239,4 +238,4 @@ $("#no-award").addEventListener("click", async () => {
 });
 
 live.connect();
-tick();
+setInterval(tick, 250);

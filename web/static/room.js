@@ -51,6 +51,7 @@ function render() {
   }
   $("#bid-button").disabled = s.state !== "live";
   setRank();
+  tick();
 }
 
 function tick() {
@@ -63,7 +64,6 @@ function tick() {
     $("#countdown").textContent =
       s.state === "live" || scheduled ? duration(target - now) : t(`state.${s.state}`);
   }
-  requestAnimationFrame(() => setTimeout(tick, 250));
 }
 
 let refetch = null;
@@ -159,6 +159,7 @@ $("#bid-form").addEventListener("submit", async (event) => {
     view.state.my_price = ack.price;
     view.state.my_rank = ack.rank;
     view.ack = ack;
+    render();
     input.value = "";
     addMine(price, t("room.accepted_short", { rank: ack.rank }), "good");
     refresh();
@@ -198,4 +199,4 @@ $("#proxy-form").addEventListener("submit", (event) => {
 $("#proxy-clear").addEventListener("click", () => setProxy(null));
 
 live.connect();
-tick();
+setInterval(tick, 250);
