@@ -82,6 +82,8 @@ def test_bidding_ranks_and_views(client: httpx.Client, operator: str) -> None:
         "my_price",
         "my_bid_id",
         "my_rank",
+        "min_acceptable",
+        "min_acceptable_reason",
     }
     assert a_view["my_bid_id"] == tie.json()["bid_id"]
 
