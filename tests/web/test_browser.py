@@ -212,3 +212,91 @@ def test_pages_for_each_role_in_both_languages_at_phone_width(
         for context in (supplier, buyer_context):
             context.close()
     assert errors == []
+
+
+def test_festival_control_room_then_award_and_escrow_in_the_browser(
+    browser: Browser, settings: Settings
+) -> None:
+    """The control room follows a festival lot live; after the close the buyer awards it
+    from the monitor, the supplier accepts the contract, the buyer funds the escrow and
+    the operator confirms the payment from the console."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support import rfq_body, wait_for
+
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        supplier = certified_supplier(client, operator, ["fasteners"])
+        now = datetime.now(UTC)
+        festival = client.post(
+            "/api/festivals",
+            json={
+                "name": "Autumn fastener festival",
+                "theme": "Bolts",
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=1)).isoformat(),
+                "categories": ["fasteners"],
+                "organisers": [buyer["company"]["id"]],
+            },
+            headers=bearer(operator),
+        ).json()
+        start = now + timedelta(seconds=2)
+        body = rfq_body(festival_id=festival["id"])
+        body["starts_at"] = start.isoformat()
+        body["ends_at"] = (start + timedelta(seconds=8)).isoformat()
+        body["lots"][0]["rules"].pop("soft_close")
+        auth = bearer(buyer["token"])
+        rfq = client.post("/api/rfqs", json=body, headers=auth).json()
+        published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()
+        auction_id = published["lots"][0]["auction_id"]
+
+        watcher = _logged_in(browser, live.url, buyer["email"])
+        room = watcher.new_page()
+        room.goto(f"/festivals/{festival['id']}")
+        lot = room.locator(f"tr[data-auction='{auction_id}']")
+        expect(lot).to_contain_text("Live", timeout=10_000)
+        wait_for(
+            lambda: (
+                client.post(
+                    f"/api/auctions/{auction_id}/bids",
+                    json={"price": 100, "key": "b1"},
+                    headers=bearer(supplier["token"]),
+                ).status_code
+                == 201
+            ),
+            10,
+            "the bid",
+        )
+        expect(lot).to_contain_text("1.00 CNY")
+        expect(lot).to_contain_text("2,000.00 CNY")  # (1.20 - 1.00) x 10000
+        _shot(room, "festival-control-room")
+
+        monitor = watcher.new_page()
+        monitor.goto(f"/auctions/{auction_id}")
+        expect(monitor.get_by_role("button", name="Award", exact=True)).to_be_visible(timeout=20_000)
+        _shot(monitor, "award")
+        monitor.get_by_role("button", name="Award", exact=True).click()
+        contract_link = monitor.get_by_role("link", name=re.compile(r"Contract \d+"))
+        expect(contract_link).to_be_visible()
+        contract_path = contract_link.get_attribute("href")
+        assert contract_path is not None
+
+        seller = _logged_in(browser, live.url, supplier["email"]).new_page()
+        seller.goto(contract_path)
+        seller.get_by_role("button", name="Accept contract").click()
+        expect(seller.locator("#c-status")).to_have_text("Awaiting funding")
+
+        monitor.goto(contract_path)
+        monitor.get_by_role("button", name="Fund escrow").click()
+        expect(monitor.locator("#c-result")).to_contain_text("Funding payment created")
+
+        me = client.get("/api/me", headers=bearer(operator)).json()
+        console = _logged_in(browser, live.url, me["user"]["email"]).new_page()
+        console.goto("/admin")
+        console.get_by_role("button", name="Confirm payment").click()
+        expect(console.locator("#admin-result")).to_have_text("Confirmed.")
+        monitor.reload()
+        expect(monitor.locator("#c-status")).to_have_text("Funded")
+        expect(monitor.locator("#c-held")).to_have_text("10,000.00 CNY")
+        _shot(monitor, "contract")
