@@ -274,9 +274,10 @@ def test_festival_control_room_then_award_and_escrow_in_the_browser(
 
         monitor = watcher.new_page()
         monitor.goto(f"/auctions/{auction_id}")
-        expect(monitor.get_by_role("button", name="Award", exact=True)).to_be_visible(timeout=20_000)
+        award = monitor.get_by_role("button", name="Award", exact=True)
+        expect(award).to_be_visible(timeout=20_000)
         _shot(monitor, "award")
-        monitor.get_by_role("button", name="Award", exact=True).click()
+        award.click()
         contract_link = monitor.get_by_role("link", name=re.compile(r"Contract \d+"))
         expect(contract_link).to_be_visible()
         contract_path = contract_link.get_attribute("href")
