@@ -115,10 +115,7 @@ def next_price(
     Ties with other suppliers (``ties=rejected``) are not stepped past here: a bid at
     this price may still be refused ``tie_not_allowed``.
     """
-    if meta["status"] not in ("live", "scheduled") or meta["fmt"] not in (
-        "reverse_english",
-        "sealed",
-    ):
+    if meta["status"] not in ("live", "scheduled") or meta["fmt"] not in _PRICED:
         return None, "not_open"
     rules = LotRules(
         format=Format(meta["fmt"]),

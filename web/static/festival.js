@@ -6,7 +6,7 @@ import { Live, connectionBadge } from "./live.js";
 
 const { festival_id: festivalId } = JSON.parse($("#page").textContent);
 const lots = new Map(); // auction id -> lot row data
-const live = new Live({ onStatus: connectionBadge($("#conn"), t) });
+const live = new Live({ onStatus: connectionBadge($("#conn")) });
 
 function savings(lot) {
   return lot.best_price === null || lot.best_price === undefined

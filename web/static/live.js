@@ -9,7 +9,8 @@
 //   server answers a repeated key with the first outcome and never bids twice.
 // - Pings every 15 s keep the connection open (the server closes idle ones at 60 s)
 //   and measure the offset of the server's clock: offset = server_time - (t + now) / 2.
-import { showNotification } from "./session.js";
+import { clockTime, duration, t } from "./i18n.js";
+import { $, showNotification } from "./session.js";
 
 const PING_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -160,8 +161,26 @@ export class Live {
   }
 }
 
+// The countdown of an auction page (#countdown-label, #countdown) on the server's clock:
+// to the start while scheduled, to the end while live, else the state.
+export function showCountdown(live, state) {
+  if (!state) return;
+  const scheduled = state.state === "scheduled";
+  const target = scheduled ? Date.parse(state.starts_at) : state.ends_at_ms;
+  $("#countdown-label").textContent = t(scheduled ? "room.starts_in" : "room.time_left");
+  $("#countdown").textContent =
+    state.state === "live" || scheduled ? duration(target - live.serverNow()) : t(`state.${state.state}`);
+}
+
+// The soft-close notice of an auction page (#extended): the new end and the count.
+export function showExtended(frame) {
+  const note = $("#extended");
+  note.textContent = t("room.extended", { time: clockTime(frame.ends_at_ms), count: frame.extensions });
+  note.hidden = false;
+}
+
 // The connection badge of live pages: "Live" or "Reconnecting…".
-export function connectionBadge(node, t) {
+export function connectionBadge(node) {
   return (status) => {
     node.dataset.status = status;
     node.textContent = t(`conn.${status}`);

@@ -2,16 +2,16 @@
 // first), a price-over-time chart, savings against the ceiling, the reserve, soft-close
 // extensions, and the award (whole, split or none) once the auction has closed.
 import { bindForm, localError, showErrors } from "./forms.js";
-import { clockTime, duration, formatMajor, money, reason, t } from "./i18n.js";
+import { clockTime, formatMajor, money, reason, t } from "./i18n.js";
 import { $, api, h } from "./session.js";
-import { Live, connectionBadge } from "./live.js";
+import { Live, connectionBadge, showCountdown, showExtended } from "./live.js";
 import { drawChart } from "./chart.js";
 
 const page = JSON.parse($("#page").textContent);
 const { auction_id: auctionId, currency, quantity } = page;
 const CLOSED = ["closed", "awarded", "no_award", "cancelled"];
 const view = { state: null, ladder: [], points: [], names: new Map(), voided: new Set() };
-const live = new Live({ onStatus: connectionBadge($("#conn"), t) });
+const live = new Live({ onStatus: connectionBadge($("#conn")) });
 const chart = $("#chart");
 chart.dataset.empty = t("monitor.no_bids");
 
@@ -90,15 +90,7 @@ function render() {
 }
 
 function tick() {
-  const s = view.state;
-  if (s) {
-    const now = live.serverNow();
-    const scheduled = s.state === "scheduled";
-    $("#countdown-label").textContent = t(scheduled ? "room.starts_in" : "room.time_left");
-    $("#countdown").textContent = s.state === "live" || scheduled
-      ? duration((scheduled ? Date.parse(s.starts_at) : s.ends_at_ms) - now)
-      : t(`state.${s.state}`);
-  }
+  showCountdown(live, view.state);
 }
 
 function fromSnapshot(state) {
@@ -126,11 +118,6 @@ function onBid(frame) {
   learnName(entry.supplier_company_id);
 }
 
-function showExtended(frame) {
-  const note = $("#extended");
-  note.textContent = t("room.extended", { time: clockTime(frame.ends_at_ms), count: frame.extensions });
-  note.hidden = false;
-}
 
 live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, (frame) => {
   switch (frame.type) {

@@ -1,9 +1,9 @@
 // The supplier's bidding room: rank, own price, best price where the lot shows it, the
 // highest price the rules accept now and why, a countdown on the server's clock,
 // soft-close extensions, a proxy floor, and bids over the websocket.
-import { duration, formatMajor, money, parseMajor, reason, t, clockTime } from "./i18n.js";
+import { clockTime, formatMajor, money, parseMajor, reason, t } from "./i18n.js";
 import { $, api, h, newKey } from "./session.js";
-import { Live, connectionBadge } from "./live.js";
+import { Live, connectionBadge, showCountdown, showExtended } from "./live.js";
 
 const page = JSON.parse($("#page").textContent);
 const { auction_id: auctionId, currency } = page;
@@ -11,7 +11,7 @@ const { auction_id: auctionId, currency } = page;
 // than that carries the rank until the bid's own event arrives.
 const view = { state: null, myToken: null, order: null, orderSeq: 0, ack: null };
 
-const live = new Live({ onStatus: connectionBadge($("#conn"), t) });
+const live = new Live({ onStatus: connectionBadge($("#conn")) });
 $("#ceiling").textContent = money(page.ceiling_price, currency);
 
 function setRank() {
@@ -55,15 +55,7 @@ function render() {
 }
 
 function tick() {
-  const s = view.state;
-  if (s) {
-    const now = live.serverNow();
-    const scheduled = s.state === "scheduled";
-    const target = scheduled ? Date.parse(s.starts_at) : s.ends_at_ms;
-    $("#countdown-label").textContent = t(scheduled ? "room.starts_in" : "room.time_left");
-    $("#countdown").textContent =
-      s.state === "live" || scheduled ? duration(target - now) : t(`state.${s.state}`);
-  }
+  showCountdown(live, view.state);
 }
 
 let refetch = null;
@@ -81,14 +73,6 @@ function refresh() {
   }, 300);
 }
 
-function showExtended(frame) {
-  const note = $("#extended");
-  note.textContent = t("room.extended", {
-    time: clockTime(frame.ends_at_ms),
-    count: frame.extensions,
-  });
-  note.hidden = false;
-}
 
 live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, (frame) => {
   switch (frame.type) {
@@ -107,7 +91,8 @@ live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, 
       view.state.bidders = frame.bidders ?? view.state.bidders;
       if (frame.ends_at_ms) view.state.ends_at_ms = frame.ends_at_ms;
       if ("best_price" in frame) view.state.best_price = frame.best_price;
-      refresh();
+      // Others' bids move the highest acceptable price only when it is set by the best.
+      if (view.state.min_acceptable_reason === "best") refresh();
       break;
     case "extended":
       view.state.ends_at_ms = frame.ends_at_ms;
