@@ -1,15 +1,18 @@
 -- bid.lua: validate, rank and record one bid of a reverse_english or sealed auction,
--- atomically, including the soft close and the proxy bids that answer it; or set a
--- supplier's proxy floor (op "proxy"). It mirrors bidding/decide.py and
--- bidding/auction.py (place_bid, set_proxy, _record, _run_proxies) exactly;
--- tests/bidding/test_lua.py checks the two against each other.
+-- atomically, including the soft close and the proxy bids that answer it; set a
+-- supplier's proxy floor (op "proxy"); or, in a japanese or dutch clock auction, accept
+-- the current level's price (op "bid" with that price). It mirrors bidding/decide.py,
+-- bidding/auction.py (place_bid, set_proxy, _record, _run_proxies) and bidding/clock.py
+-- (accept) exactly; tests/bidding/test_lua.py checks them against each other.
 --
 -- KEYS (all share the hash tag {a:<id>}, see rfq/keys.py):
 --   1 m     hash    status fmt starts ends ext seq aseq epoch ceiling reserve dec_amt
 --                   dec_bps dec_from ties sc_win sc_ext sc_trig sc_topn sc_max rl_int
---                   rl_burst id
+--                   rl_burst id, and for clock formats ck_start ck_step ck_int ck_end
+--                   lvl (the current level; status.lua's tick moves it)
 --   2 lad   zset    member "<seq %012d>:<company>", score = transformed price
---   3 st    hash    company -> msgpack {bid_id, price, t, seq, at, proxy, member}
+--   3 st    hash    company -> msgpack {bid_id, price, t, seq, at, proxy, member, level}
+--                   (level: clock formats, the level the bid accepted)
 --   4 tf    hash    company -> "multiplier_bps:adder"
 --   5 px    hash    company -> proxy floor
 --   6 idem  hash    "<company>:<key>" -> msgpack outcome (the first one)
@@ -33,6 +36,8 @@
 --   {r="replay", o=<the first outcome's map>}
 --   {r="limited", retry_ms}     rate limited: not recorded, not stored
 --   {r="missing"}               the auction is not loaded in Redis
+--   {r="tick"}                  a clock auction's level (or start) is due: the caller
+--                               runs status.lua's tick and calls again; nothing changed
 -- Outcomes other than "limited" and a "not_eligible" rejection are stored under the key.
 
 local M, LAD, ST, TF, PX, IDEM, RL, EV, AU =
@@ -64,6 +69,15 @@ local dec_amt, dec_bps = tonumber(m.dec_amt), tonumber(m.dec_bps)
 local dec_best = m.dec_from == 'best'
 local ties_rejected = m.ties == 'rejected'
 local sealed = m.fmt == 'sealed'
+
+local clocked = m.fmt == 'japanese' or m.fmt == 'dutch'
+if clocked then
+  local level_ends = tonumber(m.starts) + (tonumber(m.lvl) + 1) * tonumber(m.ck_int) * 1000
+  if (m.status == 'scheduled' and now >= tonumber(m.starts))
+      or (m.status == 'live' and now >= level_ends) then
+    return cmsgpack.pack({r = 'tick'})
+  end
+end
 
 -- Rate limit (GCRA per company): not recorded anywhere.
 local rl_int, rl_burst = tonumber(m.rl_int), tonumber(m.rl_burst)
@@ -111,7 +125,7 @@ local function reject(code, min_acc, store)
 end
 
 if ARGV[5] ~= '1' then return reject('not_eligible', nil, false) end
-if m.fmt ~= 'reverse_english' and (ARGV[9] ~= 'bid' or not sealed) then
+if m.fmt ~= 'reverse_english' and (ARGV[9] ~= 'bid' or not (sealed or clocked)) then
   return reject('wrong_format', nil, true)
 end
 local scheduled_proxy = ARGV[9] ~= 'bid' and m.status == 'scheduled'
@@ -200,19 +214,21 @@ local function rank(c)
   return redis.call('ZRANK', LAD, own.member) + 1
 end
 local placed = {}
-local function record(c, p, t, proxy)
+local function record(c, p, t, proxy, level)
   local before = standing(c)
   if before then redis.call('ZREM', LAD, before.member) end
   local s = seq + 1
   local bid_id = m.id .. '.' .. m.epoch .. (proxy and ':p' or '-') .. S(s)
   local member = string.format('%012d', s) .. ':' .. c
   local bid = {bid_id = bid_id, company = c, price = p, t = t, seq = s, at = now,
-               proxy = proxy, commit = ARGV[6]}
+               proxy = proxy, commit = ARGV[6], level = level}
   redis.call('ZADD', LAD, S(t), member)
   redis.call('HSET', ST, c, cmsgpack.pack({bid_id = bid_id, price = p, t = t, seq = s,
-                                           at = now, proxy = proxy, member = member}))
+                                           at = now, proxy = proxy, member = member,
+                                           level = level}))
   event('bid', bid)
-  local data = {company = c, price = p, t = t, bid_id = bid_id, proxy = proxy, seq = s}
+  local data = {company = c, price = p, t = t, bid_id = bid_id, proxy = proxy, seq = s,
+                level = level}
   if sealed then data.commit, data.nonce = ARGV[6], ARGV[7] end
   if not proxy then data.key = ARGV[4] end
   audit('bid_accepted', data)
@@ -309,6 +325,40 @@ if ARGV[9] == 'proxy' then
   if m.status == 'live' then run_proxies() end
   return finish({r = 'ok', rank = rank(company), ends = ends, ext = ext,
                  extended = #events > #placed}, true)
+end
+
+-- clock.accept -------------------------------------------------------------------
+-- The price must be the current level's (a stale or made-up price is refused with the
+-- current one); accepting a level twice changes nothing; a japanese supplier that did
+-- not accept the level before is out; in a dutch clock the first acceptance wins and
+-- closes the auction. Clocks rank by price alone (no transforms): the ladder's first
+-- bid is the winner (the last level's first acceptance).
+if clocked then
+  local lvl = tonumber(m.lvl)
+  local start, step, stop = tonumber(m.ck_start), tonumber(m.ck_step), tonumber(m.ck_end)
+  local current
+  if stop < start then current = math.max(start - lvl * step, stop)
+  else current = math.min(start + lvl * step, stop) end
+  local price = tonumber(price_text)
+  if price ~= current then return reject('price_not_current', current, true) end
+  local own = standing(company)
+  if own and own.level == lvl then
+    return finish({r = 'ok', rank = rank(company), ends = ends, ext = ext, extended = false,
+                   bid = {bid_id = own.bid_id, company = company, price = own.price,
+                          t = own.t, seq = own.seq, at = own.at, level = own.level}}, true)
+  end
+  if m.fmt == 'japanese' and lvl > 0 and not (own and own.level == lvl - 1) then
+    return reject('dropped_out', nil, true)
+  end
+  local bid = record(company, price, price * 10000, false, lvl)
+  if m.fmt == 'dutch' then
+    ends = now
+    redis.call('HSET', M, 'status', 'closed')
+    local s = event('closed', {status = 'closed', ends = ends})
+    audit('closed', {status = 'closed', ends = ends, seq = s, type = 'closed'})
+  end
+  return finish({r = 'ok', bid = bid, rank = rank(company), ends = ends, ext = ext,
+                 extended = false}, true)
 end
 
 -- place_bid ----------------------------------------------------------------------

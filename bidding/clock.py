@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bidding.auction import EVENT_OF_MOVE, AuctionStatus, Move, StatusChanged, transition
-from bidding.errors import AuctionNotLive, InvalidRules, NotEligible
+from bidding.errors import AuctionNotLive, DroppedOut, InvalidRules
 from bidding.rules import Clock, Format, LotRules
 
 __all__ = [
@@ -45,8 +45,10 @@ __all__ = [
     "LevelStarted",
     "accept",
     "cancel",
+    "clock_end_ms",
     "current_level",
     "last_level",
+    "level_of_price",
     "level_price",
     "new_clock",
     "settle",
@@ -64,6 +66,22 @@ def level_price(clock: Clock, level: int) -> int:
     if clock.end_price < clock.start_price:
         return max(clock.start_price - level * clock.step, clock.end_price)
     return min(clock.start_price + level * clock.step, clock.end_price)
+
+
+def level_of_price(clock: Clock, price: int) -> int | None:
+    """The level whose price this is, or None if no level has it."""
+    last = last_level(clock)
+    if price == clock.end_price:
+        return last
+    falling = clock.end_price < clock.start_price
+    moved = clock.start_price - price if falling else price - clock.start_price
+    level, rest = divmod(moved, clock.step)
+    return level if moved >= 0 and rest == 0 and level < last else None
+
+
+def clock_end_ms(clock: Clock, start_ms: int) -> int:
+    """The latest a clock that starts at ``start_ms`` can run to: its last level's end."""
+    return start_ms + (last_level(clock) + 1) * clock.interval_s * 1000
 
 
 def current_level(clock: Clock, start_ms: int, now_ms: int) -> tuple[int, int, int]:
@@ -186,7 +204,7 @@ def accept(
         return state, ()
     japanese = state.rules.format is Format.JAPANESE
     if japanese and state.level > 0 and supplier not in state.active:
-        raise NotEligible("You dropped out of this clock auction.")
+        raise DroppedOut("You dropped out of this clock auction.")
     price = level_price(state.clock, state.level)
     seq = state.seq + 1
     state = replace(state, accepted=(*state.accepted, supplier), seq=seq)
@@ -219,8 +237,7 @@ def _move(
 
 
 def _end(state: ClockAuction) -> int:
-    """The latest the clock can run to: the end of its last level."""
-    return _level_end(state, last_level(state.clock))
+    return clock_end_ms(state.clock, state.starts_at_ms)
 
 
 def _level_end(state: ClockAuction, level: int) -> int:

@@ -58,6 +58,8 @@ _ERRORS: dict[str, type[errors.BidRejected]] = {
         errors.AboveCeiling,
         errors.BelowDecrement,
         errors.TieNotAllowed,
+        errors.DroppedOut,
+        errors.PriceNotCurrent,
     )
 }
 
@@ -68,6 +70,8 @@ _MESSAGES = {
     "above_ceiling": "The price is above the ceiling price.",
     "below_decrement": "The price does not undercut by at least the minimum decrement.",
     "tie_not_allowed": "The price ties another supplier's bid, and ties are not allowed.",
+    "dropped_out": "You did not accept the previous price level and are out of this clock.",
+    "price_not_current": "A clock auction takes only its current price.",
 }
 
 
@@ -191,7 +195,7 @@ class Desk:
             await self.engine.load(auction_id, state, replace=True)
         finally:
             await self.engine.unlock(lock, token)
-        due = due_ms(state)
+        due = due_ms(state["meta"])
         if due is not None:
             await redis.zadd(self.engine.keys.schedule, {str(auction_id): due})
         return True
@@ -213,13 +217,34 @@ class Desk:
             transform = Transform(*await self.engine.transform(auction_id, str(viewer.company_id)))
         return meta, standings, view(meta, standings, viewer, extra, transform)
 
+    async def tick(self, auction_id: int, now_ms: int) -> int:
+        """Open, close or step an auction as its time calls for (``status.lua``'s tick),
+        journal what happened and file it under its next due time; 1 if it changed."""
+        engine = self.engine
+        out = await engine.move(auction_id, "tick", now_ms=now_ms)
+        if out.result == "missing":
+            await self.restore(auction_id, rebuild=False)
+            return 0
+        if out.events or out.audit:
+            await self.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
+        if out.due_ms is not None:
+            await engine.redis.zadd(engine.keys.schedule, {str(auction_id): out.due_ms})
+        else:
+            await engine.redis.zrem(engine.keys.schedule, str(auction_id))
+        return 1 if out.events or out.audit else 0
+
     async def _call(self, auction_id: int, call: Any) -> Outcome:
         outcome: Outcome = await call()
-        if outcome.result == "missing":
-            await self.restore(auction_id, rebuild=False)
-            outcome = await call()
+        for _ in range(3):
             if outcome.result == "missing":
-                raise NotFound("No such auction.")
+                await self.restore(auction_id, rebuild=False)
+            elif outcome.result == "tick":  # a clock level (or the start) is due first
+                await self.tick(auction_id, clock.now_ms())
+            else:
+                break
+            outcome = await call()
+        if outcome.result in ("missing", "tick"):
+            raise NotFound("No such auction.")
         if outcome.result in ("ok", "rejected"):
             outbid = None if outcome.replay or not outcome.outbid else int(outcome.outbid)
             await self.journal.write(

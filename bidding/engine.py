@@ -14,6 +14,7 @@ from typing import Any
 
 import msgpack
 
+from bidding.clock import clock_end_ms
 from bidding.rules import LotRules
 from rfq.keys import AuctionKeys, Keys
 
@@ -40,7 +41,8 @@ class RateLimit:
 class Outcome:
     """What ``bid.lua`` answered.
 
-    ``result`` is ``ok``, ``rejected``, ``limited`` or ``missing``; ``replay`` is True
+    ``result`` is ``ok``, ``rejected``, ``limited``, ``missing`` or ``tick`` (a clock
+    auction must be ticked first); ``replay`` is True
     when the key was seen before and this is the first outcome again.
     """
 
@@ -62,12 +64,14 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class StatusOutcome:
-    """What ``status.lua`` answered: ``ok``, ``illegal`` or ``missing``."""
+    """What ``status.lua`` answered: ``ok``, ``illegal`` or ``missing``; ``due_ms`` is
+    when the scheduler must tick the auction next (None: never)."""
 
     result: str
     status: str | None = None
     starts_ms: int | None = None
     ends_ms: int | None = None
+    due_ms: int | None = None
     epoch: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
@@ -87,9 +91,16 @@ def meta_of(
     aseq: int,
     epoch: int,
     rate: RateLimit,
+    level: int = 0,
 ) -> dict[str, Any]:
-    """The ``{a:<id>}:m`` hash for an auction (see ``bid.lua``'s header)."""
-    d, sc = rules.decrement, rules.soft_close
+    """The ``{a:<id>}:m`` hash for an auction (see ``bid.lua``'s header).
+
+    A clock auction that has not closed ends when its clock can run out at the latest
+    (``ends_ms`` is then ignored); ``level`` is its current price level.
+    """
+    d, sc, c = rules.decrement, rules.soft_close, rules.clock
+    if c is not None and status in ("scheduled", "live"):
+        ends_ms = clock_end_ms(c, starts_ms)
     return {
         "id": str(auction_id),
         "status": status,
@@ -114,6 +125,11 @@ def meta_of(
         "sc_max": "" if sc is None or sc.max_extensions is None else sc.max_extensions,
         "rl_int": rate.interval_ms,
         "rl_burst": rate.burst_ms,
+        "ck_start": "" if c is None else c.start_price,
+        "ck_step": "" if c is None else c.step,
+        "ck_int": "" if c is None else c.interval_s,
+        "ck_end": "" if c is None else c.end_price,
+        "lvl": level,
     }
 
 
@@ -191,6 +207,7 @@ class Engine:
             status=out.get("status"),
             starts_ms=out.get("starts"),
             ends_ms=out.get("ends"),
+            due_ms=out.get("due"),
             epoch=out.get("epoch", 0),
             events=[_unpack(e) for e in out.get("events", [])],
             audit=[_unpack(e) for e in out.get("audit", [])],
@@ -210,13 +227,14 @@ class Engine:
     ) -> None:
         """Apply a buyer's amendment to a loaded auction: a higher ceiling (any time),
         a later end (before the start only; the caller checked). One HSET, atomic with
-        the scripts. An auction not in Redis picks the change up from SQL when loaded."""
+        the scripts. An auction not in Redis picks the change up from SQL when loaded.
+        A clock auction keeps its end: its clock sets it."""
+        key = self.auction_keys(auction_id).meta
         fields: dict[str, int] = {}
         if ceiling_price is not None:
             fields["ceiling"] = ceiling_price
-        if ends_ms is not None:
-            fields["ends"] = ends_ms
-        key = self.auction_keys(auction_id).meta
+        if ends_ms is not None and not await self.redis.hget(key, "ck_int"):
+            fields["ends"] = ends_ms  # a clock's end is its last level's, not the lot's
         if fields and await self.redis.exists(key):
             await self.redis.hset(key, mapping=fields)
 

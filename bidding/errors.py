@@ -10,19 +10,22 @@ sentence in ``message``. The HTTP and websocket layers turn them into
     ├── BidRejected                   bid_rejected (carries min_acceptable)
     │   ├── AuctionNotLive            auction_not_live
     │   ├── NotEligible               not_eligible
+    │   │   └── DroppedOut            dropped_out
     │   ├── RateLimited               rate_limited
     │   ├── WrongFormat               wrong_format
     │   ├── InvalidPrice              invalid_price
     │   ├── AboveCeiling              above_ceiling
     │   ├── BelowDecrement            below_decrement
-    │   └── TieNotAllowed             tie_not_allowed
+    │   ├── TieNotAllowed             tie_not_allowed
+    │   └── PriceNotCurrent           price_not_current
     ├── InvalidRules                  invalid_rules (carries field)
     ├── IllegalTransition             illegal_transition (carries state, move)
     └── BidNotVoidable                bid_not_voidable
 
 The engine raises every ``BidRejected`` subclass except ``NotEligible`` for bids and
 ``RateLimited``, which belong to the I/O layer (invitations, deposits, throttling); it
-raises ``NotEligible`` itself only for a clock-auction supplier that has dropped out.
+raises ``DroppedOut`` (a ``NotEligible``) itself for a clock-auction supplier that has
+dropped out.
 """
 
 from __future__ import annotations
@@ -34,10 +37,12 @@ __all__ = [
     "BelowDecrement",
     "BidNotVoidable",
     "BidRejected",
+    "DroppedOut",
     "IllegalTransition",
     "InvalidPrice",
     "InvalidRules",
     "NotEligible",
+    "PriceNotCurrent",
     "RateLimited",
     "TieNotAllowed",
     "WrongFormat",
@@ -82,6 +87,12 @@ class NotEligible(BidRejected):
     code = "not_eligible"
 
 
+class DroppedOut(NotEligible):
+    """A japanese clock's supplier did not accept a level and is out of the auction."""
+
+    code = "dropped_out"
+
+
 class RateLimited(BidRejected):
     """The supplier sent bids faster than allowed; raised by the I/O layer."""
 
@@ -89,7 +100,8 @@ class RateLimited(BidRejected):
 
 
 class WrongFormat(BidRejected):
-    """The operation does not exist in this auction's format (a bid in a clock auction)."""
+    """The operation does not exist in this auction's format (a proxy floor in a sealed or
+    clock auction)."""
 
     code = "wrong_format"
 
@@ -120,6 +132,13 @@ class TieNotAllowed(BidRejected):
     """The price ties another supplier's standing bid and the lot rejects ties."""
 
     code = "tie_not_allowed"
+
+
+class PriceNotCurrent(BidRejected):
+    """A clock auction takes only its current level's price (``min_acceptable``); the
+    clock has moved on, or the price was never a level's."""
+
+    code = "price_not_current"
 
 
 class InvalidRules(AuctionError):

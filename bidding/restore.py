@@ -13,12 +13,14 @@ changes nothing) and the bid rate-limit state.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgpack
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from bidding.clock import level_of_price
 from bidding.engine import RateLimit, meta_of
 from bidding.records import AuctionRecord, AuditRecord, BidRecord, EventRecord, TransformRecord
 from bidding.rules import parse_rules
@@ -67,6 +69,10 @@ def snapshot(session: Session, auction_id: int, *, rate: RateLimit) -> dict[str,
     rules = parse_rules(auction.rules, ceiling_price=auction.ceiling_price)
     seq = max(auction.seq, _max(session, EventRecord.seq, EventRecord.auction_id, auction_id))
     aseq = max(auction.aseq, _max(session, AuditRecord.aseq, AuditRecord.auction_id, auction_id))
+    standing_bids = _standing_bids(session, auction_id)
+    levels: dict[str, int] = {}
+    if rules.clock is not None:
+        levels = {b.id: level_of_price(rules.clock, b.price) or 0 for b in standing_bids}
     meta = meta_of(
         auction_id=auction_id,
         status=auction.status,
@@ -80,23 +86,25 @@ def snapshot(session: Session, auction_id: int, *, rate: RateLimit) -> dict[str,
         aseq=aseq,
         epoch=auction.epoch,
         rate=rate,
+        level=_clock_level(session, auction_id, levels.values()),
     )
     standing: dict[str, bytes] = {}
     ladder: list[list[Any]] = []
     idem: dict[str, bytes] = {}
-    for bid in _standing_bids(session, auction_id):
+    for bid in standing_bids:
         member = f"{bid.seq:012d}:{bid.company_id}"
-        standing[str(bid.company_id)] = _pack(
-            {
-                "bid_id": bid.id,
-                "price": bid.price,
-                "t": bid.transformed,
-                "seq": bid.seq,
-                "at": clock.to_ms(bid.at),
-                "proxy": bid.proxy,
-                "member": member,
-            }
-        )
+        packed = {
+            "bid_id": bid.id,
+            "price": bid.price,
+            "t": bid.transformed,
+            "seq": bid.seq,
+            "at": clock.to_ms(bid.at),
+            "proxy": bid.proxy,
+            "member": member,
+        }
+        if bid.id in levels:
+            packed["level"] = levels[bid.id]
+        standing[str(bid.company_id)] = _pack(packed)
         ladder.append([member, bid.transformed])
     for bid in session.execute(
         select(BidRecord).where(
@@ -122,14 +130,29 @@ def snapshot(session: Session, auction_id: int, *, rate: RateLimit) -> dict[str,
     }
 
 
-def due_ms(state: dict[str, Any]) -> int | None:
-    """When the scheduler must next look at an auction of this state (None: never)."""
-    meta = state["meta"]
+def due_ms(meta: Mapping[str, Any]) -> int | None:
+    """When the scheduler must next look at an auction with this meta hash (None:
+    never): its start, then its end, or for a live clock the end of its level."""
     if meta["status"] == "scheduled":
         return int(meta["starts"])
+    if meta["status"] == "live" and meta.get("ck_int"):
+        return int(meta["starts"]) + (int(meta["lvl"]) + 1) * int(meta["ck_int"]) * 1000
     if meta["status"] == "live":
         return int(meta["ends"])
     return None
+
+
+def _clock_level(session: Session, auction_id: int, bid_levels: Iterable[int]) -> int:
+    """A clock auction's current level as SQL knows it: the latest level started or
+    accepted (the scheduler's next tick moves it on to the present)."""
+    level = max(bid_levels, default=0)
+    rows = session.execute(
+        select(col(EventRecord.data)).where(
+            col(EventRecord.auction_id) == auction_id,
+            col(EventRecord.type).in_(("round", "price")),
+        )
+    ).scalars()
+    return max([level, *(int(data["level"]) for data in rows)])
 
 
 def _standing_bids(session: Session, auction_id: int) -> list[BidRecord]:

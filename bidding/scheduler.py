@@ -34,6 +34,7 @@ from sqlmodel import Session, col
 from bidding.desk import Desk
 from bidding.journal import Output
 from bidding.records import AuctionRecord, BidRecord
+from bidding.restore import due_ms
 from rfq import clock
 
 log = logging.getLogger("rfq.scheduler")
@@ -75,28 +76,13 @@ class Scheduler:
             await asyncio.sleep(self.tick_s)
 
     async def tick(self) -> int:
-        """Tick every due auction once; return how many changed status."""
+        """Tick every due auction once; return how many changed."""
         engine = self.desk.engine
         now = clock.now_ms()
         due = await engine.redis.zrangebyscore(engine.keys.schedule, "-inf", now, start=0, num=200)
         changed = 0
         for raw in due:
-            auction_id = int(raw)
-            out = await engine.move(auction_id, "tick", now_ms=now)
-            if out.result == "missing":
-                await self.desk.restore(auction_id, rebuild=False)
-                continue
-            if out.events or out.audit:
-                await self.desk.journal.write(
-                    [Output(auction_id, out.epoch, out.events, out.audit)]
-                )
-                changed += 1
-            if out.status == "scheduled" and out.starts_ms is not None:
-                await engine.redis.zadd(engine.keys.schedule, {str(auction_id): out.starts_ms})
-            elif out.status == "live" and out.ends_ms is not None:
-                await engine.redis.zadd(engine.keys.schedule, {str(auction_id): out.ends_ms})
-            else:
-                await engine.redis.zrem(engine.keys.schedule, str(auction_id))
+            changed += await self.desk.tick(int(raw), now)
         return changed
 
     async def reconcile(self, grace_ms: int = GRACE_MS) -> dict[str, int]:
@@ -177,7 +163,7 @@ class Scheduler:
 
     async def _reschedule(self, meta: dict[str, Any], auction_id: int) -> None:
         engine = self.desk.engine
-        due = {"scheduled": meta.get("starts"), "live": meta.get("ends")}.get(meta["status"])
+        due = due_ms(meta)
         if due is not None:
             await engine.redis.zadd(engine.keys.schedule, {str(auction_id): int(due)})
 

@@ -1,5 +1,7 @@
 -- status.lua: move an auction through its lifecycle, atomically with its bids.
--- Mirrors bidding/auction.py (tick, cancel_auction, settle, void_bid).
+-- Mirrors bidding/auction.py (tick, cancel_auction, settle, void_bid) and, for the
+-- japanese and dutch clock formats, bidding/clock.py (tick: open, end each level that
+-- has ended, in order, start the next or close).
 --
 -- KEYS: the nine keys of one auction, as for bid.lua (m lad st tf px idem rl ev au).
 -- ARGV:
@@ -12,7 +14,8 @@
 --              "void" (live|closed): ARGV[4] bid id, ARGV[5] company, ARGV[6] reason,
 --              ARGV[7] the company's previous standing bid to restore (msgpack, or "")
 --   3 maxlen   approximate cap of both streams
--- Returns msgpack {r="ok", status, ends, starts, epoch, events={...}, audit={...}} or
+-- Returns msgpack {r="ok", status, ends, starts, due, epoch, events={...}, audit={...}}
+-- (due: when the scheduler must tick it next, absent when never) or
 -- {r="illegal", status} or {r="missing"}.
 
 local M, LAD, ST, EV, AU = KEYS[1], KEYS[2], KEYS[3], KEYS[8], KEYS[9]
@@ -27,25 +30,84 @@ local starts = tonumber(redis.call('HGET', M, 'starts'))
 local ends = tonumber(redis.call('HGET', M, 'ends'))
 local events, audits = {}, {}
 
-local function record(kind, data, private)
+local function record(kind, data, private, at)
   seq, aseq = seq + 1, aseq + 1
-  data.seq, data.type, data.at = seq, kind, now
+  data.seq, data.type, data.at = seq, kind, at or now
   local packed = cmsgpack.pack(data)
   redis.call('XADD', EV, 'MAXLEN', '~', maxlen, S(seq) .. '-0', 'seq', S(seq), 'd', packed)
   events[#events + 1] = data
-  local entry = {aseq = aseq, kind = kind, at = now, seq = seq}
+  local entry = {aseq = aseq, kind = kind, at = data.at, seq = seq}
   for k, v in pairs(data) do if entry[k] == nil then entry[k] = v end end
   if private then entry.decision = private end
   local apacked = cmsgpack.pack(entry)
   redis.call('XADD', AU, 'MAXLEN', '~', maxlen, S(aseq) .. '-0', 'aseq', S(aseq), 'd', apacked)
   audits[#audits + 1] = entry
 end
-local function become(new, kind, private)
+local function become(new, kind, private, at)
   status = new
-  record(kind, {status = new, ends = ends}, private)
+  record(kind, {status = new, ends = ends}, private, at)
 end
 
-if move == 'tick' then
+-- Clock formats (bidding/clock.py): level k runs from starts + k * interval to
+-- starts + (k + 1) * interval at start -/+ k * step, clamped to the end price (the last
+-- level). Events are stamped with the boundary at which they happened.
+local fmt = redis.call('HGET', M, 'fmt')
+local clocked = fmt == 'japanese' or fmt == 'dutch'
+local lvl, interval, last, due = 0, 0, 0, nil
+local c_start, c_step, c_end = 0, 0, 0
+if clocked then
+  lvl = tonumber(redis.call('HGET', M, 'lvl'))
+  interval = tonumber(redis.call('HGET', M, 'ck_int')) * 1000
+  c_start = tonumber(redis.call('HGET', M, 'ck_start'))
+  c_step = tonumber(redis.call('HGET', M, 'ck_step'))
+  c_end = tonumber(redis.call('HGET', M, 'ck_end'))
+  last = math.floor((math.abs(c_end - c_start) + c_step - 1) / c_step)
+end
+local function level_end(l) return starts + (l + 1) * interval end
+local function level_price(l)
+  if c_end < c_start then return math.max(c_start - l * c_step, c_end) end
+  return math.min(c_start + l * c_step, c_end)
+end
+local function start_level(l, active)
+  lvl = l
+  local kind = 'price'
+  if fmt == 'japanese' then kind = 'round' end
+  record(kind, {level = l, price = level_price(l), level_ends = level_end(l),
+                active = active}, nil, starts + l * interval)
+end
+local function accepted_at(l)
+  local n = 0
+  local raw = redis.call('HVALS', ST)
+  for _, packed in ipairs(raw) do
+    if cmsgpack.unpack(packed).level == l then n = n + 1 end
+  end
+  return n
+end
+local function clock_tick()
+  if status == 'scheduled' and now >= starts then
+    become('live', 'opened', nil, starts)
+    start_level(0, nil)
+  end
+  while status == 'live' and now >= level_end(lvl) do
+    local at = level_end(lvl)
+    local n = accepted_at(lvl)
+    local closes
+    if fmt == 'dutch' then closes = lvl == last
+    else closes = n <= 1 or lvl == last end
+    if closes then
+      ends = at
+      become('closed', 'closed', nil, at)
+    elseif fmt == 'dutch' then
+      start_level(lvl + 1, nil)
+    else
+      start_level(lvl + 1, n)
+    end
+  end
+end
+
+if move == 'tick' and clocked then
+  clock_tick()
+elseif move == 'tick' then
   if status == 'scheduled' and now >= starts then become('live', 'opened') end
   if status == 'live' and now >= ends then become('closed', 'closed') end
 elseif move == 'cancel' and (status == 'scheduled' or status == 'live') then
@@ -75,7 +137,11 @@ elseif move ~= 'tick' then
   return cmsgpack.pack({r = 'illegal', status = status})
 end
 
-redis.call('HSET', M, 'status', status, 'seq', S(seq), 'aseq', S(aseq))
-return cmsgpack.pack({r = 'ok', status = status, ends = ends, starts = starts,
+redis.call('HSET', M, 'status', status, 'seq', S(seq), 'aseq', S(aseq), 'ends', S(ends),
+           'lvl', S(lvl))
+if status == 'scheduled' then due = starts
+elseif status == 'live' and clocked then due = level_end(lvl)
+elseif status == 'live' then due = ends end
+return cmsgpack.pack({r = 'ok', status = status, ends = ends, starts = starts, due = due,
                       epoch = tonumber(redis.call('HGET', M, 'epoch')),
                       events = events, audit = audits})

@@ -7,6 +7,10 @@
   every price, with the other suppliers anonymised (no ids, no bid ids).
 - Sealed auctions show nobody any price but their own until the close (the buyer
   sees how many bids arrived); after the close they show like ``full_ladder``.
+- Clock auctions (japanese, dutch) add ``clock``: the level, its price and end, and how
+  many suppliers are still in (japanese); the buyer side also sees how many accepted
+  the level, a supplier whether it accepted it and whether it may. Bids are
+  acceptances; they show as above.
 
 Transformed prices are exact integers in 1/10000 of a minor unit
 (``ranking_price_e4``), never floats.
@@ -18,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bidding.clock import last_level, level_price
 from bidding.decide import Situation, Transform, price_bound
-from bidding.rules import Decrement, DecrementFrom, Format, LotRules, Ties, Visibility
+from bidding.rules import Clock, Decrement, DecrementFrom, Format, LotRules, Ties, Visibility
 from rfq import clock
 
 _AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
@@ -68,6 +73,11 @@ def view(
         "server_time": clock.now_ms(),
         "bidders": len(standings),
     }
+    if meta.get("ck_int"):
+        out["clock"] = clock_state(meta, standings)
+        if viewer.full:
+            level = out["clock"]["level"]
+            out["clock"]["accepted"] = sum(1 for b in standings if b.get("level") == level)
     best = standings[0] if standings else None
     if viewer.full:
         reserve = int(meta["reserve"]) if meta.get("reserve") else None
@@ -87,6 +97,10 @@ def view(
     out["min_acceptable"], out["min_acceptable_reason"] = next_price(
         meta, standings, mine, transform
     )
+    if "clock" in out:
+        out["clock"].update(_my_clock(out["clock"], meta["fmt"], mine, status == "live"))
+        if out["clock"]["may_accept"]:
+            out["min_acceptable"], out["min_acceptable_reason"] = out["clock"]["price"], "clock"
     if hidden:
         out["bidders"] = None
         return out
@@ -138,6 +152,39 @@ def next_price(
     price, own_bound = price_bound(rules, full), price_bound(rules, own)
     reason = "best" if price < own_bound else "own" if own_bound < ceiling else "ceiling"
     return (price if price >= 1 else None), reason
+
+
+def clock_state(meta: Mapping[str, str], standings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A clock auction's public state: its level, price, the level's end, and (japanese)
+    how many suppliers are still in: those that accepted the level before."""
+    c = Clock(int(meta["ck_start"]), int(meta["ck_step"]), int(meta["ck_int"]), int(meta["ck_end"]))
+    level = int(meta["lvl"])
+    starts = int(meta["starts"])
+    active = None
+    if meta["fmt"] == "japanese" and level > 0:
+        active = sum(1 for b in standings if b.get("level") in (level - 1, level))
+    return {
+        "level": level,
+        "last_level": last_level(c),
+        "price": level_price(c, level),
+        "level_ends_at_ms": starts + (level + 1) * c.interval_s * 1000,
+        "start_price": c.start_price,
+        "step": c.step,
+        "interval_s": c.interval_s,
+        "end_price": c.end_price,
+        "active": active,
+    }
+
+
+def _my_clock(
+    state: Mapping[str, Any], fmt: str, mine: Mapping[str, Any] | None, live: bool
+) -> dict[str, Any]:
+    """A supplier's own position in a clock: accepted the level, may accept it, or out."""
+    level = state["level"]
+    accepted = mine is not None and mine.get("level") == level
+    still_in = fmt == "dutch" or level == 0 or (mine is not None and mine.get("level") == level - 1)
+    return {"accepted_by_me": accepted, "dropped_out": not accepted and not still_in,
+            "may_accept": live and not accepted and still_in}  # fmt: skip
 
 
 def _full_entry(b: Mapping[str, Any]) -> dict[str, Any]:

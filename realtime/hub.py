@@ -286,6 +286,14 @@ class Hub:
         kind = event["type"]
         if kind == "extended":
             return {**base, "ends_at_ms": event["ends"], "extensions": event["ext"]}
+        if kind in ("round", "price"):  # a clock's new level: public to every viewer
+            return {
+                **base,
+                "level": event["level"],
+                "price": event["price"],
+                "level_ends_at_ms": event["level_ends"],
+                "active": event.get("active"),
+            }
         if kind != "bid":
             return {**base, "state": event.get("status"), "ends_at_ms": event.get("ends")}
         if audience == "full":

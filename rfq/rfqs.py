@@ -13,7 +13,7 @@ Each lot has one auction; its ``auction_id`` is the lot's id.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -22,9 +22,10 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
 from bidding import restore
+from bidding.clock import last_level
 from bidding.errors import InvalidRules
 from bidding.records import AuctionRecord
-from bidding.rules import parse_rules, rules_to_dict
+from bidding.rules import Clock, parse_rules, rules_to_dict
 from rfq import (
     categories,
     certification,
@@ -300,7 +301,9 @@ def publish(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
     rfq = owned(session, principal, rfq_id)
     caller = require_role(principal, Role.buyer)
     lots = lots_of(session, rfq_id)
-    values = [{"starts_at": lot.starts_at, "ends_at": lot.ends_at} for lot in lots]
+    values = [
+        {"starts_at": lot.starts_at, "ends_at": lot.ends_at, "rules": lot.rules} for lot in lots
+    ]
     _check_times(rfq.starts_at, rfq.ends_at, values, clock.now())
     rfq.status = lifecycle.move(session, rfq_id, rfq.status, "publish", caller.user_id)
     rfq.published_at = clock.now()
@@ -457,6 +460,24 @@ def _check_times(
                 code="ends_before_start",
                 field=f"lots.{i}.ends_at",
             )
+        _check_clock(i, lot)
+
+
+def _check_clock(i: int, lot: dict[str, Any]) -> None:
+    """A clock lot must stay open until its clock can run out (its last level's end)."""
+    data = lot["rules"].get("clock")
+    if data is None:
+        return
+    c = Clock(**data)
+    levels = last_level(c) + 1
+    runs_until = lot["starts_at"] + timedelta(seconds=levels * c.interval_s)
+    if lot["ends_at"] < runs_until:
+        raise Invalid(
+            f"The clock's {levels} levels of {c.interval_s} s run until "
+            f"{clock.rfc3339(runs_until)}; the lot must not end before.",
+            code="clock_outlasts_lot",
+            field=f"lots.{i}.ends_at",
+        )
 
 
 def _check_later(

@@ -216,6 +216,11 @@ async def set_transform(call: Call[TransformCreate]) -> Any:
         assert auction is not None
         if auction.status != "scheduled" or auction.starts_at <= clock.now():
             raise Conflict("Transforms are fixed before the start.", code="auction_started")
+        if auction.format in ("japanese", "dutch"):
+            raise Conflict(
+                "A clock auction sets one price for every supplier; it takes no transforms.",
+                code="wrong_format",
+            )
         company = session.get(Company, body.supplier_company_id)
         if company is None or company.kind.value != "supplier":
             raise Invalid("No such supplier.", field="supplier_company_id")

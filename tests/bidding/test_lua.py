@@ -3,7 +3,8 @@
 Differential tests on the real Redis server: random rules, transforms, bids, proxy
 floors and clock ticks are applied both to `bidding.auction` and, through
 `bidding.engine`, to ``bid.lua``/``status.lua``; every decision, rejection code,
-``min_acceptable``, rank, extension and the final ladder must agree.
+``min_acceptable``, rank, extension and the final ladder must agree. Clock auctions
+likewise against `bidding.clock`: levels, acceptances, refusals and the winner.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bidding import auction as core
+from bidding import clock as clock_core
+from bidding.clock import Accepted, LevelStarted
 from bidding.decide import Transform
 from bidding.engine import Engine, RateLimit, meta_of
-from bidding.errors import BidRejected, IllegalTransition
+from bidding.errors import BidRejected, IllegalTransition, PriceNotCurrent
 from bidding.rules import parse_rules
 from rfq.keys import Keys
 from tests.conftest import REDIS_URL
@@ -229,3 +232,102 @@ def test_rate_limit_refuses_a_burst() -> None:
             await client.aclose()
 
     asyncio.run(run())
+
+
+@st.composite
+def clock_spec(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
+    fmt = draw(st.sampled_from(["japanese", "dutch"]))
+    start = draw(st.integers(60, 200))
+    step = draw(st.integers(1, 15))
+    span = draw(st.integers(1, 50))
+    end = start - span if fmt == "japanese" else start + span
+    ceiling = max(start, end) + draw(st.integers(0, 20))
+    clock = {"start_price": start, "step": step, "interval_s": draw(st.integers(1, 3)),
+             "end_price": end}  # fmt: skip
+    return {"format": fmt, "visibility": "rank_only", "clock": clock}, ceiling
+
+
+@st.composite
+def clock_operations(draw: st.DrawFn) -> list[tuple[str, str, int, int]]:
+    """Acceptances (mostly at the current price, sometimes off it) and clock ticks."""
+    step = st.one_of(st.integers(0, 900), st.integers(0, 900), st.integers(0, 4_000))
+    one = st.one_of(
+        st.tuples(st.just("accept"), st.sampled_from(SUPPLIERS), st.just(0), step),
+        st.tuples(st.just("accept"), st.sampled_from(SUPPLIERS), st.just(0), step),
+        st.tuples(st.just("accept"), st.sampled_from(SUPPLIERS), st.integers(-3, 3), step),
+        st.tuples(st.just("tick"), st.just(""), st.just(0), step),
+    )
+    return draw(st.lists(one, min_size=4, max_size=40))
+
+
+def _clock_events(events: Any) -> list[tuple[Any, ...]]:
+    out = []
+    for e in events:
+        if isinstance(e, LevelStarted):
+            out.append((e.type, e.at_ms, e.level, e.price, e.active))
+        elif isinstance(e, Accepted):
+            out.append(("bid", e.at_ms, e.level, e.price, None))
+        else:
+            out.append((e.type, e.at_ms, None, None, None))
+    return out
+
+
+def _lua_events(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(e["type"], e["at"], e.get("level"), e.get("price"), e.get("active")) for e in events]
+
+
+async def _run_clock(spec: tuple[dict[str, Any], int], ops: list) -> None:
+    rules_json, ceiling = spec
+    rules = parse_rules(rules_json, ceiling_price=ceiling)
+    assert rules.clock is not None
+    auction_id = 8
+    c = clock_core.new_clock("c", rules, starts_at_ms=START)
+    client = Redis.from_url(REDIS_URL)
+    engine = Engine(client, Keys(f"rfqtest:lua:{uuid.uuid4().hex[:8]}:"))
+    try:
+        meta = meta_of(auction_id=auction_id, status="scheduled", rules=rules,
+                       ceiling_price=ceiling, reserve_price=None, starts_ms=START,
+                       ends_ms=START, extensions=0, seq=0, aseq=0, epoch=1,
+                       rate=RateLimit(0, 0))  # fmt: skip
+        await engine.load(auction_id, {"meta": meta}, replace=True)
+        now = START
+        for n, (kind, supplier, offset, dt) in enumerate(ops):
+            now += dt
+            c, events = clock_core.tick(c, now)
+            moved = await engine.move(auction_id, "tick", now_ms=now)
+            assert moved.status == c.status.value
+            assert _lua_events(moved.events) == _clock_events(events)
+            if kind == "tick":
+                continue
+            price = clock_core.level_price(c.clock, c.level) + offset
+            try:
+                if offset:
+                    current = clock_core.level_price(c.clock, c.level)
+                    if c.status.value == "live":
+                        raise PriceNotCurrent("moved", min_acceptable=current)
+                c, events = clock_core.accept(c, supplier, now)
+                expected: Any = ("ok", None, None, _clock_events(events))
+            except BidRejected as exc:
+                expected = ("rejected", exc.code, exc.min_acceptable, [])
+            got = await engine.bid(auction_id, supplier, price, f"a{n}", now_ms=now)
+            assert (got.result, got.code, got.min_acceptable, _lua_events(got.events)) == expected
+            if got.result == "ok":
+                assert got.bid is not None and got.bid["price"] == price
+        ladder = await engine.standings(auction_id)
+        meta_now = await engine.meta(auction_id)
+        assert meta_now["status"] == c.status.value and int(meta_now["seq"]) == c.seq
+        if c.status.value == "closed":
+            top = (ladder[0]["company"], ladder[0]["price"]) if ladder else (None, None)
+            assert top == (c.winner, c.price)
+    finally:
+        for key in engine.auction_keys(auction_id).all():
+            await client.delete(key)
+        await client.aclose()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clock_spec(), clock_operations())
+def test_clock_lua_matches_the_pure_core(spec: tuple[dict[str, Any], int], ops: list) -> None:
+    """Japanese and dutch clocks: status.lua's tick and bid.lua's acceptances give the
+    pure core's events, refusals and winner (the ladder's first bid)."""
+    asyncio.run(_run_clock(spec, ops))

@@ -9,7 +9,7 @@
 //   server answers a repeated key with the first outcome and never bids twice.
 // - Pings every 15 s keep the connection open (the server closes idle ones at 60 s)
 //   and measure the offset of the server's clock: offset = server_time - (t + now) / 2.
-import { clockTime, duration, t } from "./i18n.js";
+import { clockTime, duration, money, t } from "./i18n.js";
 import { $, showNotification } from "./session.js";
 
 const PING_MS = 15_000;
@@ -170,6 +170,30 @@ export function showCountdown(live, state) {
   $("#countdown-label").textContent = t(scheduled ? "room.starts_in" : "room.time_left");
   $("#countdown").textContent =
     state.state === "live" || scheduled ? duration(target - live.serverNow()) : t(`state.${state.state}`);
+}
+
+// The price clock of a japanese or dutch lot (#clock), from the state's "clock" object.
+export function showClock(live, state, currency) {
+  const c = state && state.clock;
+  if (!c || !$("#clock")) return;
+  const running = state.state === "live";
+  $("#clock-level").textContent = t("clock.level_of", { level: c.level + 1, levels: c.last_level + 1 });
+  $("#clock-price").textContent = money(c.price, currency);
+  $("#clock-left").textContent = running ? duration(c.level_ends_at_ms - live.serverNow()) : t(`state.${state.state}`);
+  if ($("#clock-active")) $("#clock-active").textContent = c.active ?? "—";
+  if ($("#clock-accepted")) $("#clock-accepted").textContent = c.accepted ?? "—";
+}
+
+// A clock's new level from a "round" or "price" frame, applied to a page's state.
+export function nextLevel(state, frame) {
+  if (!state.clock) return;
+  Object.assign(state.clock, {
+    level: frame.level,
+    price: frame.price,
+    level_ends_at_ms: frame.level_ends_at_ms,
+    active: frame.active,
+    accepted: 0,
+  });
 }
 
 // The soft-close notice of an auction page (#extended): the new end and the count.

@@ -4,7 +4,7 @@
 import { bindForm, localError, showErrors } from "./forms.js";
 import { clockTime, formatMajor, money, reason, t } from "./i18n.js";
 import { $, api, h } from "./session.js";
-import { Live, connectionBadge, showCountdown, showExtended } from "./live.js";
+import { Live, connectionBadge, nextLevel, showClock, showCountdown, showExtended } from "./live.js";
 import { drawChart } from "./chart.js";
 
 const page = JSON.parse($("#page").textContent);
@@ -91,6 +91,23 @@ function render() {
 
 function tick() {
   showCountdown(live, view.state);
+  showClock(live, view.state, currency);
+}
+
+// A clock lot's counts (accepted this level, still in) come from the server's state.
+let clockLater = null;
+function refreshClock() {
+  if (!view.state || !view.state.clock) return;
+  clearTimeout(clockLater);
+  clockLater = setTimeout(async () => {
+    try {
+      const state = await api("GET", `/api/auctions/${auctionId}`);
+      if (state.clock) view.state.clock = state.clock;
+      tick();
+    } catch {
+      /* the next event asks again */
+    }
+  }, 300);
 }
 
 function fromSnapshot(state) {
@@ -128,6 +145,12 @@ live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, 
     case "bid":
       onBid(frame);
       if (frame.ends_at_ms) view.state.ends_at_ms = frame.ends_at_ms;
+      refreshClock();
+      break;
+    case "round":
+    case "price":
+      nextLevel(view.state, frame);
+      refreshClock();
       break;
     case "extended":
       view.state.ends_at_ms = frame.ends_at_ms;

@@ -3,10 +3,12 @@
 // soft-close extensions, a proxy floor, and bids over the websocket.
 import { clockTime, formatMajor, money, parseMajor, reason, t } from "./i18n.js";
 import { $, api, h, newKey } from "./session.js";
-import { Live, connectionBadge, showCountdown, showExtended } from "./live.js";
+import { Live, connectionBadge, nextLevel, showClock, showCountdown, showExtended } from "./live.js";
 
 const page = JSON.parse($("#page").textContent);
 const { auction_id: auctionId, currency } = page;
+const clocked = page.format === "japanese" || page.format === "dutch";
+let accepting = false; // an acceptance is on its way
 // order: the standing bids' pseudonyms best first as of event orderSeq; an ack newer
 // than that carries the rank until the bid's own event arrives.
 const view = { state: null, myToken: null, order: null, orderSeq: 0, ack: null };
@@ -49,13 +51,26 @@ function render() {
   } else {
     min.textContent = t(`room.min.${s.min_acceptable_reason || "not_open"}`);
   }
-  $("#bid-button").disabled = s.state !== "live";
+  if (clocked) renderClock(s);
+  else $("#bid-button").disabled = s.state !== "live";
   setRank();
   tick();
 }
 
+// A clock lot: accept the current level's price, or see why not.
+function renderClock(s) {
+  const c = s.clock;
+  if (!c) return;
+  const me = c.accepted_by_me ? "accepted" : c.dropped_out ? "dropped_out" : c.may_accept ? "may_accept" : "waiting";
+  $("#clock-me").textContent = t(`clock.me.${me}`, { price: formatMajor(c.price, currency), currency });
+  const button = $("#accept-button");
+  button.textContent = t("clock.accept_price", { price: formatMajor(c.price, currency), currency });
+  button.disabled = !(s.state === "live" && c.may_accept) || accepting;
+}
+
 function tick() {
   showCountdown(live, view.state);
+  showClock(live, view.state, currency);
 }
 
 let refetch = null;
@@ -99,6 +114,11 @@ live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, 
       view.state.extensions = frame.extensions;
       showExtended(frame);
       break;
+    case "round":
+    case "price":
+      nextLevel(view.state, frame);
+      refresh(); // whether this supplier is still in, from the server
+      break;
     case "error":
       $("#bid-result").textContent = reason(frame.code, frame.message);
       return;
@@ -119,7 +139,41 @@ function addMine(price, outcome, cls) {
   );
 }
 
-$("#bid-form").addEventListener("submit", async (event) => {
+async function accept() {
+  const c = view.state && view.state.clock;
+  if (!c) return;
+  const result = $("#accept-result");
+  result.className = "result";
+  result.textContent = t("room.sending");
+  accepting = true;
+  render();
+  try {
+    const ack = await live.request({ op: "bid", auction: auctionId, price: c.price, key: newKey() });
+    result.textContent = t("clock.accepted", { price: formatMajor(ack.price, currency), currency });
+    result.classList.add("good");
+    Object.assign(c, { accepted_by_me: true, may_accept: false });
+    view.state.my_price = ack.price;
+    view.state.my_rank = ack.rank;
+    view.ack = ack;
+    addMine(ack.price, t("clock.accepted_short"), "good");
+  } catch (rejection) {
+    let text = reason(rejection.code, rejection.message);
+    if (rejection.min_acceptable !== undefined && rejection.min_acceptable !== null) {
+      text += " " + t("clock.now", { price: formatMajor(rejection.min_acceptable, currency), currency });
+    }
+    result.textContent = text;
+    result.classList.add("bad");
+    addMine(c.price, text, "bad");
+  } finally {
+    accepting = false;
+    refresh();
+    render();
+  }
+}
+
+if (clocked) $("#accept-button").addEventListener("click", accept);
+
+if (!clocked) $("#bid-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const result = $("#bid-result");
   const input = $("#bid-price");
@@ -173,15 +227,17 @@ async function setProxy(floor) {
   }
 }
 
-$("#proxy-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  try {
-    setProxy(parseMajor($("#proxy-floor").value, currency));
-  } catch (error) {
-    $("#proxy-result").textContent = error.message;
-  }
-});
-$("#proxy-clear").addEventListener("click", () => setProxy(null));
+if (!clocked) {
+  $("#proxy-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    try {
+      setProxy(parseMajor($("#proxy-floor").value, currency));
+    } catch (error) {
+      $("#proxy-result").textContent = error.message;
+    }
+  });
+  $("#proxy-clear").addEventListener("click", () => setProxy(null));
+}
 
 live.connect();
 setInterval(tick, 250);
