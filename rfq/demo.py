@@ -81,7 +81,10 @@ _LOTS = (  # name, category, quantity, unit, ceiling, minutes
     ("M8 hex nuts, zinc plated", "fasteners.nuts", 20_000, "pcs", 35, 25),
     ("6204-2RS deep groove ball bearings", "bearings.ball", 2_000, "pcs", 1_850, 30),
     ("M6x20 hex socket screws", "fasteners.bolts", 50_000, "pcs", 60, 3),
+    ("6205-ZZ ball bearings (japanese clock)", "bearings.ball", 1_000, "pcs", 2_400, 20),
 )
+_CLOCK = {"start_price": 2_400, "step": 50, "interval_s": 45, "end_price": 1_900}
+"""The last lot's clock: 2,400 falling by 50 every 45 s to 1,900 (11 levels, 8.25 min)."""
 
 
 class _Api:
@@ -180,6 +183,16 @@ def stage(base: str) -> tuple[int, list[int]]:
     start = now + timedelta(seconds=5)
     ids = []
     for n, (name, category, quantity, unit, ceiling, minutes) in enumerate(_LOTS):
+        rules: dict[str, Any] = {
+            "format": "reverse_english",
+            "visibility": ("rank_only", "best_price", "full_ladder")[n % 3],
+            "decrement": {"amount": 1},
+            "decrement_from": "own",
+            "ties": "earlier_wins",
+            "soft_close": {"window_s": 60, "extend_s": 60, "trigger": "any", "max_extensions": 5},
+        }
+        if "clock" in name:
+            rules = {"format": "japanese", "visibility": "rank_only", "clock": _CLOCK}
         status, rfq = buyer.call(
             "POST",
             "/api/rfqs",
@@ -198,19 +211,7 @@ def stage(base: str) -> tuple[int, list[int]]:
                         "unit": unit,
                         "ceiling_price": ceiling,
                         "reserve_price": ceiling * 85 // 100,
-                        "rules": {
-                            "format": "reverse_english",
-                            "visibility": ("rank_only", "best_price", "full_ladder")[n % 3],
-                            "decrement": {"amount": 1},
-                            "decrement_from": "own",
-                            "ties": "earlier_wins",
-                            "soft_close": {
-                                "window_s": 60,
-                                "extend_s": 60,
-                                "trigger": "any",
-                                "max_extensions": 5,
-                            },
-                        },
+                        "rules": rules,
                     }
                 ],
             },
@@ -224,7 +225,8 @@ def stage(base: str) -> tuple[int, list[int]]:
 
 def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
     """Simulated suppliers bid in the demo's auctions until ``stop`` is set: each, now and
-    then, undercuts its own last bid by a few steps, down to a floor of its own."""
+    then, undercuts its own last bid by a few steps, down to a floor of its own; in a
+    clock auction each accepts every level down to its floor."""
     rng = random.Random()
     try:
         festival, auctions = stage(base)
@@ -243,6 +245,9 @@ def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
         status, state = bidder.call("GET", f"/api/auctions/{auction}")
         if status != 200 or state["state"] != "live":
             continue
+        if "clock" in state:
+            _accept_levels(bidders, auction, floors, rng)
+            continue
         if state.get("my_rank") == 1:
             continue
         ceiling = state["ceiling_price"]
@@ -253,6 +258,22 @@ def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
         bidder.call(
             "POST", f"/api/auctions/{auction}/bids", {"price": price, "key": secrets.token_hex(8)}
         )
+
+
+def _accept_levels(
+    bidders: list[_Api], auction: int, floors: dict[tuple[int, int], int], rng: random.Random
+) -> None:
+    """Every simulated supplier still in a clock accepts its level unless the price fell
+    below its floor (a share of the clock's start price)."""
+    for n, bidder in enumerate(bidders):
+        status, state = bidder.call("GET", f"/api/auctions/{auction}")
+        clock = state.get("clock") if status == 200 else None
+        if not clock or not clock["may_accept"] or rng.random() < 0.2:
+            continue  # out, done, or accepts on a later look (20%)
+        if clock["price"] * 100 >= clock["start_price"] * floors[(auction, n)]:
+            key = secrets.token_hex(8)
+            body = {"price": clock["price"], "key": key}
+            bidder.call("POST", f"/api/auctions/{auction}/bids", body)
 
 
 def start_simulation(base: str) -> threading.Event:

@@ -278,6 +278,31 @@ def live_auction(
     return auction_id
 
 
+def clock_auction(
+    client: httpx.Client, buyer: dict[str, Any], fmt: str, clock: dict[str, int]
+) -> int:
+    """Publish a one-lot ``fmt`` clock RFQ starting in 1.5 s; wait until it is live."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    body = rfq_body()
+    body["starts_at"] = start.isoformat()
+    body["ends_at"] = (start + timedelta(minutes=5)).isoformat()
+    body["lots"][0]["rules"] = {"format": fmt, "visibility": "rank_only", "clock": clock}
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=body, headers=auth)
+    assert rfq.status_code == 201, rfq.text
+    published = client.post(f"/api/rfqs/{rfq.json()['id']}/publish", headers=auth)
+    assert published.status_code == 200, published.text
+    auction_id = int(published.json()["lots"][0]["auction_id"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
+        10,
+        "the clock to open",
+    )
+    return auction_id
+
+
 def place_bid(
     client: httpx.Client, supplier: dict[str, Any], auction_id: int, price: Any, key: str
 ) -> httpx.Response:

@@ -80,7 +80,8 @@ def test_bench_engine_prints_figures(tmp_path: Path) -> None:
 
 def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> None:
     """`rfq demo` serves, stages a festival with live auctions, prints the control room,
-    leaves one application in the certification queue, and simulated suppliers bid."""
+    leaves one application in the certification queue, and simulated suppliers bid (and
+    accept the japanese clock's price)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"RFQ_DATA_DIR": str(tmp_path / "demo"), "RFQ_REDIS_URL": ""}
@@ -102,9 +103,14 @@ def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> Non
             report = httpx.get(
                 f"{url}/api/festivals/1", timeout=5, headers={"Authorization": f"Bearer {token}"}
             ).json()
-            return any(lot["bidders"] > 0 for lot in report.get("lots", []))
+            lots = report.get("lots", [])
+            clocks = [lot for lot in lots if "japanese clock" in lot["lot_name"]]
+            return (
+                any(lot["bidders"] > 0 for lot in lots) and len(clocks) == 1
+                and clocks[0]["bidders"] > 0
+            )  # fmt: skip
 
-        wait_for(bids_seen, 90, "simulated bids in the demo festival")
+        wait_for(bids_seen, 90, "simulated bids and clock acceptances in the demo festival")
         log = (tmp_path / "demo.log").read_text()
         assert f"Festival control room: {url}/festivals/1" in log
         operator = {"email": "operator@demo.example.com", "password": "festival-demo-2026"}

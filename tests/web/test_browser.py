@@ -25,6 +25,7 @@ from tests.support import (
     PASSWORD,
     bearer,
     certified_supplier,
+    clock_auction,
     live_auction,
     operator_token,
     register,
@@ -301,3 +302,47 @@ def test_festival_control_room_then_award_and_escrow_in_the_browser(
         expect(monitor.locator("#c-status")).to_have_text("Funded")
         expect(monitor.locator("#c-held")).to_have_text("10,000.00 CNY")
         _shot(monitor, "contract")
+
+
+def test_japanese_clock_accepted_in_the_browser(browser: Browser, settings: Settings) -> None:
+    """Two suppliers accept the clock's price with the Accept button while the buyer
+    watches the level and the acceptances; the one that accepts the next level wins."""
+    interval = 5
+    clock = {"start_price": 110, "step": 5, "interval_s": interval, "end_price": 90}
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        suppliers = [certified_supplier(client, operator, ["fasteners"]) for _ in range(2)]
+        watcher = _logged_in(browser, live.url, buyer["email"])
+        first = _logged_in(browser, live.url, suppliers[0]["email"])
+        second = _logged_in(browser, live.url, suppliers[1]["email"])
+        monitor, room1, room2 = watcher.new_page(), first.new_page(), second.new_page()
+        errors: list[str] = []
+        for page in (monitor, room1, room2):
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        auction_id = clock_auction(client, buyer, "japanese", clock)
+        for page in (monitor, room1, room2):
+            page.goto(f"/auctions/{auction_id}")
+            expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+        expect(room1.locator("#clock-level")).to_have_text("1 of 5")
+
+        for room in (room1, room2):
+            room.get_by_role("button", name="Accept 1.10 CNY").click()
+            expect(room.locator("#clock-me")).to_have_text("You accepted 1.10 CNY at this level.")
+        expect(monitor.locator("#clock-accepted")).to_have_text("2")
+        expect(_rows(monitor)).to_have_count(2)
+
+        level_two = {"timeout": interval * 2_000}
+        expect(room1.locator("#clock-price")).to_have_text("1.05 CNY", **level_two)
+        expect(room1.locator("#clock-active")).to_have_text("2")
+        room1.get_by_role("button", name="Accept 1.05 CNY").click()
+        expect(room1.locator("#rank")).to_have_text("Rank 1")
+        _shot(room1, "clock-room")
+        expect(monitor.locator("#state")).to_have_text("Closed", **level_two)
+        expect(_rows(monitor).first).to_contain_text("1.05")
+        expect(room2.locator("#rank")).to_have_text("Rank 2")
+        expect(room2.get_by_role("button", name=re.compile("Accept"))).to_be_disabled()
+        _shot(monitor, "clock-monitor")
+        assert errors == []
+        for context in (watcher, first, second):
+            context.close()

@@ -7,7 +7,6 @@ winner's acceptance. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from tests.support import (
     assert_error,
     bearer,
     certified_supplier,
+    clock_auction,
     operator_token,
     place_bid,
     register,
@@ -34,23 +34,6 @@ INTERVAL_S = 2
 @pytest.fixture(scope="module")
 def operator(live: LiveServer) -> str:
     return operator_token(live)
-
-
-def _clock_auction(client: httpx.Client, buyer: dict[str, Any], fmt: str, clock: Any) -> int:
-    """Publish a one-lot clock RFQ starting in 1.5 s; wait until it is live."""
-    start = datetime.now(UTC) + timedelta(seconds=1.5)
-    body = rfq_body()
-    body["starts_at"] = start.isoformat()
-    body["ends_at"] = (start + timedelta(minutes=5)).isoformat()
-    body["lots"][0]["rules"] = {"format": fmt, "visibility": "rank_only", "clock": clock}
-    auth = bearer(buyer["token"])
-    rfq = client.post("/api/rfqs", json=body, headers=auth)
-    assert rfq.status_code == 201, rfq.text
-    published = client.post(f"/api/rfqs/{rfq.json()['id']}/publish", headers=auth)
-    assert published.status_code == 200, published.text
-    auction_id = int(published.json()["lots"][0]["auction_id"])
-    wait_for(lambda: _state(client, buyer, auction_id)["state"] == "live", 10, "the clock to open")
-    return auction_id
 
 
 def _state(client: httpx.Client, who: dict[str, Any], auction_id: int) -> dict[str, Any]:
@@ -74,7 +57,7 @@ def test_japanese_clock_runs_to_the_last_supplier_in(client: httpx.Client, opera
     buyer = register(client, "buyer")
     a, b, c = (certified_supplier(client, operator, ["fasteners"]) for _ in range(3))
     clock = {"start_price": 110, "step": 5, "interval_s": INTERVAL_S, "end_price": 90}
-    auction_id = _clock_auction(client, buyer, "japanese", clock)
+    auction_id = clock_auction(client, buyer, "japanese", clock)
     shown = _state(client, a, auction_id)
     assert shown["clock"]["price"] == 110 and shown["clock"]["may_accept"] is True
     assert (shown["min_acceptable"], shown["min_acceptable_reason"]) == (110, "clock")
@@ -126,7 +109,7 @@ def test_dutch_clock_goes_to_the_first_to_accept(client: httpx.Client, operator:
     buyer = register(client, "buyer")
     a, b = (certified_supplier(client, operator, ["fasteners"]) for _ in range(2))
     clock = {"start_price": 90, "step": 5, "interval_s": INTERVAL_S, "end_price": 110}
-    auction_id = _clock_auction(client, buyer, "dutch", clock)
+    auction_id = clock_auction(client, buyer, "dutch", clock)
     _at_level(client, buyer, auction_id, 1)
     assert_error(place_bid(client, a, auction_id, 90, "a-stale"), 422, "price_not_current")
     won = place_bid(client, b, auction_id, 95, "b1")
@@ -159,7 +142,7 @@ def test_clock_lost_by_redis_is_rebuilt_from_sql(
     buyer = register(client, "buyer")
     a, b, c = (certified_supplier(client, operator, ["fasteners"]) for _ in range(3))
     clock = {"start_price": 110, "step": 5, "interval_s": INTERVAL_S, "end_price": 90}
-    auction_id = _clock_auction(client, buyer, "japanese", clock)
+    auction_id = clock_auction(client, buyer, "japanese", clock)
     for who, key in ((a, "a0"), (b, "b0"), (c, "c0")):
         assert place_bid(client, who, auction_id, 110, key).status_code == 201
     _at_level(client, buyer, auction_id, 1)

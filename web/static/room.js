@@ -42,6 +42,14 @@ function render() {
   $("#best-price").textContent =
     "best_price" in s ? money(s.best_price, currency) : t("room.hidden");
   $("#bidders").textContent = s.bidders ?? t("room.hidden");
+  if (clocked) renderClock(s);
+  else renderBidForm(s);
+  setRank();
+  tick();
+}
+
+// A priced lot: the highest acceptable price and why.
+function renderBidForm(s) {
   const min = $("#min-acceptable");
   if (s.min_acceptable !== null && s.min_acceptable !== undefined) {
     min.textContent = t(`room.min.${s.min_acceptable_reason}`, {
@@ -51,10 +59,7 @@ function render() {
   } else {
     min.textContent = t(`room.min.${s.min_acceptable_reason || "not_open"}`);
   }
-  if (clocked) renderClock(s);
-  else $("#bid-button").disabled = s.state !== "live";
-  setRank();
-  tick();
+  $("#bid-button").disabled = s.state !== "live";
 }
 
 // A clock lot: accept the current level's price, or see why not.
