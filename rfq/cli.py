@@ -18,6 +18,7 @@ import uvicorn
 from bidding import bench as bench_engine
 from bidding import journal
 from bidding.records import AuctionRecord
+from realtime import bench as bench_fanout
 from rfq import accounts, db, demo
 from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
 from rfq.errors import RfqError
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     engine = bench.add_parser("engine", help="the durable bid path vs raw EVALSHA")
     bench_engine.add_arguments(engine)
     engine.set_defaults(run=_bench_engine)
+    fanout = bench.add_parser("fanout", help="the hub's deliveries vs a bare broadcast()")
+    bench_fanout.add_arguments(fanout)
+    fanout.set_defaults(run=_bench_fanout)
 
     audit = sub.add_parser("audit", help="audit logs").add_subparsers(title="audit")
     verify = audit.add_parser("verify", help="verify an auction's hash-chained log")
@@ -163,6 +167,11 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     db.upgrade(settings.database_url)
     print("Database is at the latest migration.")
+    return 0
+
+
+def _bench_fanout(args: argparse.Namespace) -> int:
+    bench_fanout.report(bench_fanout.run(args), args.json)
     return 0
 
 

@@ -78,6 +78,19 @@ def test_bench_engine_prints_figures(tmp_path: Path) -> None:
     assert figures["evalsha_per_s"] > 0 and figures["ratio"] > 0
 
 
+def test_bench_fanout_prints_figures(tmp_path: Path) -> None:
+    """`rfq bench fanout --json` runs the app and a bare broadcast server briefly; every
+    bid's frame reaches every subscriber of both."""
+    args = ["bench", "fanout", "--subscribers", "20", "--rates", "10", "--seconds", "1"]
+    done = _rfq([*args, "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
+    for side in ("app", "bare"):
+        assert row[side]["bids"] == 10 and row[side]["lost"] == 0, row
+        assert row[side]["deliveries"] == 200 and row[side]["p99_ms"] > 0
+    assert row["deliveries_ratio"] > 0
+
+
 def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> None:
     """`rfq demo` serves, stages a festival with live auctions, prints the control room,
     leaves one application in the certification queue, and simulated suppliers bid (and

@@ -23,13 +23,17 @@ from rfq.settings import Settings
 from tests.conftest import make_settings
 from tests.support import (
     PASSWORD,
+    PDF,
     bearer,
     certified_supplier,
     clock_auction,
     live_auction,
     operator_token,
+    place_bid,
     register,
     run_server,
+    uscc_for,
+    wait_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -223,7 +227,7 @@ def test_festival_control_room_then_award_and_escrow_in_the_browser(
     the operator confirms the payment from the console."""
     from datetime import UTC, datetime, timedelta
 
-    from tests.support import rfq_body, wait_for
+    from tests.support import rfq_body
 
     with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
         operator = operator_token(live)
@@ -346,3 +350,125 @@ def test_japanese_clock_accepted_in_the_browser(browser: Browser, settings: Sett
         assert errors == []
         for context in (watcher, first, second):
             context.close()
+
+
+def test_supplier_onboarding_and_a_dispute_in_the_browser(
+    browser: Browser, settings: Settings
+) -> None:
+    """A supplier registers, applies for certification with a document and posts a
+    deposit in the browser; the operator approves and confirms both in the console.
+    Then, on a shipped contract, the buyer opens a dispute with evidence on the
+    contract page and the operator rules it a refund in the console."""
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        me = client.get("/api/me", headers=bearer(operator)).json()
+        staff = _logged_in(browser, live.url, me["user"]["email"])
+        console = staff.new_page()
+        console.on("dialog", lambda dialog: dialog.accept("Goods not as ordered"))
+        guest = browser.new_context(base_url=live.url)
+        page = guest.new_page()
+        errors: list[str] = []
+        for p in (console, page):
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+
+        email = f"new-{uuid.uuid4().hex[:8]}@example.com"
+        page.goto("/register")
+        page.get_by_label("Supplier").check()
+        page.get_by_label("Company name").fill("Ningbo Bolt Works")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Register").click()
+        expect(page.locator(".who")).to_have_text(email)
+
+        page.goto("/certification")
+        page.get_by_label("Company name").fill("Ningbo Bolt Works")
+        page.get_by_label("Unified social credit code").fill(uscc_for(424242))
+        page.get_by_label("Categories").select_option(["fasteners"])
+        page.get_by_label("Business licence").set_input_files(
+            {"name": "licence.pdf", "mimeType": "application/pdf", "buffer": PDF}
+        )
+        page.get_by_role("button", name="Submit application").click()
+        expect(page.locator("#cert-status")).to_contain_text("Waiting for review")
+
+        console.goto("/admin")
+        row = console.locator("#certifications tr").filter(has_text="Ningbo Bolt Works")
+        expect(row.get_by_role("link", name=re.compile("licence"))).to_be_visible()
+        row.get_by_role("button", name="Approve").click()
+        expect(console.locator("#admin-result")).to_have_text("Approved.")
+        page.reload()
+        expect(page.locator("#cert-status")).to_contain_text("Certified")
+
+        page.goto("/deposits")
+        page.get_by_label("Amount").fill("5000.00")
+        page.get_by_role("button", name="Post a deposit").click()
+        expect(page.locator("#instructions")).to_be_visible()
+        console.reload()
+        deposit = console.locator("#deposits tr").filter(has_text="5,000.00")
+        deposit.get_by_role("button", name="Confirm received").click()
+        expect(console.locator("#admin-result")).to_have_text("Confirmed.")
+        page.reload()
+        expect(page.locator("#balance")).to_contain_text("5,000.00")
+        _shot(page, "deposits")
+
+        buyer, contract_id = _shipped_contract(client, operator)
+        office = _logged_in(browser, live.url, buyer["email"])
+        contract = office.new_page()
+        contract.on("pageerror", lambda exc: errors.append(str(exc)))
+        contract.goto(f"/contracts/{contract_id}")
+        expect(contract.locator("#c-status")).to_have_text("Shipped")
+        contract.get_by_role("button", name="Open a dispute").click()
+        contract.get_by_label("What went wrong?").fill("Half the bolts are grade 4.8")
+        contract.get_by_label("Evidence").set_input_files(
+            {"name": "photo.pdf", "mimeType": "application/pdf", "buffer": PDF}
+        )
+        contract.locator("#move-submit").click()
+        expect(contract.locator("#c-status")).to_have_text("Disputed")
+
+        console.reload()
+        dispute = console.locator("#disputes tr").filter(has_text="Half the bolts")
+        expect(dispute.locator("a[href^='/api/files/']")).to_have_count(1)  # the evidence
+        _shot(console, "operator-console")
+        dispute.get_by_role("button", name="Refund buyer").click()
+        expect(console.locator("#admin-result")).to_have_text("Ruling recorded.")
+        contract.reload()
+        expect(contract.locator("#c-status")).to_have_text("Refunded")
+        expect(contract.locator("#c-refunded")).to_contain_text("10,500.00")
+        assert errors == []
+        for context in (staff, guest, office):
+            context.close()
+
+
+def _shipped_contract(client: httpx.Client, operator: str) -> tuple[dict[str, Any], int]:
+    """Through the API: a 3 s auction won at 1.05 for 10,000 pcs, awarded, accepted,
+    funded (10,500.00 CNY, confirmed by the operator) and shipped."""
+    buyer = register(client, "buyer")
+    supplier = certified_supplier(client, operator, ["fasteners"])
+    auction_id = live_auction(client, buyer, seconds=3)
+    bid = place_bid(client, supplier, auction_id, 105, "win")
+    assert bid.status_code == 201, bid.text
+    auth = bearer(buyer["token"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
+        15,
+        "the auction to close",
+    )
+    award = {"awards": [{"bid_id": bid.json()["bid_id"]}]}
+    made = client.post(f"/api/auctions/{auction_id}/award", json=award, headers=auth)
+    assert made.status_code == 201, made.text
+    [contract] = made.json()["contracts"]
+    cid = contract["id"]
+
+    def move(token: str, name: str, **body: Any) -> None:
+        done = client.post(f"/api/contracts/{cid}/{name}", json=body, headers=bearer(token))
+        assert done.status_code == 200, done.text
+
+    move(supplier["token"], "accept")
+    move(buyer["token"], "fund")
+    pending = client.get("/api/admin/payments", headers=bearer(operator)).json()
+    [payment] = [p for p in pending if p["contract_id"] == cid]
+    confirmed = client.post(
+        f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator)
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    move(supplier["token"], "ship", tracking="SF 1024")
+    return buyer, cid

@@ -60,7 +60,8 @@ async function load() {
   section("disputes", table(t("admin.disputes"), [
     [t("nav.contracts"), (d) => h("a", { href: `/contracts/${d.contract_id}` }, t("contract.number", { id: d.contract_id }))],
     [t("admin.reason"), (d) => d.reason],
-    [t("contract.evidence"), (d) => d.evidence.map((e) => h("a", { class: "block", href: `/api/files/${e.file_id}` }, `#${e.company_id} ${e.note || e.file_id}`))],
+    [t("admin.evidence"), (d) => d.evidence.map((e, i) => h("a", { class: "block", href: `/api/files/${e.file_id}` },
+      t("admin.evidence_file", { n: i + 1, company: e.company_id }) + (e.note ? ` · ${e.note}` : "")))],
     [t("field.created_at"), (d) => when(d.opened_at)],
     [t("col.actions"), (d) => h("div", { class: "row" },
       ...["release", "refund", "split"].map((outcome) => button(t(`admin.rule.${outcome}`), () => rule(d, outcome), outcome === "refund" ? "quiet danger" : "quiet")))],

@@ -1,0 +1,383 @@
+"""``rfq bench fanout``: the hub's deliveries next to a bare ``websockets`` broadcast.
+
+Two servers run as their own processes on 127.0.0.1, each on one core's worth of
+Python: the project's app (``rfq serve``: one worker, an SQLite database and the
+embedded Redis, in a temporary data dir) and a bare `websockets` server whose only
+work is ``broadcast()`` of every frame its publisher sends to every other connection.
+
+For each subscriber count N (``--subscribers``), this process opens N websocket clients
+on each server (on the app: subscribed to one live auction as its buyer, so every
+frame names its bid), then for each rate R (``--rates``, bids/s) sends R bids per
+second for ``--seconds`` seconds: to the app through ``POST /api/auctions/{id}/bids``
+(the real, durable bid path), to the bare server as frames of the same shape and size.
+Every client notes when each bid's frame arrives; latency is send-to-receive on this
+process's clock. Printed per (N, R): deliveries/s (frames received / time from the first
+send to the last receive), p50/p99 latency, frames that never came (a slow client's
+backlog replaced by a snapshot, on the app), and the ratios app / bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+from rfq import accounts, db
+from rfq.accounts import TokenKind
+
+DRAIN_S = 10.0
+"""How long a phase waits, after its last send, for frames still on their way."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The fan-out benchmark's options."""
+    parser.add_argument("--subscribers", default="100,1000", help="comma-separated counts")
+    parser.add_argument("--rates", default="5,10,20", help="bids per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=5.0, help="sending time per rate")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark and return its figures."""
+    counts = [int(n) for n in args.subscribers.split(",")]
+    rates = [float(r) for r in args.rates.split(",")]
+    _raise_file_limit()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="rfq-fanout-") as tmp, _servers(Path(tmp)) as world:
+        for n in counts:
+            app = asyncio.run(_measure(world, "app", n, rates, args.seconds))
+            bare = asyncio.run(_measure(world, "bare", n, rates, args.seconds))
+            for rate, mine, theirs in zip(rates, app, bare, strict=True):
+                rows.append(
+                    {
+                        "subscribers": n,
+                        "rate": rate,
+                        "app": mine,
+                        "bare": theirs,
+                        "deliveries_ratio": _ratio(mine["per_s"], theirs["per_s"]),
+                        "p99_ratio": _ratio(mine["p99_ms"], theirs["p99_ms"]),
+                    }
+                )
+    return {"seconds": args.seconds, "rows": rows}
+
+
+def report(figures: dict[str, Any], as_json: bool) -> None:
+    """Print the figures as a table, or as one JSON object."""
+    if as_json:
+        print(json.dumps(figures))
+        return
+    print("rfq bench fanout (deliveries/s, latency ms; app = rfq /ws, bare = broadcast())")
+    head = (
+        f"{'subs':>6} {'bids/s':>6} | {'app/s':>8} {'p50':>6} {'p99':>7} {'lost':>6} | "
+        f"{'bare/s':>8} {'p50':>6} {'p99':>7} | {'ratio/s':>7} {'p99 x':>6}"
+    )
+    print(head)
+    for row in figures["rows"]:
+        a, b = row["app"], row["bare"]
+        print(
+            f"{row['subscribers']:>6} {row['rate']:>6g} | {a['per_s']:>8.0f} {a['p50_ms']:>6.1f} "
+            f"{a['p99_ms']:>7.1f} {a['lost']:>6} | {b['per_s']:>8.0f} {b['p50_ms']:>6.1f} "
+            f"{b['p99_ms']:>7.1f} | {row['deliveries_ratio']:>7.2f} {row['p99_ratio']:>6.2f}"
+        )
+
+
+# --- the two servers -------------------------------------------------------------
+
+
+class _World:
+    def __init__(self, app_url: str, bare_url: str, buyer: str, suppliers: list[str], auction: int):
+        self.app_url = app_url
+        self.bare_url = bare_url
+        self.buyer = buyer
+        self.suppliers = suppliers
+        self.auction = auction
+
+
+@contextlib.contextmanager
+def _servers(data_dir: Path) -> Iterator[_World]:
+    url = f"sqlite:///{data_dir / 'bench.sqlite3'}"
+    db.upgrade(url)
+    buyer, suppliers, auction = _seed(url)
+    app_port, bare_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "RFQ_DATA_DIR": str(data_dir),
+        "RFQ_DATABASE_URL": url,
+        "RFQ_REDIS_URL": "",
+        "RFQ_BIDS_PER_SECOND": "1000",
+    }
+    log = (data_dir / "app.log").open("w")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "rfq", "serve", "--port", str(app_port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    bare = multiprocessing.get_context("spawn").Process(
+        target=_bare_main, args=(bare_port,), daemon=True
+    )
+    bare.start()
+    try:
+        _wait_ready(f"http://127.0.0.1:{app_port}/readyz", app)
+        yield _World(
+            f"http://127.0.0.1:{app_port}",
+            f"ws://127.0.0.1:{bare_port}/",
+            buyer,
+            suppliers,
+            auction,
+        )
+    finally:
+        app.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            app.wait(timeout=15)
+        if app.poll() is None:
+            app.kill()
+        bare.terminate()
+        bare.join(5)
+        log.close()
+
+
+def _seed(url: str) -> tuple[str, list[str], int]:
+    """The engine benchmark's world (a buyer, 50 certified suppliers with deposits, one
+    live auction), with an API token for the buyer and each supplier."""
+    from bidding.bench import _world
+
+    database = db.Database(url)
+    try:
+        with database.session() as session:
+            suppliers, [auction] = _world(session, 50, 1)
+            users = [accounts.find_user(session, "bench-buyer@example.com")]
+            users += [accounts.get_user(session, s.user_id) for s in suppliers]
+            tokens = []
+            for user in users:
+                assert user is not None
+                secret, _ = accounts.issue_token(session, user, TokenKind.api, "bench")
+                tokens.append(secret)
+            session.commit()
+    finally:
+        database.dispose()
+    return tokens[0], tokens[1:], auction
+
+
+def _bare_main(port: int) -> None:
+    """The bare server: every frame a connection sends goes to every other connection."""
+
+    async def main() -> None:
+        connections: set[ServerConnection] = set()
+
+        async def handler(ws: ServerConnection) -> None:
+            connections.add(ws)
+            try:
+                async for message in ws:
+                    broadcast(connections - {ws}, message)
+            finally:
+                connections.discard(ws)
+
+        async with serve(handler, "127.0.0.1", port, max_queue=None):
+            await asyncio.get_running_loop().create_future()
+
+    asyncio.run(main())
+
+
+# --- one measurement -------------------------------------------------------------
+
+
+async def _measure(
+    world: _World, kind: str, n: int, rates: list[float], seconds: float
+) -> list[dict[str, Any]]:
+    """Open ``n`` subscribers on one server, then run one phase per rate."""
+    arrivals: list[tuple[str, float]] = []
+    counters = {"frames": 0, "snapshots": 0}
+    clients = await _subscribers(world, kind, n)
+    readers = [asyncio.create_task(_read(ws, arrivals, counters)) for ws in clients]
+    publisher: ClientConnection | None = None
+    try:
+        if kind == "bare":
+            publisher = await connect(world.bare_url, max_queue=None)
+        async with httpx.AsyncClient(base_url=world.app_url, timeout=30) as http:
+            out = []
+            for phase, rate in enumerate(rates):
+                arrivals.clear()
+                counters.update(frames=0, snapshots=0)
+                sent = await _send(world, kind, http, publisher, rate, seconds, phase)
+                out.append(await _collect(sent, arrivals, counters, n))
+            return out
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for ws in [*clients, *([publisher] if publisher else [])]:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
+async def _subscribers(world: _World, kind: str, n: int) -> list[ClientConnection]:
+    async def one() -> ClientConnection:
+        if kind == "bare":
+            return await connect(world.bare_url, max_queue=None)
+        ws = await connect(
+            world.app_url.replace("http", "ws") + "/ws",
+            subprotocols=["rfq.v1.json"],  # type: ignore[list-item]
+            additional_headers={"Authorization": f"Bearer {world.buyer}"},
+            max_queue=None,
+        )
+        await ws.send(json.dumps({"op": "subscribe", "auction": world.auction}))
+        while json.loads(await ws.recv())["type"] != "snapshot":
+            pass
+        return ws
+
+    clients: list[ClientConnection] = []
+    for start in range(0, n, 100):  # a hundred handshakes at a time
+        clients += await asyncio.gather(*(one() for _ in range(min(100, n - start))))
+    return clients
+
+
+async def _read(
+    ws: ClientConnection, arrivals: list[tuple[str, float]], counters: dict[str, int]
+) -> None:
+    async for message in ws:
+        now = time.perf_counter()
+        frame = json.loads(message)
+        kind = frame.get("type")
+        if kind == "bid":
+            counters["frames"] += 1
+            arrivals.append((frame["bid_id"], now))
+        elif kind == "snapshot":
+            counters["snapshots"] += 1
+
+
+async def _send(
+    world: _World,
+    kind: str,
+    http: httpx.AsyncClient,
+    publisher: ClientConnection | None,
+    rate: float,
+    seconds: float,
+    phase: int,
+) -> dict[str, float]:
+    """Send ``rate`` bids per second for ``seconds``; return bid id -> send time."""
+    sent: dict[str, float] = {}
+    total = max(1, int(rate * seconds))
+    start = time.perf_counter()
+    tasks = []
+
+    async def app_bid(k: int) -> None:
+        supplier = world.suppliers[k % len(world.suppliers)]
+        price = 10_000_000 - phase * 100_000 - k
+        t0 = time.perf_counter()
+        answer = await http.post(
+            f"/api/auctions/{world.auction}/bids",
+            json={"price": price, "key": f"fan-{phase}-{k}"},
+            headers={"Authorization": f"Bearer {supplier}"},
+        )
+        if answer.status_code == 201:
+            sent[answer.json()["bid_id"]] = t0
+
+    async def bare_bid(k: int) -> None:
+        assert publisher is not None
+        bid_id = f"{world.auction}.1-{phase}-{k}"
+        frame = {
+            "type": "bid",
+            "auction": world.auction,
+            "seq": k,
+            "epoch": 1,
+            "at": int(time.time() * 1000),
+            "bid_id": bid_id,
+            "supplier_company_id": 1000 + k % 50,
+            "price": 10_000_000 - k,
+            "ranking_price_e4": (10_000_000 - k) * 10_000,
+            "proxy": False,
+            "bidders": 50,
+        }
+        sent[bid_id] = time.perf_counter()
+        await publisher.send(json.dumps(frame))
+
+    for k in range(total):
+        delay = start + k / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(app_bid(k) if kind == "app" else bare_bid(k)))
+    await asyncio.gather(*tasks)
+    return sent
+
+
+async def _collect(
+    sent: dict[str, float],
+    arrivals: list[tuple[str, float]],
+    counters: dict[str, int],
+    n: int,
+) -> dict[str, Any]:
+    """Wait for the phase's frames (at most `DRAIN_S`), then sum them up."""
+    expected = len(sent) * n
+    deadline = time.perf_counter() + DRAIN_S
+    while time.perf_counter() < deadline and counters["frames"] < expected:
+        await asyncio.sleep(0.05)
+    mine = [(bid, at) for bid, at in arrivals if bid in sent]
+    latencies = [at - sent[bid] for bid, at in mine]
+    elapsed = (max(at for _, at in mine) - min(sent.values())) if mine else 0.0
+    return {
+        "bids": len(sent),
+        "deliveries": len(mine),
+        "per_s": len(mine) / elapsed if elapsed > 0 else 0.0,
+        "p50_ms": _percentile(latencies, 50) * 1000,
+        "p99_ms": _percentile(latencies, 99) * 1000,
+        "lost": expected - len(mine),
+        "snapshots": counters["snapshots"],
+    }
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_ready(url: str, app: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            raise RuntimeError("the app exited during startup; see its log")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the app did not become ready in 60 s")
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
