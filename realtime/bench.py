@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
+import logging
 import multiprocessing
 import os
 import resource
@@ -56,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark and return its figures."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     counts = [int(n) for n in args.subscribers.split(",")]
     rates = [float(r) for r in args.rates.split(",")]
     _raise_file_limit()
@@ -108,6 +111,7 @@ class _World:
         self.buyer = buyer
         self.suppliers = suppliers
         self.auction = auction
+        self.numbers = itertools.count()
 
 
 @contextlib.contextmanager
@@ -278,13 +282,14 @@ async def _send(
     start = time.perf_counter()
     tasks = []
 
-    async def app_bid(k: int) -> None:
+    async def app_bid(_: int) -> None:
+        k = next(world.numbers)  # across phases and runs: new keys, falling prices
         supplier = world.suppliers[k % len(world.suppliers)]
-        price = 10_000_000 - phase * 100_000 - k
+        price = 10_000_000 - k
         t0 = time.perf_counter()
         answer = await http.post(
             f"/api/auctions/{world.auction}/bids",
-            json={"price": price, "key": f"fan-{phase}-{k}"},
+            json={"price": price, "key": f"fan-{k}"},
             headers={"Authorization": f"Bearer {supplier}"},
         )
         if answer.status_code == 201:
