@@ -96,7 +96,7 @@ async def _bench(
         engine = Engine(redis, keys)
         journal = Journal(database)
         desk = Desk(database, engine, journal, RateLimit(0, 0))
-        suppliers, auction_ids = await database.run(_world, args.bidders, args.auctions)
+        suppliers, auction_ids = await database.run(seed_world, args.bidders, args.auctions)
         writer = asyncio.create_task(journal.run())
         try:
             for auction_id in auction_ids:
@@ -112,8 +112,8 @@ async def _bench(
             "auctions": args.auctions,
             "acked": len(latencies),
             "acks_per_s": acks,
-            "ack_p50_ms": _percentile(latencies, 50) * 1000,
-            "ack_p99_ms": _percentile(latencies, 99) * 1000,
+            "ack_p50_ms": percentile(latencies, 50) * 1000,
+            "ack_p99_ms": percentile(latencies, 99) * 1000,
             "evalsha_per_s": ceiling,
             "ratio": acks / ceiling,
             "batches": journal.batches,
@@ -164,7 +164,7 @@ async def _evalsha_ceiling(redis: Any, callers: int, calls: int) -> float:
     return calls / (time.perf_counter() - start)
 
 
-def _world(session: Any, bidders: int, auctions: int) -> tuple[list[Principal], list[int]]:
+def seed_world(session: Any, bidders: int, auctions: int) -> tuple[list[Principal], list[int]]:
     """A buyer, certified suppliers with deposits, and live RFQ auctions."""
     now = clock.now()
     hashed = "not-a-login"
@@ -267,7 +267,7 @@ async def _cleanup(redis: Any, keys: Keys) -> None:
     await redis.delete("bench:noop")
 
 
-def _percentile(values: list[float], pct: int) -> float:
+def percentile(values: list[float], pct: int) -> float:
     if not values:
         return 0.0
     if len(values) == 1:

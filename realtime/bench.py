@@ -28,7 +28,6 @@ import multiprocessing
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
+from bidding.bench import percentile, seed_world
 from rfq import accounts, db
 from rfq.accounts import TokenKind
 
@@ -161,12 +161,11 @@ def _servers(data_dir: Path) -> Iterator[_World]:
 def _seed(url: str) -> tuple[str, list[str], int]:
     """The engine benchmark's world (a buyer, 50 certified suppliers with deposits, one
     live auction), with an API token for the buyer and each supplier."""
-    from bidding.bench import _world
 
     database = db.Database(url)
     try:
         with database.session() as session:
-            suppliers, [auction] = _world(session, 50, 1)
+            suppliers, [auction] = seed_world(session, 50, 1)
             users = [accounts.find_user(session, "bench-buyer@example.com")]
             users += [accounts.get_user(session, s.user_id) for s in suppliers]
             tokens = []
@@ -341,8 +340,8 @@ async def _collect(
         "bids": len(sent),
         "deliveries": len(mine),
         "per_s": len(mine) / elapsed if elapsed > 0 else 0.0,
-        "p50_ms": _percentile(latencies, 50) * 1000,
-        "p99_ms": _percentile(latencies, 99) * 1000,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
         "lost": expected - len(mine),
         "snapshots": counters["snapshots"],
     }
@@ -378,11 +377,3 @@ def _wait_ready(url: str, app: subprocess.Popen[bytes]) -> None:
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
-
-
-def _percentile(values: list[float], pct: int) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]

@@ -255,15 +255,30 @@ def live_auction(
     client: httpx.Client, buyer: dict[str, Any], *, seconds: int = 30, **rules: Any
 ) -> int:
     """Publish a one-lot RFQ starting in 1.5 s that runs ``seconds``; wait until it is live."""
-    from datetime import UTC, datetime, timedelta
-
-    start = datetime.now(UTC) + timedelta(seconds=1.5)
     body = rfq_body()
-    body["starts_at"] = start.isoformat()
-    body["ends_at"] = (start + timedelta(seconds=seconds)).isoformat()
     body["lots"][0]["rules"].update(rules)
     if "soft_close" not in rules:
         body["lots"][0]["rules"].pop("soft_close")
+    return _open_soon(client, buyer, body, seconds)
+
+
+def clock_auction(
+    client: httpx.Client, buyer: dict[str, Any], fmt: str, clock: dict[str, int]
+) -> int:
+    """Publish a one-lot ``fmt`` clock RFQ starting in 1.5 s; wait until it is live."""
+    body = rfq_body()
+    body["lots"][0]["rules"] = {"format": fmt, "visibility": "rank_only", "clock": clock}
+    return _open_soon(client, buyer, body, 300)
+
+
+def _open_soon(client: httpx.Client, buyer: dict[str, Any], body: Any, seconds: int) -> int:
+    """Publish ``body`` to start in 1.5 s and run ``seconds``; its first lot's auction id
+    once the scheduler has opened it."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    body["starts_at"] = start.isoformat()
+    body["ends_at"] = (start + timedelta(seconds=seconds)).isoformat()
     auth = bearer(buyer["token"])
     rfq = client.post("/api/rfqs", json=body, headers=auth)
     assert rfq.status_code == 201, rfq.text
@@ -274,31 +289,6 @@ def live_auction(
         lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
         10,
         "the auction to open",
-    )
-    return auction_id
-
-
-def clock_auction(
-    client: httpx.Client, buyer: dict[str, Any], fmt: str, clock: dict[str, int]
-) -> int:
-    """Publish a one-lot ``fmt`` clock RFQ starting in 1.5 s; wait until it is live."""
-    from datetime import UTC, datetime, timedelta
-
-    start = datetime.now(UTC) + timedelta(seconds=1.5)
-    body = rfq_body()
-    body["starts_at"] = start.isoformat()
-    body["ends_at"] = (start + timedelta(minutes=5)).isoformat()
-    body["lots"][0]["rules"] = {"format": fmt, "visibility": "rank_only", "clock": clock}
-    auth = bearer(buyer["token"])
-    rfq = client.post("/api/rfqs", json=body, headers=auth)
-    assert rfq.status_code == 201, rfq.text
-    published = client.post(f"/api/rfqs/{rfq.json()['id']}/publish", headers=auth)
-    assert published.status_code == 200, published.text
-    auction_id = int(published.json()["lots"][0]["auction_id"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
-        10,
-        "the clock to open",
     )
     return auction_id
 
