@@ -238,26 +238,34 @@ def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
         print(f"  auction {auction}: {base}/auctions/{auction}", flush=True)
     bidders = [login(base, email) for email, _ in SUPPLIERS[1:CERTIFIED]]
     floors = {(a, n): rng.randint(70, 85) for a in auctions for n in range(len(bidders))}
+    clocks = {a for a in auctions if "clock" in bidders[0].call("GET", f"/api/auctions/{a}")[1]}
+    priced = [a for a in auctions if a not in clocks] or auctions
     while not stop.wait(pause_s * rng.uniform(0.5, 1.5)):
-        auction = rng.choice(auctions)
-        n = rng.randrange(len(bidders))
-        bidder = bidders[n]
-        status, state = bidder.call("GET", f"/api/auctions/{auction}")
-        if status != 200 or state["state"] != "live":
-            continue
-        if "clock" in state:
-            _accept_levels(bidders, auction, floors, rng)
-            continue
-        if state.get("my_rank") == 1:
-            continue
-        ceiling = state["ceiling_price"]
-        mine = state.get("my_price") or ceiling + 1
-        price = mine - rng.randint(1, max(1, ceiling // 40))
-        if price < ceiling * floors[(auction, n)] // 100:
-            continue
-        bidder.call(
-            "POST", f"/api/auctions/{auction}/bids", {"price": price, "key": secrets.token_hex(8)}
-        )
+        try:
+            for auction in clocks:
+                _accept_levels(bidders, auction, floors, rng)
+            _undercut(bidders, rng.choice(priced), floors, rng)
+        except OSError as exc:  # the app restarting or busy: try again next round
+            log.warning("demo: a simulated call failed: %s", exc)
+
+
+def _undercut(
+    bidders: list[_Api], auction: int, floors: dict[tuple[int, int], int], rng: random.Random
+) -> None:
+    """One simulated supplier, unless it leads, undercuts its own last bid a little."""
+    n = rng.randrange(len(bidders))
+    bidder = bidders[n]
+    status, state = bidder.call("GET", f"/api/auctions/{auction}")
+    if status != 200 or state["state"] != "live" or state.get("my_rank") == 1:
+        return
+    ceiling = state["ceiling_price"]
+    mine = state.get("my_price") or ceiling + 1
+    price = mine - rng.randint(1, max(1, ceiling // 40))
+    if price < ceiling * floors[(auction, n)] // 100:
+        return
+    bidder.call(
+        "POST", f"/api/auctions/{auction}/bids", {"price": price, "key": secrets.token_hex(8)}
+    )
 
 
 def _accept_levels(
