@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,14 +105,14 @@ def report(figures: dict[str, Any], as_json: bool) -> None:
 # --- the two servers -------------------------------------------------------------
 
 
+@dataclass
 class _World:
-    def __init__(self, app_url: str, bare_url: str, buyer: str, suppliers: list[str], auction: int):
-        self.app_url = app_url
-        self.bare_url = bare_url
-        self.buyer = buyer
-        self.suppliers = suppliers
-        self.auction = auction
-        self.numbers = itertools.count()
+    app_url: str
+    bare_url: str
+    buyer: str
+    suppliers: list[str]
+    auction: int
+    numbers: Iterator[int] = field(default_factory=itertools.count)
 
 
 @contextlib.contextmanager

@@ -144,36 +144,46 @@ function addMine(price, outcome, cls) {
   );
 }
 
+// One bid (or clock acceptance) over the socket: the outcome goes to `result` and to
+// "My bids"; `text` names the locale keys of the ack (full and short) and of the hint
+// that follows a rejection's highest acceptable price. Returns the ack, or null.
+async function sendBid(price, result, text) {
+  result.className = "result";
+  result.textContent = t("room.sending");
+  try {
+    const ack = await live.request({ op: "bid", auction: auctionId, price, key: newKey() });
+    const shown = { price: formatMajor(ack.price, currency), rank: ack.rank, currency };
+    result.textContent = t(text.ok, shown);
+    result.classList.add("good");
+    Object.assign(view.state, { my_price: ack.price, my_rank: ack.rank });
+    view.ack = ack;
+    addMine(ack.price, t(text.short, shown), "good");
+    return ack;
+  } catch (rejection) {
+    let message = reason(rejection.code, rejection.message);
+    if (rejection.min_acceptable !== undefined && rejection.min_acceptable !== null) {
+      message += " " + t(text.hint, { price: formatMajor(rejection.min_acceptable, currency), currency });
+    }
+    result.textContent = message;
+    result.classList.add("bad");
+    addMine(price, message, "bad");
+    return null;
+  } finally {
+    refresh();
+  }
+}
+
 async function accept() {
   const c = view.state && view.state.clock;
   if (!c) return;
-  const result = $("#accept-result");
-  result.className = "result";
-  result.textContent = t("room.sending");
   accepting = true;
   render();
-  try {
-    const ack = await live.request({ op: "bid", auction: auctionId, price: c.price, key: newKey() });
-    result.textContent = t("clock.accepted", { price: formatMajor(ack.price, currency), currency });
-    result.classList.add("good");
+  const text = { ok: "clock.accepted", short: "clock.accepted_short", hint: "clock.now" };
+  if (await sendBid(c.price, $("#accept-result"), text)) {
     Object.assign(c, { accepted_by_me: true, may_accept: false });
-    view.state.my_price = ack.price;
-    view.state.my_rank = ack.rank;
-    view.ack = ack;
-    addMine(ack.price, t("clock.accepted_short"), "good");
-  } catch (rejection) {
-    let text = reason(rejection.code, rejection.message);
-    if (rejection.min_acceptable !== undefined && rejection.min_acceptable !== null) {
-      text += " " + t("clock.now", { price: formatMajor(rejection.min_acceptable, currency), currency });
-    }
-    result.textContent = text;
-    result.classList.add("bad");
-    addMine(c.price, text, "bad");
-  } finally {
-    accepting = false;
-    refresh();
-    render();
   }
+  accepting = false;
+  render();
 }
 
 if (clocked) $("#accept-button").addEventListener("click", accept);
@@ -182,42 +192,21 @@ if (!clocked) $("#bid-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const result = $("#bid-result");
   const input = $("#bid-price");
-  result.className = "result";
   let price;
   try {
     price = parseMajor(input.value, currency);
   } catch (error) {
+    result.className = "result bad";
     result.textContent = error.message;
-    result.classList.add("bad");
     input.setAttribute("aria-invalid", "true");
     return;
   }
   input.removeAttribute("aria-invalid");
-  result.textContent = t("room.sending");
   const button = $("#bid-button");
   button.disabled = true;
-  try {
-    const ack = await live.request({ op: "bid", auction: auctionId, price, key: newKey() });
-    result.textContent = t("room.accepted", { price: formatMajor(ack.price, currency), rank: ack.rank });
-    result.classList.add("good");
-    view.state.my_price = ack.price;
-    view.state.my_rank = ack.rank;
-    view.ack = ack;
-    render();
-    input.value = "";
-    addMine(price, t("room.accepted_short", { rank: ack.rank }), "good");
-    refresh();
-  } catch (rejection) {
-    let text = reason(rejection.code, rejection.message);
-    if (rejection.min_acceptable !== undefined && rejection.min_acceptable !== null) {
-      text += " " + t("room.min_hint", { price: formatMajor(rejection.min_acceptable, currency), currency });
-    }
-    result.textContent = text;
-    result.classList.add("bad");
-    addMine(price, text, "bad");
-  } finally {
-    button.disabled = view.state?.state !== "live";
-  }
+  const text = { ok: "room.accepted", short: "room.accepted_short", hint: "room.min_hint" };
+  if (await sendBid(price, result, text)) input.value = "";
+  render();
 });
 
 async function setProxy(floor) {
