@@ -38,7 +38,7 @@ from bidding.records import AuctionRecord
 from bidding.restore import due_ms, snapshot
 from bidding.sealed import commitment
 from bidding.views import Viewer, view
-from rfq import clock, eligibility
+from rfq import clock, eligibility, metrics
 from rfq.accounts import Principal, Role
 from rfq.db import Database
 from rfq.errors import NotFound, RateLimited
@@ -129,6 +129,16 @@ class Desk:
 
     async def bid(self, principal: Principal, auction_id: int, price: int, key: str) -> Ack:
         """Place a bid; return its acknowledgement or raise why it was refused."""
+        started = time.perf_counter()
+        try:
+            ack = await self._bid(principal, auction_id, price, key)
+        except (errors.BidRejected, RateLimited) as exc:
+            metrics.bid_answered(exc.code, time.perf_counter() - started)
+            raise
+        metrics.bid_answered(None, time.perf_counter() - started)
+        return ack
+
+    async def _bid(self, principal: Principal, auction_id: int, price: int, key: str) -> Ack:
         facts = await self.facts(auction_id)
         reason = await self._eligibility(principal, facts)
         nonce = secrets.token_hex(16) if facts.format == "sealed" else ""
@@ -221,7 +231,9 @@ class Desk:
         """Open, close or step an auction as its time calls for (``status.lua``'s tick),
         journal what happened and file it under its next due time; 1 if it changed."""
         engine = self.engine
+        started = time.perf_counter()
         out = await engine.move(auction_id, "tick", now_ms=now_ms)
+        metrics.REDIS_SECONDS.labels("tick").observe(time.perf_counter() - started)
         if out.result == "missing":
             await self.restore(auction_id, rebuild=False)
             return 0
@@ -234,7 +246,7 @@ class Desk:
         return 1 if out.events or out.audit else 0
 
     async def _call(self, auction_id: int, call: Any) -> Outcome:
-        outcome: Outcome = await call()
+        outcome = await self._timed(call)
         for _ in range(3):
             if outcome.result == "missing":
                 await self.restore(auction_id, rebuild=False)
@@ -242,7 +254,7 @@ class Desk:
                 await self.tick(auction_id, clock.now_ms())
             else:
                 break
-            outcome = await call()
+            outcome = await self._timed(call)
         if outcome.result in ("missing", "tick"):
             raise NotFound("No such auction.")
         if outcome.result in ("ok", "rejected"):
@@ -250,6 +262,12 @@ class Desk:
             await self.journal.write(
                 [Output(auction_id, outcome.epoch, outcome.events, outcome.audit, outbid)]
             )
+        return outcome
+
+    async def _timed(self, call: Any) -> Outcome:
+        started = time.perf_counter()
+        outcome: Outcome = await call()
+        metrics.REDIS_SECONDS.labels("bid").observe(time.perf_counter() - started)
         return outcome
 
     async def _eligibility(self, principal: Principal, facts: AuctionFacts) -> str | None:

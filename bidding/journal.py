@@ -29,7 +29,7 @@ from sqlmodel import Session, col
 
 from bidding import audit
 from bidding.records import AuctionRecord, AuditRecord, BidRecord, EventRecord
-from rfq import clock, notifications
+from rfq import clock, metrics, notifications
 from rfq.db import Database
 
 log = logging.getLogger("rfq.journal")
@@ -115,8 +115,10 @@ class Journal:
         deadline = time.monotonic() + self._retry_s
         delay = 0.05
         while True:
+            started = time.perf_counter()
             try:
                 await self._db.run(self._commit, outputs)
+                metrics.SQL_SECONDS.labels("journal").observe(time.perf_counter() - started)
                 return
             except Exception:
                 if time.monotonic() + delay > deadline:

@@ -35,7 +35,7 @@ from realtime import codec
 from realtime.hub import SEND_TIMEOUT_S, Hub, Subscriber, server_time
 from realtime.notifier import TOPIC as NOTIFICATIONS
 from realtime.notifier import Notifier
-from rfq import festivals, rfqs
+from rfq import festivals, metrics, rfqs
 from rfq.access import may_see
 from rfq.accounts import Principal, Role
 from rfq.errors import RateLimited, RfqError
@@ -67,7 +67,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
     sub = Subscriber(protocol)
     session = _Session(websocket, hub, principal, sub)
-    await session.serve()
+    metrics.CONNECTIONS.inc()
+    try:
+        await session.serve()
+    finally:
+        metrics.CONNECTIONS.dec()
 
 
 async def _handshake(websocket: WebSocket) -> Principal | None:
@@ -343,8 +347,10 @@ class _Session:
             if sub.closed and not self._open():
                 return
             if sub.closed:
+                metrics.SLOW_CLOSED.inc()
                 await self._close(CLOSE_SLOW, "too slow")
                 return
+            sent = 0
             while sub.pending:
                 auction_id, payload = sub.pending.popleft()
                 if auction_id == NOTIFICATIONS:
@@ -371,8 +377,11 @@ class _Session:
                     async with asyncio.timeout(SEND_TIMEOUT_S):
                         await self._raw_send(payload)
                 except TimeoutError:
+                    metrics.SLOW_CLOSED.inc()
                     await self._close(CLOSE_SLOW, "too slow")
                     return
+                sent += 1
+            metrics.DELIVERIES.inc(sent)
 
     def _open(self) -> bool:
         return self.ws.client_state.name == "CONNECTED"

@@ -42,7 +42,7 @@ import msgpack
 from bidding.desk import Desk
 from bidding.views import Viewer
 from realtime import codec
-from rfq import clock
+from rfq import clock, metrics
 
 log = logging.getLogger("rfq.realtime")
 
@@ -89,6 +89,7 @@ class Subscriber:
             self.closed = True
             self.wake.set()
             return
+        metrics.COALESCED.inc()
         kept = deque(item for item in self.pending if item[0] != auction_id)
         self.pending = kept
 

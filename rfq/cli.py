@@ -10,6 +10,7 @@ import argparse
 import getpass
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -19,10 +20,15 @@ from bidding import bench as bench_engine
 from bidding import journal
 from bidding.records import AuctionRecord
 from realtime import bench as bench_fanout
-from rfq import accounts, db, demo
+from rfq import accounts, db, demo, metrics
 from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
 from rfq.errors import RfqError
 from rfq.settings import Settings, SettingsError
+
+KEEP_ALIVE_S = 75
+"""Idle keep-alive of HTTP connections: longer than a load balancer's usual 60 s idle
+timeout, so the balancer, not the app, closes an idle connection (no request lost to the
+race of both closing it)."""
 
 _EXPECTED = (SettingsError, DataDirBusy, EmbeddedRedisFailed, RfqError, db.SchemaOutdated)
 
@@ -100,6 +106,11 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
     else:
         db.require_current(settings.database_url)
     embedded = EmbeddedRedis(settings.data_dir) if settings.embedded_redis else None
+    if workers > 1:  # each worker writes its metrics there; /metrics sums them
+        folder = settings.data_dir / "metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        os.environ[metrics.MULTIPROC_ENV] = str(folder)
     try:
         if embedded is not None:
             os.environ["RFQ_REDIS_URL"] = embedded.start()
@@ -111,11 +122,13 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
             workers=workers,
             log_level="info",
             timeout_graceful_shutdown=10,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     finally:
         if embedded is not None:
             embedded.stop()
             os.environ.pop("RFQ_REDIS_URL", None)
+        os.environ.pop(metrics.MULTIPROC_ENV, None)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ function of a ``Session``; it runs in a worker thread and commits when it return
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +22,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, Engine, TypeDecorator, event, text
 from sqlmodel import Session, create_engine
+
+from rfq import metrics
 
 T = TypeVar("T")
 
@@ -91,10 +94,12 @@ class Database:
         return self._run(fn, args)
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        started = time.perf_counter()
         with self.session() as session:
             result = fn(session, *args)
             session.commit()
-            return result
+        metrics.SQL_SECONDS.labels("transaction").observe(time.perf_counter() - started)
+        return result
 
     def ping(self) -> None:
         """Raise if the database does not answer a trivial query."""

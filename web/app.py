@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from bidding.scheduler import Scheduler
 from realtime.endpoint import websocket_endpoint
 from realtime.hub import Hub
 from realtime.notifier import Notifier
-from rfq import __version__, awards, contracts, db, mailer, participation, rfqs
+from rfq import __version__, awards, contracts, db, mailer, metrics, participation, rfqs
 from rfq.embedded_redis import EmbeddedRedis
 from rfq.keys import Keys
 from rfq.ratelimit import RateLimiter
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             state = app.state
             state.settings = settings
+            stack.callback(metrics.worker_exited, os.getpid())
             redis_url = settings.redis_url
             if redis_url is None:
                 embedded = EmbeddedRedis(settings.data_dir)

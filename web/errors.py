@@ -16,7 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bidding import errors as auction_errors
@@ -124,6 +124,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up while sending its body: nobody is left to answer (nginx's 499)."""
+    return Response(status_code=499)
+
+
 async def unavailable(request: Request, exc: Exception) -> Response:
     """Redis or the database did not answer: 503, try again; nothing was acknowledged."""
     log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
@@ -170,6 +175,7 @@ HANDLERS = {
     OperationalError: unavailable,
     TimeoutError: unavailable,
     HTTPException: http_error,
+    ClientDisconnect: client_gone,
     Exception: server_error,
 }
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators, and metrics."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import asyncio
 from typing import Any
 
 from pydantic import BaseModel
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
+from rfq import metrics
+from rfq.access import require_operator
 from web.routing import Call, api
 
 _CHECK_TIMEOUT_S = 2.0
@@ -51,4 +53,14 @@ async def _check(awaitable: Any) -> str:
     return "ok"
 
 
-ROUTES = [healthz, readyz]
+@api("GET", "/metrics", tags=("ops",))
+async def prometheus(call: Call[Any]) -> Any:
+    """Prometheus metrics of every worker (operators: scrape with an operator's API
+    token as the bearer): bids by outcome and code, answer latency, connections,
+    frames sent, slow clients, Redis script and SQL latency."""
+    require_operator(call.principal)
+    body, content_type = metrics.render()
+    return Response(body, headers={"Content-Type": content_type})
+
+
+ROUTES = [healthz, readyz, prometheus]
