@@ -38,6 +38,7 @@ from realtime.notifier import Notifier
 from rfq import festivals, metrics, rfqs
 from rfq.access import may_see
 from rfq.accounts import Principal, Role
+from rfq.db import is_row_id
 from rfq.errors import RateLimited, RfqError
 from web.auth import authenticate_request, check_origin
 
@@ -164,14 +165,14 @@ class _Session:
             self.notifications = False
             self.notifier.unsubscribe(self.sub)
             await self._send({"type": "unsubscribed", "channel": "notifications"})
-        elif op == "unsubscribe" and isinstance(frame.get("festival"), int):
+        elif op == "unsubscribe" and is_row_id(frame.get("festival")):
             for auction_id in self.festivals.pop(frame["festival"], []):
                 self.auctions.discard(auction_id)
                 self.hub.unsubscribe(self.sub, auction_id)
             await self._send({"type": "unsubscribed", "festival": frame["festival"]})
         elif op == "unsubscribe":
             auction = frame.get("auction")
-            if isinstance(auction, int):
+            if is_row_id(auction):
                 self.auctions.discard(auction)
                 self.hub.unsubscribe(self.sub, auction)
                 await self._send({"type": "unsubscribed", "auction": auction})
@@ -189,8 +190,8 @@ class _Session:
             await self._subscribe_festival(frame.get("festival"))
             return
         auction_id, since = frame.get("auction"), frame.get("since")
-        bad_since = since is not None and (not isinstance(since, int) or since < 0)
-        if not isinstance(auction_id, int) or isinstance(auction_id, bool) or bad_since:
+        bad_since = since is not None and not (since == 0 or is_row_id(since))
+        if not is_row_id(auction_id) or bad_since:
             await self._error("bad_frame", "subscribe needs an integer auction and since >= 0.")
             return
         if auction_id not in self.auctions and len(self.auctions) >= MAX_SUBSCRIPTIONS:
@@ -205,7 +206,7 @@ class _Session:
         await self.hub.subscribe(self.sub, auction_id, since, viewer)
 
     async def _subscribe_festival(self, festival_id: Any) -> None:
-        if not isinstance(festival_id, int):
+        if not is_row_id(festival_id):
             await self._error("bad_frame", "subscribe needs an integer festival.")
             return
         if festival_id not in self.festivals and len(self.festivals) >= MAX_FESTIVALS:
@@ -251,7 +252,7 @@ class _Session:
         if (
             not isinstance(key, str)
             or not 0 < len(key) <= 100
-            or not isinstance(auction_id, int)
+            or not is_row_id(auction_id)
             or isinstance(value, bool)
             or not (isinstance(value, int) or (op == "proxy" and value is None))
         ):

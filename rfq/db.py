@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -20,12 +20,28 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic import Field
 from sqlalchemy import DateTime, Engine, TypeDecorator, event, text
 from sqlmodel import Session, create_engine
+from typing_extensions import TypeIs
 
 from rfq import metrics
 
 T = TypeVar("T")
+
+MAX_ID = 2**63 - 1
+"""The largest row id (a signed 64-bit integer on both backends)."""
+
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""A request body's reference to a row: out of range is a 422, never a driver overflow."""
+
+
+def is_row_id(value: object) -> TypeIs[int]:
+    """True if ``value`` can be a row id: an int (not a bool) from 1 to `MAX_ID`. Larger
+    numbers would overflow the database driver, so callers answer "not found" first."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 

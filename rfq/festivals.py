@@ -20,7 +20,7 @@ from bidding.records import AuctionRecord
 from rfq import categories, clock, history
 from rfq.access import require_login, require_operator
 from rfq.accounts import Company, CompanyKind, Principal
-from rfq.db import UtcDateTime
+from rfq.db import RowId, UtcDateTime
 from rfq.errors import Invalid, NotFound
 
 
@@ -44,7 +44,7 @@ class FestivalCreate(SQLModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     categories: list[str] = Field(default_factory=list, max_length=50)
-    organisers: list[int] = Field(default_factory=list, max_length=100)
+    organisers: list[RowId] = Field(default_factory=list, max_length=100)
 
     @field_validator("categories")
     @classmethod

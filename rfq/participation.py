@@ -18,7 +18,7 @@ from bidding.records import AuctionRecord
 from rfq import certification, clock, deposits, history, notifications
 from rfq.access import require_role
 from rfq.accounts import Company, CompanyKind, Principal, Role
-from rfq.db import UtcDateTime, enum_type
+from rfq.db import RowId, UtcDateTime, enum_type
 from rfq.errors import Conflict, Invalid
 from rfq.lifecycle import OPEN_TO_BIDDERS, RfqStatus
 
@@ -51,7 +51,7 @@ class Participant(SQLModel, table=True):
 class InvitationCreate(SQLModel):
     """``POST /api/rfqs/{id}/invitations``."""
 
-    supplier_company_id: int
+    supplier_company_id: RowId
 
 
 class ParticipantPublic(SQLModel):

@@ -38,7 +38,7 @@ from rfq import (
 )
 from rfq.access import may_see, require_login, require_member, require_role
 from rfq.accounts import Principal, Role
-from rfq.db import UtcDateTime, enum_type
+from rfq.db import RowId, UtcDateTime, enum_type
 from rfq.errors import Conflict, Invalid, NotFound
 from rfq.lifecycle import RfqStatus
 from rfq.money import DEFAULT_CURRENCY, Amount, CurrencyCode, PositiveAmount
@@ -108,7 +108,7 @@ class RfqCreate(SQLModel):
     category: str
     keywords: list[str] = Field(default_factory=list, max_length=30)
     currency: CurrencyCode = DEFAULT_CURRENCY
-    festival_id: int | None = None
+    festival_id: RowId | None = None
     bid_bond: Amount = 0
     audience: Audience = Audience.public
     delivery_terms: str = Field(default="", max_length=2000)
@@ -130,7 +130,7 @@ class RfqCreate(SQLModel):
 
 
 class LotChange(SQLModel):
-    id: int
+    id: RowId
     ceiling_price: PositiveAmount | None = None
     ends_at: AwareDatetime | None = None
 

@@ -21,6 +21,7 @@ from bidding.views import Viewer
 from rfq import clock, rfqs
 from rfq.access import may_see, require_login, require_member, require_operator
 from rfq.accounts import Company, Principal
+from rfq.db import RowId
 from rfq.errors import Conflict, Invalid, NotFound
 from rfq.money import MAX_AMOUNT
 from web.routing import Call, api
@@ -61,7 +62,7 @@ class VoidCreate(BaseModel):
 class TransformCreate(BaseModel):
     """A supplier's ranking transform: ``price * multiplier_bps / 10000 + adder``."""
 
-    supplier_company_id: int
+    supplier_company_id: RowId
     multiplier_bps: Annotated[int, Strict(), Field(ge=1_000, le=100_000)] = 10_000
     adder: Annotated[int, Strict(), Field(ge=-(10**10), le=10**10)] = 0
     reason: str = Field(default="", max_length=500)

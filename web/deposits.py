@@ -10,6 +10,7 @@ from sqlmodel import Session
 from rfq import deposits
 from rfq.access import require_operator, require_role
 from rfq.accounts import Role
+from rfq.db import RowId
 from rfq.deposits import BalancePublic, DepositCreate, DepositPublic, DepositStatus, Note
 from web.routing import Call, api, query_enum
 
@@ -17,8 +18,8 @@ from web.routing import Call, api, query_enum
 class Forfeit(BaseModel):
     """``POST /api/admin/bonds/forfeit`` and ``/release``."""
 
-    company_id: int
-    rfq_id: int
+    company_id: RowId
+    rfq_id: RowId
     reason: str = Field(min_length=1, max_length=500)
 
 

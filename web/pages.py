@@ -30,6 +30,7 @@ from web import i18n
 from web.auctions import viewer_of
 from web.auth import SESSION_COOKIE, authenticate_request, csrf_token
 from web.errors import status_of
+from web.routing import check_ids
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
@@ -82,6 +83,7 @@ def _guarded(handler: Handler, *roles: Role) -> Callable[[Request], Awaitable[Re
             target = quote(request.url.path + query)
             return RedirectResponse(f"/login?next={target}", status_code=303)
         try:
+            check_ids(request)
             if roles and principal.role not in roles:
                 raise Forbidden("This page is not for your role.", code="wrong_role")
             return await handler(request, principal)

@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from rfq.accounts import Principal
-from rfq.errors import Invalid
+from rfq.db import is_row_id
+from rfq.errors import Invalid, NotFound
 from web.auth import authenticate_request, check_origin
 from web.errors import PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 
@@ -83,6 +84,7 @@ def api(
         adapter = TypeAdapter(response) if response is not None else None
 
         async def endpoint(request: Request) -> Response:
+            check_ids(request)
             if auth:
                 principal = await authenticate_request(request)
             else:  # public endpoints ignore credentials; a foreign page still may not post
@@ -102,6 +104,14 @@ def api(
         return Route(path, endpoint, methods=[method], name=fn.__name__)
 
     return wrap
+
+
+def check_ids(request: Request) -> None:
+    """Refuse a path id too large to be a row id (the router's ``int`` takes any digits)
+    as not found, before it reaches, and overflows, the database driver."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and not is_row_id(value):
+            raise NotFound("Nothing has this id.")
 
 
 async def _parse_body(request: Request, model: type[B]) -> B:
