@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from bidding import errors as auction_errors
 from bidding.errors import AuctionError
@@ -121,7 +122,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = _sentence(str(exc.detail)) if exc.detail else "The request failed."
-    return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # one Route per method: name every method of the path
+        headers["Allow"] = ", ".join(_methods_of(request))
+    return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
+
+
+def _methods_of(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def client_gone(request: Request, exc: Exception) -> Response:

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from rfq.access import require_login
 from rfq.accounts import Principal
 from rfq.db import is_row_id
 from rfq.errors import Invalid, NotFound
@@ -87,6 +88,8 @@ def api(
             check_ids(request)
             if auth:
                 principal = await authenticate_request(request)
+                if body is not None:  # every body-taking endpoint needs a caller; say so
+                    require_login(principal)  # before the body's validation errors
             else:  # public endpoints ignore credentials; a foreign page still may not post
                 principal = None
                 if method != "GET":
@@ -178,8 +181,8 @@ def openapi(title: str, version: str) -> dict[str, Any]:
         if params:
             op["parameters"] = params
         if spec.body is not None:
-            op["requestBody"] = {
-                "required": True,
+            op["requestBody"] = {  # a model whose fields all have defaults takes no body
+                "required": any(f.is_required() for f in spec.body.model_fields.values()),
                 "content": {"application/json": {"schema": _schema(spec.body, defs)}},
             }
         ok: dict[str, Any] = {"description": "Success"}
@@ -227,10 +230,18 @@ def _path_params(path: str) -> list[dict[str, Any]]:
 
 
 def _error_statuses(spec: Spec) -> list[str]:
-    codes = ["400", "422"] if spec.body is not None else ["400"]
+    """Every error status the operation can answer (``docs/api.md``, Errors)."""
+    # bad credentials (also on login); bad query parameters; limits; Redis or SQL down
+    codes = {"400", "401", "422", "429", "503"}
+    if spec.body is not None:
+        codes |= {"413", "415"}
     if spec.auth:
-        codes += ["401", "403", "404"]
-    return [*codes, "429"]
+        codes |= {"401", "403", "404"}
+    if "{" in spec.path:
+        codes.add("404")
+    if spec.method != "GET":
+        codes |= {"403", "409"}  # a foreign Origin; the object's state
+    return sorted(codes)
 
 
 _ERROR_SCHEMA = {
