@@ -21,9 +21,7 @@ import contextlib
 import csv
 import json
 import os
-import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from loadtests import world as worlds
 from loadtests.world import Plan
+from realtime.bench import free_port, raise_file_limit, wait_ready
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -72,9 +71,9 @@ SCENARIOS = {
             suppliers_per_lot=5,
             lots_per_group=5,
             lead_s=0,
-            lot_s=20,
-            window_s=8,
-            extend_s=8,
+            lot_s=15,
+            window_s=6,
+            extend_s=6,
             max_extensions=1,
         ),
         watchers=40,
@@ -111,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    _raise_file_limit()
+    raise_file_limit()
     with _app(args, out) as (host, email, password):
         print(f"building the world on {host} ...", flush=True)
         started = time.monotonic()
@@ -167,7 +166,7 @@ def _app(args: argparse.Namespace, out: Path) -> Iterator[tuple[str, str, str]]:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     log = (out / "app.log").open("wb")
     app = subprocess.Popen(
         [*rfq, "serve", "--workers", str(args.workers), "--port", str(port)],
@@ -177,7 +176,7 @@ def _app(args: argparse.Namespace, out: Path) -> Iterator[tuple[str, str, str]]:
     )
     host = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(host, app)
+        wait_ready(f"{host}/readyz", app)
         print(f"app: rfq serve --workers {args.workers} on {host} (log: {out / 'app.log'})")
         yield host, email, password
     finally:
@@ -188,18 +187,6 @@ def _app(args: argparse.Namespace, out: Path) -> Iterator[tuple[str, str, str]]:
             app.kill()
             app.wait()
         log.close()
-
-
-def _wait_ready(host: str, app: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if app.poll() is not None:
-            raise SystemExit("the app exited during startup; see app.log")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{host}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit("the app did not become ready in 60 s; see app.log")
 
 
 # --- locust -----------------------------------------------------------------------
@@ -391,19 +378,3 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
     print("\nloadtests summary")
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
-
-
-# --- helpers ----------------------------------------------------------------------
-
-
-def _raise_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port

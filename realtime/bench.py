@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     counts = [int(n) for n in args.subscribers.split(",")]
     rates = [float(r) for r in args.rates.split(",")]
-    _raise_file_limit()
+    raise_file_limit()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="rfq-fanout-") as tmp, _servers(Path(tmp)) as world:
         for n in counts:
@@ -120,7 +120,7 @@ def _servers(data_dir: Path) -> Iterator[_World]:
     url = f"sqlite:///{data_dir / 'bench.sqlite3'}"
     db.upgrade(url)
     buyer, suppliers, auction = _seed(url)
-    app_port, bare_port = _free_port(), _free_port()
+    app_port, bare_port = free_port(), free_port()
     env = {
         **os.environ,
         "RFQ_DATA_DIR": str(data_dir),
@@ -140,7 +140,7 @@ def _servers(data_dir: Path) -> Iterator[_World]:
     )
     bare.start()
     try:
-        _wait_ready(f"http://127.0.0.1:{app_port}/readyz", app)
+        wait_ready(f"http://127.0.0.1:{app_port}/readyz", app)
         yield _World(
             f"http://127.0.0.1:{app_port}",
             f"ws://127.0.0.1:{bare_port}/",
@@ -351,20 +351,23 @@ async def _collect(
 # --- helpers ---------------------------------------------------------------------
 
 
-def _raise_file_limit() -> None:
+def raise_file_limit() -> None:
+    """Allow this process (and its children) as many open files as the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def _wait_ready(url: str, app: subprocess.Popen[bytes]) -> None:
+def wait_ready(url: str, app: subprocess.Popen[bytes]) -> None:
+    """Wait (at most 60 s) until ``url`` answers 200; raise if ``app`` exits first."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if app.poll() is not None:

@@ -16,6 +16,9 @@ JSON = "rfq.v1.json"
 MSGPACK = "rfq.v1.msgpack"
 SUPPORTED = (MSGPACK, JSON)
 MAX_FRAME = 16 * 1024
+MAX_MESSAGE = 64 * 1024
+"""The websocket protocol's own limit (uvicorn's ``ws_max_size``): a larger message is
+never buffered whole; the connection is closed with 1009 (message too big)."""
 
 
 class BadFrame(ValueError):

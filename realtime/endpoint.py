@@ -11,6 +11,7 @@ answered with an ``error`` frame or a close code:
 | limit | value | when exceeded |
 | --- | --- | --- |
 | frame size | 16 KiB | ``error`` ``frame_too_large`` (unreadable: ``bad_frame``) |
+| message size | 64 KiB (``codec.MAX_MESSAGE``, uvicorn's ``ws_max_size``) | close 1009 |
 | subscriptions per connection | 50 | ``error`` ``too_many_subscriptions`` |
 | operations per connection | 20/s, bursts of 40 | ``error`` ``rate_limited``; 100 more: 4029 |
 | idle (no client frame) | 60 s | close 4002 (clients ping every 20 s) |

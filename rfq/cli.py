@@ -20,6 +20,7 @@ from bidding import bench as bench_engine
 from bidding import journal
 from bidding.records import AuctionRecord
 from realtime import bench as bench_fanout
+from realtime import codec
 from rfq import accounts, db, demo, metrics
 from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
 from rfq.errors import RfqError
@@ -123,6 +124,7 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
             log_level="info",
             timeout_graceful_shutdown=10,
             timeout_keep_alive=KEEP_ALIVE_S,
+            ws_max_size=codec.MAX_MESSAGE,
         )
     finally:
         if embedded is not None:

@@ -858,7 +858,9 @@ def _command(
     if seen is not None:
         if seen.move != move:
             raise Conflict(f"Key {key!r} was already used for {seen.move}.", code="key_reused")
-        return contract
+        if caller is not None and move in _MAY and _role(contract, caller) not in _MAY[move]:
+            raise Forbidden(f"You may not {move} this contract.", code="not_your_move")
+        return contract  # a replay answers only those who may make the move
     apply()
     session.add(contract)
     session.add(

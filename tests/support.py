@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from realtime import codec
 from rfq.settings import Settings
 from web.app import create_app
 
@@ -52,7 +53,12 @@ def run_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
     """Serve the app with a real uvicorn on 127.0.0.1, on ``port`` (0: the OS picks)."""
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_max_size=codec.MAX_MESSAGE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

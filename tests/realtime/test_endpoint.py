@@ -11,8 +11,9 @@ import httpx
 import msgpack
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from realtime import codec
 from tests.support import (
     LiveServer,
     bearer,
@@ -208,6 +209,36 @@ async def test_bad_frames_get_errors_and_the_server_stays_up(
         assert (await _recv(ws))["code"] == "not_found"
         await ws.send(json.dumps({"op": "ping", "t": 1}))
         assert (await _recv(ws))["type"] == "pong"
+
+
+async def test_a_flood_and_a_huge_message_are_closed_and_the_server_stays_up(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    """200 operations at once: refusals, then close 4029; a message over 64 KiB: close
+    1009 without being buffered; other connections and new ones are served throughout."""
+    headers = bearer(world["a"]["token"])
+    async with connect(_ws_url(live), additional_headers=headers) as bystander:
+        await _recv(bystander)
+        async with connect(_ws_url(live), additional_headers=headers) as ws:
+            await _recv(ws)
+            for _ in range(200):
+                await ws.send(json.dumps({"op": "ping", "t": 1}))
+            codes = []
+            with pytest.raises(ConnectionClosed) as flood:
+                while True:
+                    codes.append((await _recv(ws)).get("code"))
+            assert flood.value.rcvd is not None and flood.value.rcvd.code == 4029
+            assert "rate_limited" in codes and codes.count(None) <= 45  # 40 burst + refill
+        async with connect(_ws_url(live), additional_headers=headers, max_size=None) as ws:
+            await _recv(ws)
+            await ws.send("x" * (codec.MAX_MESSAGE + 1))
+            with pytest.raises(ConnectionClosed) as huge:
+                await _recv(ws)
+            assert huge.value.rcvd is not None and huge.value.rcvd.code == 1009
+        await _send(bystander, {"op": "ping", "t": 2})
+        assert (await _recv(bystander))["type"] == "pong"
+    async with connect(_ws_url(live), additional_headers=headers) as fresh:
+        assert (await _recv(fresh))["type"] == "hello"
 
 
 async def test_bid_through_one_worker_reaches_a_watcher_on_another(

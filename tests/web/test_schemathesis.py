@@ -49,7 +49,7 @@ def tokens(live: LiveServer) -> dict[str, str | None]:
 @pytest.mark.parametrize("role", ["anonymous", "buyer", "supplier", "operator"])
 @schema.parametrize()
 @settings(
-    max_examples=6,
+    max_examples=4,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
