@@ -611,9 +611,10 @@ def confirm_payment(session: Session, principal: Principal | None, payment_id: i
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise NotFound("No such payment.")
+    contract = _locked(session, payment.contract_id)
+    session.refresh(payment)  # read again under the lock: a racing confirm may have won
     if payment.status is PaymentStatus.confirmed:
         return payment
-    contract = _locked(session, payment.contract_id)
     legs: list[tuple[Account, int]]
     if payment.kind is PaymentKind.funding:
         new = transition(MOVES, "contract", contract.status, "fund")

@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from realtime import codec
+from rfq.keys import Keys
 from tests.support import (
     LiveServer,
     bearer,
@@ -189,6 +190,34 @@ async def test_resume_replays_missed_events(live: LiveServer, world: dict[str, A
         assert (second["seq"], second["price"]) == (since + 2, 89)
         await _send(ws, {"op": "subscribe", "auction": auction, "since": 10**9})
         assert (await _recv(ws))["type"] == "snapshot"
+
+
+async def test_resume_after_a_trimmed_stream_gets_a_snapshot(
+    live: LiveServer, world: dict[str, Any], redis_client: Any
+) -> None:
+    """Events the stream no longer holds cannot be replayed: the buyer gets a snapshot
+    whose seq covers them, so it can tell it missed something and is current again."""
+    url, auction = _ws_url(live), world["auction"]
+    async with connect(url, additional_headers=bearer(world["buyer"]["token"])) as ws:
+        await _recv(ws)
+        since = (await _snapshot(ws, auction))["seq"]
+    with httpx.Client(base_url=live.url) as client:
+        for n, price in enumerate((70, 69, 68)):
+            r = client.post(
+                f"/api/auctions/{auction}/bids",
+                json={"price": price, "key": f"t{n}"},
+                headers=bearer(world["a"]["token"]),
+            )
+            assert r.status_code == 201, r.text
+    events = Keys(live.settings.redis_prefix).auction(auction).events
+    trimmed = redis_client.xtrim(events, maxlen=1, approximate=False)
+    assert trimmed >= 2  # what `since` needs is gone
+    async with connect(url, additional_headers=bearer(world["buyer"]["token"])) as ws:
+        await _recv(ws)
+        await _send(ws, {"op": "subscribe", "auction": auction, "since": since})
+        frame = await _recv(ws)
+        assert frame["type"] == "snapshot" and frame["seq"] >= since + 3
+        assert frame["state"]["best_price"] == 68
 
 
 async def test_bad_frames_get_errors_and_the_server_stays_up(

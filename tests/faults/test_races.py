@@ -1,0 +1,125 @@
+"""Racing the money path: the same award, payment confirmation and release sent many
+times at once. Exactly one award and one contract; escrow never holds, releases or pays
+out more or less than the contract's total (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.support import (
+    LiveServer,
+    bearer,
+    certified_supplier,
+    live_auction,
+    operator_token,
+    place_bid,
+    register,
+    wait_for,
+)
+
+RACERS = 8
+
+
+def _race(live: LiveServer, call: Callable[[httpx.Client, int], httpx.Response]) -> Counter[int]:
+    """``call`` from RACERS threads at once, each with its own connection."""
+
+    def one(n: int) -> int:
+        with httpx.Client(base_url=live.url, timeout=60) as c:
+            return call(c, n).status_code
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        return Counter(pool.map(one, range(RACERS)))
+
+
+def test_racing_award_payment_and_release_moves_money_once(
+    client: httpx.Client, live: LiveServer
+) -> None:
+    operator = operator_token(live)
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    auction_id = live_auction(client, buyer, seconds=3)
+    assert place_bid(client, a, auction_id, 110, "ra").status_code == 201
+    won = place_bid(client, b, auction_id, 100, "rb").json()
+    auth = bearer(buyer["token"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
+        15,
+        "the auction to close",
+    )
+
+    awards = _race(
+        live,
+        lambda c, _: c.post(
+            f"/api/auctions/{auction_id}/award",
+            json={"awards": [{"bid_id": won["bid_id"]}]},
+            headers=auth,
+        ),
+    )
+    assert awards == Counter({201: 1, 409: RACERS - 1}), awards
+    mine = [
+        k
+        for k in client.get("/api/contracts", headers=auth).json()
+        if k["auction_id"] == auction_id
+    ]
+    assert len(mine) == 1
+    cid, total = mine[0]["id"], mine[0]["total"]
+
+    def move(who: str, name: str, key: str | None = None) -> httpx.Response:
+        body = {"key": key} if key else {}
+        return client.post(f"/api/contracts/{cid}/{name}", json=body, headers=bearer(who))
+
+    assert move(b["token"], "accept").status_code == 200
+    assert move(buyer["token"], "fund").status_code == 200
+    [payment] = [
+        p
+        for p in client.get("/api/admin/payments", headers=bearer(operator)).json()
+        if p["contract_id"] == cid and p["kind"] == "funding"
+    ]
+    confirms = _race(
+        live,
+        lambda c, _: c.post(
+            f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator)
+        ),
+    )
+    assert set(confirms) == {200}, confirms
+    funded = client.get(f"/api/contracts/{cid}", headers=auth).json()
+    assert funded["status"] == "funded"
+    assert (funded["escrow"]["funded"], funded["escrow"]["held"]) == (total, total)
+
+    assert move(b["token"], "ship").status_code == 200
+    assert move(buyer["token"], "confirm").status_code == 200
+    releases = _race(
+        live,
+        lambda c, n: c.post(
+            f"/api/contracts/{cid}/release", json={"key": f"race-{n}"}, headers=auth
+        ),
+    )
+    assert releases == Counter({200: 1, 409: RACERS - 1}), releases
+    [payout] = [
+        p
+        for p in client.get("/api/admin/payments", headers=bearer(operator)).json()
+        if p["contract_id"] == cid and p["kind"] == "payout"
+    ]
+    paid = _race(
+        live,
+        lambda c, _: c.post(
+            f"/api/admin/payments/{payout['id']}/confirm", headers=bearer(operator)
+        ),
+    )
+    assert set(paid) == {200}, paid
+    escrow = client.get(f"/api/contracts/{cid}", headers=auth).json()["escrow"]
+    assert escrow == {
+        "funded": total,
+        "held": 0,
+        "released": total,
+        "refunded": 0,
+        "fees": 0,
+        "paid_out": total,
+        "refunds_paid": 0,
+    }
