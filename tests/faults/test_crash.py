@@ -100,11 +100,12 @@ class App:
         self.runs = 0
 
     @contextlib.contextmanager
-    def run(self) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    def run(self, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         port = free_port()
         self.runs += 1
         log = self.tmp / f"app{self.runs}.log"
-        with rfq_process(["serve", "--port", str(port)], self.env, log) as process:
+        args = ["serve", "--port", str(port), "--workers", str(workers)]
+        with rfq_process(args, self.env, log) as process:
             url = f"http://127.0.0.1:{port}"
             wait_for(lambda: _ready(url) or process.poll() is not None, 60, "the app")
             assert process.poll() is None, log.read_text()
@@ -267,6 +268,52 @@ def test_kill_the_app_mid_auction_loses_no_acknowledged_bid(tmp_path: Path) -> N
             assert _ladder(url, buyer, auction_id) == _ladder_of(stored)
             after = asyncio.run(_bid_then(url, bidders, auction_id, "k2", 5, lambda: None, 500_000))
             assert after, "bidding continues after the restart"
+
+
+def _workers(parent: int) -> list[int]:
+    """The uvicorn worker processes of ``rfq serve --workers N`` running as ``parent``."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    found = []
+    for pid in map(int, children):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found
+
+
+@pytest.mark.timeout(300)
+def test_kill_one_worker_mid_auction_the_rest_serve_and_it_is_replaced(tmp_path: Path) -> None:
+    """kill -9 of one of two workers with bids in flight: bidding goes on through the
+    other, every acked bid is in SQL, uvicorn starts a new worker, and the ranking ends
+    equal to SQL's (the reconciler writes what Redis took from the dead worker)."""
+    port = free_port()
+    with redis_server(tmp_path / "redis", port):
+        app = App(tmp_path, port)
+        with app.run(workers=2) as (url, process):
+            workers = wait_for(lambda: len(_workers(process.pid)) == 2, 30, "two workers")
+            assert workers
+            victim = _workers(process.pid)[0]
+            buyer, bidders, auction_id = _world(url, app)
+            acks = asyncio.run(
+                _bid_then(
+                    url, bidders, auction_id, "w", 40, lambda: os.kill(victim, signal.SIGKILL)
+                )
+            )
+            assert len(acks) > 40, "bids were acknowledged after the kill"
+            wait_for(
+                lambda: len(set(_workers(process.pid)) - {victim}) == 2,
+                60,
+                "uvicorn to replace the worker",
+            )
+            assert process.poll() is None and _ready(url)
+            stored = app.sql_bids(auction_id)
+            assert [a["bid_id"] for a in acks if a["bid_id"] not in stored] == []
+            assert all(stored[a["bid_id"]].price == a["price"] for a in acks)
+            wait_for(
+                lambda: _ladder(url, buyer, auction_id) == _ladder_of(app.sql_bids(auction_id)),
+                40,
+                "the ladder to match SQL",
+            )
 
 
 @pytest.mark.timeout(300)
