@@ -14,6 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from realtime import codec
+from rfq.accounts import ApiToken
+from rfq.db import Database
 from rfq.keys import Keys
 from tests.support import (
     LiveServer,
@@ -111,6 +113,32 @@ async def test_handshake_refuses_bad_credentials_and_foreign_origins(
             pass
     async with connect(_ws_url(live), additional_headers=cookie, origin=live.url) as ws:
         assert (await _recv(ws))["type"] == "hello"
+
+
+async def test_handshake_refuses_revoked_and_expired_tokens(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    with httpx.Client(base_url=live.url) as client:
+        owner = bearer(world["a"]["token"])
+        revoked = client.post("/api/auth/tokens", json={"name": "r"}, headers=owner).json()
+        expired = client.post("/api/auth/tokens", json={"name": "e"}, headers=owner).json()
+        gone = client.delete(f"/api/auth/tokens/{revoked['info']['id']}", headers=owner)
+        assert gone.status_code == 200, gone.text
+    database = Database(live.settings.database_url)
+    try:
+        with database.session() as session:
+            token = session.get(ApiToken, expired["info"]["id"])
+            assert token is not None
+            token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+            session.add(token)
+            session.commit()
+    finally:
+        database.dispose()
+    for secret in (revoked["token"], expired["token"]):
+        with pytest.raises(InvalidStatus) as caught:
+            async with connect(_ws_url(live), additional_headers=bearer(secret)):
+                pass
+        assert caught.value.response.status_code == 403
 
 
 async def test_bid_over_websocket_reaches_buyer_and_hides_prices_from_rivals(
