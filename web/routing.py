@@ -233,7 +233,7 @@ def _error_statuses(spec: Spec) -> list[str]:
     """Every error status the operation can answer (``docs/api.md``, Errors)."""
     # bad credentials (also on login); bad query parameters; limits; Redis or SQL down
     codes = {"400", "401", "422", "429", "503"}
-    if spec.body is not None:
+    if spec.body is not None or spec.method != "GET":  # a body too large or of a wrong type
         codes |= {"413", "415"}
     if spec.auth:
         codes |= {"401", "403", "404"}

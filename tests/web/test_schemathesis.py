@@ -6,6 +6,8 @@ buyer, a certified supplier with a deposit and an operator. Every response must 
 non-5xx that conforms to the documented schema, with the documented status codes,
 headers and content types; an operation that needs authentication must refuse the
 anonymous caller (``ignored_auth``); a request that breaks the schema must be refused.
+The stateful phase then runs sequences as each logged-in role, feeding ids from one
+response into the next request along the links schemathesis infers from the document.
 
 One check is left out: ``positive_data_acceptance`` (a schema-valid request must be
 accepted). The API refuses, by design, some requests JSON Schema cannot tell apart:
@@ -61,4 +63,31 @@ def test_every_operation_as_every_role(
         base_url=live.url,
         headers=bearer(token) if token else {},
         excluded_checks=[positive_data_acceptance],
+    )
+
+
+@pytest.mark.parametrize("live", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("role", ["buyer", "supplier", "operator"])
+def test_stateful_sequences_as_every_role(
+    role: str, tokens: dict[str, str | None], live: LiveServer
+) -> None:
+    """schemathesis's stateful phase: sequences of calls that feed one response's ids
+    into the next request (links it infers from the document), with the same checks."""
+    token = tokens[role]
+    assert token is not None
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": live.url, "headers": bearer(token)}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+    Workflow.run(
+        settings=settings(
+            max_examples=8,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
     )
