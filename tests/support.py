@@ -180,6 +180,20 @@ def uscc_for(n: int) -> str:
     return body + check_character(body)
 
 
+def pending_supplier(client: httpx.Client, categories: list[str]) -> dict[str, Any]:
+    """A supplier whose certification application waits for the operator."""
+    data = register(client, "supplier")
+    body = {
+        "uscc": uscc_for(data["company"]["id"] * 7919 % 10**9),
+        "company_name": data["company"]["name"],
+        "categories": categories,
+        "documents": [{"kind": "business_licence", "file_id": upload(client, data["token"])}],
+    }
+    applied = client.post("/api/certification", json=body, headers=bearer(data["token"]))
+    assert applied.status_code == 201, applied.text
+    return data
+
+
 def certified_supplier(
     client: httpx.Client,
     operator: str,

@@ -14,7 +14,6 @@ a replayed bid key), so the table's order does not matter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,22 +26,16 @@ from tests.support import (
     certified_supplier,
     live_auction,
     operator_token,
+    pending_supplier,
     place_bid,
     register,
     upload,
-    uscc_for,
     wait_for,
 )
 from tests.web.test_procurement_authz import MATRIX as PROCUREMENT
-from tests.web.test_procurement_authz import ROLES
+from tests.web.test_procurement_authz import ROLES, World
 from web import app as _app  # noqa: F401  (importing it declares every route)
 from web.routing import _SPECS
-
-
-@dataclass
-class World:
-    tokens: dict[str, str | None]
-    ids: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +44,7 @@ def world(live: LiveServer) -> World:
         operator = operator_token(live)
         buyer = register(c, "buyer")
         other_buyer = register(c, "buyer")
-        pending = register(c, "supplier")
-        c.post(
-            "/api/certification",
-            headers=bearer(pending["token"]),
-            json={
-                "uscc": uscc_for(pending["company"]["id"] + 600_000),
-                "company_name": "Pending Co",
-                "categories": ["fasteners"],
-                "documents": [{"kind": "business_licence", "file_id": upload(c, pending["token"])}],
-            },
-        ).raise_for_status()
+        pending = pending_supplier(c, ["fasteners"])
         approved = certified_supplier(c, operator, ["fasteners"], deposit=None)
         bidder = certified_supplier(c, operator, ["fasteners"])
         suspended = certified_supplier(c, operator, ["fasteners"], deposit=None)

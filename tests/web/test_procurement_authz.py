@@ -21,9 +21,9 @@ from tests.support import (
     bearer,
     certified_supplier,
     operator_token,
+    pending_supplier,
     register,
     rfq_body,
-    upload,
     uscc_for,
 )
 
@@ -42,17 +42,7 @@ def world(live: LiveServer) -> World:
         operator = operator_token(live)
         buyer = register(c, "buyer")
         other_buyer = register(c, "buyer")
-        pending = register(c, "supplier")
-        c.post(
-            "/api/certification",
-            headers=bearer(pending["token"]),
-            json={
-                "uscc": uscc_for(pending["company"]["id"] + 500_000),
-                "company_name": "Pending Co",
-                "categories": ["tools"],
-                "documents": [{"kind": "business_licence", "file_id": upload(c, pending["token"])}],
-            },
-        ).raise_for_status()
+        pending = pending_supplier(c, ["tools"])
         approved = certified_supplier(c, operator, ["tools"], deposit=None)
         with_deposit = certified_supplier(c, operator, ["tools"])
         tokens = {
