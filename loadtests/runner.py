@@ -274,7 +274,6 @@ def _server_metrics(host: str, token: str) -> dict[str, float]:
     if answer.status_code != 200:
         return {}
     wanted = {
-        "rfq_bids_total": "bids answered",
         "rfq_ws_slow_clients_closed_total": "slow clients closed",
         "rfq_ws_coalesced_total": "backlogs coalesced",
         "rfq_ws_frames_sent_total": "frames sent",

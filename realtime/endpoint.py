@@ -191,7 +191,8 @@ class _Session:
             await self._subscribe_festival(frame.get("festival"))
             return
         auction_id, since = frame.get("auction"), frame.get("since")
-        bad_since = since is not None and not (since == 0 or is_row_id(since))
+        zero = isinstance(since, int) and not isinstance(since, bool) and since == 0
+        bad_since = since is not None and not (zero or is_row_id(since))
         if not is_row_id(auction_id) or bad_since:
             await self._error("bad_frame", "subscribe needs an integer auction and since >= 0.")
             return
@@ -383,7 +384,8 @@ class _Session:
                     await self._close(CLOSE_SLOW, "too slow")
                     return
                 sent += 1
-            metrics.DELIVERIES.inc(sent)
+            if sent:
+                metrics.DELIVERIES.inc(sent)
 
     def _open(self) -> bool:
         return self.ws.client_state.name == "CONNECTED"

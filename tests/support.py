@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from realtime import codec
+from realtime.bench import free_port as free_port  # re-exported for the tests
 from rfq.settings import Settings
 from web.app import create_app
 
@@ -72,13 +72,6 @@ def run_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(15)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

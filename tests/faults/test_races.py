@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 
@@ -76,11 +77,13 @@ def test_racing_award_payment_and_release_moves_money_once(
 
     assert move(b["token"], "accept").status_code == 200
     assert move(buyer["token"], "fund").status_code == 200
-    [payment] = [
-        p
-        for p in client.get("/api/admin/payments", headers=bearer(operator)).json()
-        if p["contract_id"] == cid and p["kind"] == "funding"
-    ]
+
+    def pending(kind: str) -> dict[str, Any]:
+        rows = client.get("/api/admin/payments", headers=bearer(operator)).json()
+        [payment] = [p for p in rows if p["contract_id"] == cid and p["kind"] == kind]
+        return payment
+
+    payment = pending("funding")
     confirms = _race(
         live,
         lambda c, _: c.post(
@@ -101,11 +104,7 @@ def test_racing_award_payment_and_release_moves_money_once(
         ),
     )
     assert releases == Counter({200: 1, 409: RACERS - 1}), releases
-    [payout] = [
-        p
-        for p in client.get("/api/admin/payments", headers=bearer(operator)).json()
-        if p["contract_id"] == cid and p["kind"] == "payout"
-    ]
+    payout = pending("payout")
     paid = _race(
         live,
         lambda c, _: c.post(
