@@ -4,16 +4,20 @@ Two servers run as their own processes on 127.0.0.1, each on one core's worth of
 Python: the project's app (``rfq serve``: one worker, an SQLite database and the
 embedded Redis, in a temporary data dir) and a bare `websockets` server whose only
 work is ``broadcast()`` of every frame its publisher sends to every other connection.
+Neither compresses (the app offers no permessage-deflate, see ``codec.DEFLATE``; the
+bare server is started with ``compression=None``), so both write the same bytes.
 
 For each subscriber count N (``--subscribers``), this process opens N websocket clients
 on each server (on the app: subscribed to one live auction as its buyer, so every
 frame names its bid), then for each rate R (``--rates``, bids/s) sends R bids per
-second for ``--seconds`` seconds: to the app through ``POST /api/auctions/{id}/bids``
-(the real, durable bid path), to the bare server as frames of the same shape and size.
-Every client notes when each bid's frame arrives; latency is send-to-receive on this
-process's clock. Printed per (N, R): deliveries/s (frames received / time from the first
-send to the last receive), p50/p99 latency, frames that never came (a slow client's
-backlog replaced by a snapshot, on the app), and the ratios app / bare.
+second for ``--seconds`` seconds: to the app as ``bid`` frames from the suppliers' own
+websockets (the real, durable bid path, as a browser bids), to the bare server as
+frames of the same shape and size from one publisher connection. The two servers'
+phases alternate, rate by rate. Every client notes
+when each bid's frame arrives; latency is send-to-receive on this process's clock.
+Printed per (N, R): deliveries/s (frames received / time from the first send to the
+last receive), p50/p99 latency, frames that never came (a slow client's backlog
+replaced by a snapshot, on the app), and the ratios app / bare.
 """
 
 from __future__ import annotations
@@ -66,9 +70,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="rfq-fanout-") as tmp, _servers(Path(tmp)) as world:
         for n in counts:
-            app = asyncio.run(_measure(world, "app", n, rates, args.seconds))
-            bare = asyncio.run(_measure(world, "bare", n, rates, args.seconds))
-            for rate, mine, theirs in zip(rates, app, bare, strict=True):
+            measured = asyncio.run(_measure(world, n, rates, args.seconds))
+            for rate, (mine, theirs) in zip(rates, measured, strict=True):
                 rows.append(
                     {
                         "subscribers": n,
@@ -194,7 +197,7 @@ def _bare_main(port: int) -> None:
             finally:
                 connections.discard(ws)
 
-        async with serve(handler, "127.0.0.1", port, max_queue=None):
+        async with serve(handler, "127.0.0.1", port, max_queue=None, compression=None):
             await asyncio.get_running_loop().create_future()
 
     asyncio.run(main())
@@ -203,45 +206,57 @@ def _bare_main(port: int) -> None:
 # --- one measurement -------------------------------------------------------------
 
 
+@dataclass
+class _Side:
+    """One server's subscribers and bid senders, and what its subscribers received."""
+
+    kind: str
+    clients: list[ClientConnection]
+    senders: list[ClientConnection]
+    arrivals: list[tuple[str, float]] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=lambda: {"frames": 0, "snapshots": 0})
+
+
 async def _measure(
-    world: _World, kind: str, n: int, rates: list[float], seconds: float
-) -> list[dict[str, Any]]:
-    """Open ``n`` subscribers on one server, then run one phase per rate."""
-    arrivals: list[tuple[str, float]] = []
-    counters = {"frames": 0, "snapshots": 0}
-    clients = await _subscribers(world, kind, n)
-    readers = [asyncio.create_task(_read(ws, arrivals, counters)) for ws in clients]
-    publisher: ClientConnection | None = None
+    world: _World, n: int, rates: list[float], seconds: float
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Open ``n`` subscribers on each server, then for each rate one phase on the app
+    and one on the bare server, back to back (so both see the same machine)."""
+    sides = [
+        _Side(kind, await _subscribers(world, kind, n), await _senders(world, kind))
+        for kind in ("app", "bare")
+    ]
+    readers = [
+        asyncio.create_task(_read(ws, side.arrivals, side.counters))
+        for side in sides
+        for ws in side.clients
+    ]
     try:
-        if kind == "bare":
-            publisher = await connect(world.bare_url, max_queue=None)
-        async with httpx.AsyncClient(base_url=world.app_url, timeout=30) as http:
-            out = []
-            for phase, rate in enumerate(rates):
-                arrivals.clear()
-                counters.update(frames=0, snapshots=0)
-                sent = await _send(world, kind, http, publisher, rate, seconds, phase)
-                out.append(await _collect(sent, arrivals, counters, n))
-            return out
+        out = []
+        for phase, rate in enumerate(rates):
+            figures = []
+            for side in sides:
+                side.arrivals.clear()
+                side.counters.update(frames=0, snapshots=0)
+                sent = await _send(world, side.kind, side.senders, rate, seconds, phase)
+                figures.append(await _collect(sent, side.arrivals, side.counters, n))
+            out.append((figures[0], figures[1]))
+        return out
     finally:
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-        for ws in [*clients, *([publisher] if publisher else [])]:
-            with contextlib.suppress(Exception):
-                await ws.close()
+        for side in sides:
+            for ws in [*side.clients, *side.senders]:
+                with contextlib.suppress(Exception):
+                    await ws.close()
 
 
 async def _subscribers(world: _World, kind: str, n: int) -> list[ClientConnection]:
     async def one() -> ClientConnection:
         if kind == "bare":
-            return await connect(world.bare_url, max_queue=None)
-        ws = await connect(
-            world.app_url.replace("http", "ws") + "/ws",
-            subprotocols=["rfq.v1.json"],  # type: ignore[list-item]
-            additional_headers={"Authorization": f"Bearer {world.buyer}"},
-            max_queue=None,
-        )
+            return await connect(world.bare_url, max_queue=None, compression=None)
+        ws = await _app_socket(world, world.buyer)
         await ws.send(json.dumps({"op": "subscribe", "auction": world.auction}))
         while json.loads(await ws.recv())["type"] != "snapshot":
             pass
@@ -251,6 +266,26 @@ async def _subscribers(world: _World, kind: str, n: int) -> list[ClientConnectio
     for start in range(0, n, 100):  # a hundred handshakes at a time
         clients += await asyncio.gather(*(one() for _ in range(min(100, n - start))))
     return clients
+
+
+async def _senders(world: _World, kind: str) -> list[ClientConnection]:
+    """The bid senders: each supplier's websocket on the app, one publisher on bare."""
+    if kind == "bare":
+        return [await connect(world.bare_url, max_queue=None, compression=None)]
+    return list(await asyncio.gather(*(_app_socket(world, s) for s in world.suppliers)))
+
+
+async def _app_socket(world: _World, token: str) -> ClientConnection:
+    ws = await connect(
+        world.app_url.replace("http", "ws") + "/ws",
+        subprotocols=["rfq.v1.json"],  # type: ignore[list-item]
+        additional_headers={"Authorization": f"Bearer {token}"},
+        max_queue=None,
+        compression=None,
+    )
+    if json.loads(await ws.recv())["type"] != "hello":
+        raise RuntimeError("the app did not greet with hello")
+    return ws
 
 
 async def _read(
@@ -270,8 +305,7 @@ async def _read(
 async def _send(
     world: _World,
     kind: str,
-    http: httpx.AsyncClient,
-    publisher: ClientConnection | None,
+    senders: list[ClientConnection],
     rate: float,
     seconds: float,
     phase: int,
@@ -281,22 +315,21 @@ async def _send(
     total = max(1, int(rate * seconds))
     start = time.perf_counter()
     tasks = []
+    turns = [asyncio.Lock() for _ in senders]  # one bid in flight per supplier socket
 
     async def app_bid(_: int) -> None:
         k = next(world.numbers)  # across phases and runs: new keys, falling prices
-        supplier = world.suppliers[k % len(world.suppliers)]
-        price = 10_000_000 - k
-        t0 = time.perf_counter()
-        answer = await http.post(
-            f"/api/auctions/{world.auction}/bids",
-            json={"price": price, "key": f"fan-{k}"},
-            headers={"Authorization": f"Bearer {supplier}"},
-        )
-        if answer.status_code == 201:
-            sent[answer.json()["bid_id"]] = t0
+        ws, turn = senders[k % len(senders)], turns[k % len(senders)]
+        frame = {"op": "bid", "auction": world.auction, "price": 10_000_000 - k, "key": f"fan-{k}"}
+        async with turn:
+            t0 = time.perf_counter()
+            await ws.send(json.dumps(frame))
+            while (answer := json.loads(await ws.recv()))["type"] not in ("ack", "rejected"):
+                pass
+        if answer["type"] == "ack":
+            sent[answer["bid_id"]] = t0
 
     async def bare_bid(k: int) -> None:
-        assert publisher is not None
         bid_id = f"{world.auction}.1-{phase}-{k}"
         frame = {
             "type": "bid",
@@ -312,7 +345,7 @@ async def _send(
             "bidders": 50,
         }
         sent[bid_id] = time.perf_counter()
-        await publisher.send(json.dumps(frame))
+        await senders[0].send(json.dumps(frame))
 
     for k in range(total):
         delay = start + k / rate - time.perf_counter()

@@ -19,6 +19,12 @@ MAX_FRAME = 16 * 1024
 MAX_MESSAGE = 64 * 1024
 """The websocket protocol's own limit (uvicorn's ``ws_max_size``): a larger message is
 never buffered whole; the connection is closed with 1009 (message too big)."""
+DEFLATE = False
+"""Whether the server offers permessage-deflate (uvicorn's ``ws_per_message_deflate``):
+no. Frames are a few hundred bytes, so compression saves little, while it costs a
+compressor on every connection (CPU for every frame it sends, and the compressor's
+memory). The hub encodes each frame once per audience; compression would redo work per
+connection."""
 
 
 class BadFrame(ValueError):

@@ -116,7 +116,7 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
         if embedded is not None:
             os.environ["RFQ_REDIS_URL"] = embedded.start()
         uvicorn.run(
-            "web.app:create_app",
+            "web.app:served_app",
             factory=True,
             host=host,
             port=port,
@@ -125,6 +125,7 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
             timeout_graceful_shutdown=10,
             timeout_keep_alive=KEEP_ALIVE_S,
             ws_max_size=codec.MAX_MESSAGE,
+            ws_per_message_deflate=codec.DEFLATE,
         )
     finally:
         if embedded is not None:

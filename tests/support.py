@@ -59,6 +59,7 @@ def run_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
         log_level="warning",
         ws="websockets-sansio",
         ws_max_size=codec.MAX_MESSAGE,
+        ws_per_message_deflate=codec.DEFLATE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -265,10 +266,16 @@ def rfq_body(
 
 
 def live_auction(
-    client: httpx.Client, buyer: dict[str, Any], *, seconds: int = 30, **rules: Any
+    client: httpx.Client,
+    buyer: dict[str, Any],
+    *,
+    seconds: int = 30,
+    ceiling: int = 120,
+    **rules: Any,
 ) -> int:
     """Publish a one-lot RFQ starting in 1.5 s that runs ``seconds``; wait until it is live."""
     body = rfq_body()
+    body["lots"][0]["ceiling_price"] = ceiling
     body["lots"][0]["rules"].update(rules)
     if "soft_close" not in rules:
         body["lots"][0]["rules"].pop("soft_close")
