@@ -14,6 +14,7 @@ from typing import Any
 
 import msgpack
 
+from bidding.batching import ScriptBatcher
 from bidding.clock import clock_end_ms
 from bidding.rules import LotRules
 from rfq.keys import AuctionKeys, Keys
@@ -140,7 +141,7 @@ class Engine:
         self.redis = redis
         self.keys = keys
         self.maxlen = maxlen
-        self._bid = redis.register_script(_script("bid.lua"))
+        self._bid = ScriptBatcher(redis, redis.register_script(_script("bid.lua")))
         self._status = redis.register_script(_script("status.lua"))
         self._load = redis.register_script(_script("load.lua"))
         self._unlock = redis.register_script(_script("unlock.lua"))
@@ -290,8 +291,8 @@ class Engine:
         op: str,
     ) -> Outcome:
         raw = await self._bid(
-            keys=self.auction_keys(auction_id).all(),
-            args=[
+            self.auction_keys(auction_id).all(),
+            [
                 now_ms,
                 company,
                 value,
