@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bidding.errors import AuctionError, BidRejected
 from bidding.views import Viewer
 from realtime import codec
-from realtime.hub import SEND_TIMEOUT_S, Hub, Subscriber, server_time
+from realtime.hub import SEND_TIMEOUT_S, Hub, LotTick, Subscriber, server_time
 from realtime.notifier import TOPIC as NOTIFICATIONS
 from realtime.notifier import Notifier
 from rfq import festivals, metrics, rfqs
@@ -168,8 +168,7 @@ class _Session:
             await self._send({"type": "unsubscribed", "channel": "notifications"})
         elif op == "unsubscribe" and is_row_id(frame.get("festival")):
             for auction_id in self.festivals.pop(frame["festival"], []):
-                self.auctions.discard(auction_id)
-                self.hub.unsubscribe(self.sub, auction_id)
+                self.hub.unsubscribe(self.sub, auction_id, festival=True)
             await self._send({"type": "unsubscribed", "festival": frame["festival"]})
         elif op == "unsubscribe":
             auction = frame.get("auction")
@@ -234,7 +233,6 @@ class _Session:
             {"type": "festival", "festival": festival_id, "auctions": self.festivals[festival_id]}
         )
         for auction_id, buyer_company_id in rows:
-            self.auctions.add(auction_id)
             viewer = Viewer(full=may_see(self.principal, buyer_company_id))
             await self.hub.subscribe(self.sub, auction_id, None, viewer, festival=festival_id)
 
@@ -370,8 +368,8 @@ class _Session:
         sub = self.sub
         sent = 0
         while sub.pending:
-            auction_id, payload = sub.pending.popleft()
-            if auction_id == NOTIFICATIONS:
+            topic, payload = sub.pending.popleft()
+            if topic == NOTIFICATIONS:
                 if not self.notifications:
                     continue
                 if payload is None:
@@ -381,13 +379,16 @@ class _Session:
                         await self._close(1011, "notifications failed; reconnect")
                         return None
                     payload = codec.encode(sub.protocol, unread)
-            elif auction_id not in self.auctions:
+            elif isinstance(topic, LotTick):
+                if not any(topic.auction in lots for lots in self.festivals.values()):
+                    continue
+            elif topic not in self.auctions:
                 continue
             if payload is None:
                 try:
-                    snapshot = await self.hub.snapshot(sub, auction_id)
+                    snapshot = await self.hub.snapshot(sub, topic)
                 except (RedisError, SQLAlchemyError, RfqError, TimeoutError, OSError) as exc:
-                    log.warning("snapshot of auction %s failed: %r", auction_id, exc)
+                    log.warning("snapshot of %s failed: %r", topic, exc)
                     await self._close(1011, "snapshot failed; reconnect and resubscribe")
                     return None
                 payload = codec.encode(sub.protocol, snapshot)

@@ -54,22 +54,34 @@ BLOCK_MS = 250
 _AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
 
 
+@dataclass(frozen=True, slots=True)
+class LotTick:
+    """The topic of a festival's ``lot`` ticks of one auction (an auction's own topic is
+    its id): a connection may watch a lot both ways, and each has its own queue
+    entries and snapshots."""
+
+    auction: int
+
+
+Topic = int | LotTick
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One websocket connection, as the hub sees it."""
 
     protocol: str
-    pending: deque[tuple[int, str | bytes | None]] = field(default_factory=deque)
+    pending: deque[tuple[Topic, str | bytes | None]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     coalesced: deque[float] = field(default_factory=deque)
     closed: bool = False
 
-    def offer(self, auction_id: int, payload: str | bytes | None) -> None:
-        """Queue a frame (None: a fresh snapshot of the auction) without ever waiting."""
+    def offer(self, topic: Topic, payload: str | bytes | None) -> None:
+        """Queue a frame (None: a fresh snapshot of the topic) without ever waiting."""
         if self.closed:
             return
         if len(self.pending) >= QUEUE_LIMIT:
-            self._coalesce(auction_id)
+            self._coalesce(topic)
             if self.closed:
                 return
             if len(self.pending) >= QUEUE_LIMIT:
@@ -77,10 +89,10 @@ class Subscriber:
                 self.wake.set()
                 return
             payload = None
-        self.pending.append((auction_id, payload))
+        self.pending.append((topic, payload))
         self.wake.set()
 
-    def _coalesce(self, auction_id: int) -> None:
+    def _coalesce(self, topic: Topic) -> None:
         now = time.monotonic()
         while self.coalesced and now - self.coalesced[0] > COALESCE_WINDOW_S:
             self.coalesced.popleft()
@@ -90,7 +102,7 @@ class Subscriber:
             self.wake.set()
             return
         metrics.COALESCED.inc()
-        kept = deque(item for item in self.pending if item[0] != auction_id)
+        kept = deque(item for item in self.pending if item[0] != topic)
         self.pending = kept
 
 
@@ -109,7 +121,8 @@ class Feed:
     extensions: int = 0
     standings: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     festival: int | None = None
-    subscribers: dict[Subscriber, tuple[str, Viewer]] = field(default_factory=dict)
+    subscribers: dict[tuple[Subscriber, bool], tuple[str, Viewer]] = field(default_factory=dict)
+    """``(connection, festival tick?)`` -> ``(audience, viewer)``."""
 
 
 class Hub:
@@ -161,28 +174,38 @@ class Hub:
                 for event in events:
                     frame = self._render(feed, event, audience)
                     sub.offer(auction_id, codec.encode(sub.protocol, frame))
-                feed.subscribers[sub] = (audience, viewer)
+                feed.subscribers[(sub, False)] = (audience, viewer)
                 return
-        feed.subscribers[sub] = (audience, viewer)
-        sub.offer(auction_id, None)
+        tick = festival is not None
+        feed.subscribers[(sub, tick)] = (audience, viewer)
+        sub.offer(LotTick(auction_id) if tick else auction_id, None)
 
-    def unsubscribe(self, sub: Subscriber, auction_id: int | None = None) -> None:
-        """Stop streaming one auction (or every auction) to ``sub``."""
+    def unsubscribe(
+        self, sub: Subscriber, auction_id: int | None = None, *, festival: bool = False
+    ) -> None:
+        """Stop streaming one auction to ``sub``: its own events, or with ``festival``
+        its festival ticks. Without ``auction_id``: everything ``sub`` watches."""
         for aid in [auction_id] if auction_id is not None else list(self.feeds):
             feed = self.feeds.get(aid)
             if feed is None:
                 continue
-            feed.subscribers.pop(sub, None)
+            if auction_id is None:
+                feed.subscribers.pop((sub, False), None)
+                feed.subscribers.pop((sub, True), None)
+            else:
+                feed.subscribers.pop((sub, festival), None)
             if not feed.subscribers:
                 del self.feeds[aid]
                 self._changed.set()
 
-    async def snapshot(self, sub: Subscriber, auction_id: int) -> dict[str, Any]:
-        """The ``snapshot`` frame of an auction for ``sub`` (a ``lot`` tick for a
-        festival subscription)."""
+    async def snapshot(self, sub: Subscriber, topic: Topic) -> dict[str, Any]:
+        """The ``snapshot`` frame of an auction for ``sub``, or a ``lot`` tick for a
+        festival's topic."""
+        tick = isinstance(topic, LotTick)
+        auction_id = topic.auction if isinstance(topic, LotTick) else topic
         feed = self.feeds.get(auction_id)
         audience, viewer = (
-            feed.subscribers.get(sub, ("supplier", Viewer(False)))
+            feed.subscribers.get((sub, tick), ("supplier", Viewer(False)))
             if feed
             else ("supplier", Viewer(False))
         )
@@ -255,8 +278,8 @@ class Hub:
                 fresh.subscribers = feed.subscribers
                 fresh.festival = feed.festival
                 self.feeds[auction_id] = fresh
-                for sub in list(fresh.subscribers):
-                    sub.offer(auction_id, None)
+                for sub, tick in list(fresh.subscribers):
+                    sub.offer(LotTick(auction_id) if tick else auction_id, None)
 
     def _dispatch(self, feed: Feed, event: dict[str, Any]) -> None:
         feed.last_seq = event["seq"]
@@ -265,14 +288,16 @@ class Hub:
         if event["type"] == "voided":
             feed.epoch = -1  # reload the standings and snapshot everyone on the next read
             return
-        for sub, (audience, _) in list(feed.subscribers.items()):
-            if event["type"] == "closed" and feed.sealed and not audience.startswith("festival"):
-                sub.offer(feed.auction_id, None)  # the sealed bids show from now on
+        lot = LotTick(feed.auction_id)
+        for (sub, tick), (audience, _) in list(feed.subscribers.items()):
+            topic = lot if tick else feed.auction_id
+            if event["type"] == "closed" and feed.sealed and not tick:
+                sub.offer(topic, None)  # the sealed bids show from now on
                 continue
             cache = (audience, sub.protocol)
             if cache not in encoded:
                 encoded[cache] = codec.encode(sub.protocol, self._render(feed, event, audience))
-            sub.offer(feed.auction_id, encoded[cache])
+            sub.offer(topic, encoded[cache])
 
     def _render(self, feed: Feed, event: dict[str, Any], audience: str) -> dict[str, Any]:
         if audience.startswith("festival"):

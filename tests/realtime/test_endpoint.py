@@ -371,6 +371,32 @@ async def test_festival_channel_ticks_every_lot(live: LiveServer, world: dict[st
         tick = await _until(rival, lambda f: f["type"] == "lot" and f["bidders"] == 1)
         assert "best_price" not in tick
 
+        # The same lot watched on its own as well: both views arrive, and dropping the
+        # festival leaves the lot's own subscription alone.
+        await _send(buyer, {"op": "subscribe", "auction": auction})
+        await _until(buyer, lambda f: f["type"] == "snapshot")
+        with httpx.Client(base_url=live.url) as client:
+            bid = {"price": 110, "key": "fest-2"}
+            r = client.post(
+                f"/api/auctions/{auction}/bids", json=bid, headers=bearer(world["a"]["token"])
+            )
+            assert r.status_code == 201, r.text
+        kinds: set[str] = set()
+        while kinds != {"lot", "bid"}:
+            frame = await _until(buyer, lambda f: f["type"] in ("lot", "bid"))
+            assert frame.get("price", frame.get("best_price")) == 110
+            kinds.add(frame["type"])
+        await _send(buyer, {"op": "unsubscribe", "festival": festival["id"]})
+        await _until(buyer, lambda f: f["type"] == "unsubscribed")
+        with httpx.Client(base_url=live.url) as client:
+            bid = {"price": 109, "key": "fest-3"}
+            r = client.post(
+                f"/api/auctions/{auction}/bids", json=bid, headers=bearer(world["a"]["token"])
+            )
+            assert r.status_code == 201, r.text
+        after = await _until(buyer, lambda f: f["type"] in ("lot", "bid"))
+        assert (after["type"], after["price"]) == ("bid", 109)
+
 
 async def test_notification_channel_pushes_new_notifications(
     live: LiveServer, world: dict[str, Any]
