@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+from redis.asyncio.cluster import RedisCluster
 
 from bidding.desk import Desk
 from bidding.views import Viewer
@@ -51,6 +52,7 @@ COALESCE_LIMIT = 3
 COALESCE_WINDOW_S = 10.0
 SEND_TIMEOUT_S = 5.0
 BLOCK_MS = 250
+CLUSTER_POLL_S = 0.01
 _AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
 
 
@@ -228,7 +230,6 @@ class Hub:
 
     async def run(self) -> None:
         """The reader: XREAD over every watched stream, dispatch; runs until cancelled."""
-        redis = self.desk.engine.redis
         while True:
             if not self.feeds:
                 self._changed.clear()
@@ -245,7 +246,7 @@ class Hub:
                 for aid, feed in self.feeds.items()
             }
             try:
-                answer = await redis.xread(streams, block=BLOCK_MS, count=500)
+                answer = await self._read(streams)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: wait and retry; clients keep their sockets
@@ -262,6 +263,27 @@ class Hub:
                     if event["seq"] <= feed.last_seq:
                         continue
                     self._dispatch(feed, event)
+
+    async def _read(self, streams: dict[str, str]) -> list[Any]:
+        """New entries of the watched streams: one blocking ``XREAD`` over all of them.
+
+        A Redis Cluster refuses a command over keys of several slots, and every auction
+        has a slot of its own; there the streams are read without blocking, one
+        ``XREAD`` each in one pipeline (a round trip per node), every
+        :data:`CLUSTER_POLL_S` while nothing is new.
+        """
+        redis = self.desk.engine.redis
+        if not isinstance(redis, RedisCluster):
+            answer: list[Any] = await redis.xread(streams, block=BLOCK_MS, count=500) or []
+            return answer
+        async with redis.pipeline(transaction=False) as pipe:
+            for key, after in streams.items():
+                pipe.xread({key: after}, count=500)
+            answers = await pipe.execute()
+        found = [stream for answer in answers for stream in answer or []]
+        if not found:
+            await asyncio.sleep(CLUSTER_POLL_S)
+        return found
 
     async def _check_epochs(self) -> None:
         """Reload (and snapshot) feeds whose auction was rebuilt, or had a bid voided."""

@@ -7,6 +7,7 @@ slot; the app talks to the cluster through ``RFQ_REDIS_URL=redis+cluster://...``
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import shutil
 import socket
@@ -19,6 +20,7 @@ import httpx
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from websockets.sync.client import connect
 
 from tests.conftest import make_settings
 from tests.support import (
@@ -126,7 +128,8 @@ def _pings(client: redis.Redis) -> bool:
 
 @pytest.mark.timeout(240)
 def test_whole_auction_through_a_redis_cluster(tmp_path: Path) -> None:
-    """Publish, open, bid, extend and close an auction with the engine on a 3-node cluster."""
+    """Publish, open, bid, extend and close auctions with the engine on a 3-node cluster,
+    watched live over one websocket (the hub reads streams of several slots)."""
     with cluster(tmp_path / "cluster") as ports:
         settings = make_settings(
             tmp_path / "data",
@@ -163,25 +166,39 @@ def test_whole_auction_through_a_redis_cluster(tmp_path: Path) -> None:
                     15,
                     "open",
                 )
-                first = client.post(
-                    f"/api/auctions/{auction_id}/bids",
-                    json={"price": 110, "key": "1"},
-                    headers=bearer(a["token"]),
-                )
-                assert first.status_code == 201, first.text
-                assert first.json()["extended"] is True
-                second = client.post(
-                    f"/api/auctions/{auction_id}/bids",
-                    json={"price": 100, "key": "2"},
-                    headers=bearer(b["token"]),
-                )
-                assert second.json()["rank"] == 1
-                again = client.post(
-                    f"/api/auctions/{auction_id}/bids",
-                    json={"price": 110, "key": "1"},
-                    headers=bearer(a["token"]),
-                )
-                assert again.json()["replay"] is True
+            ws_url = live.url.replace("http", "ws") + "/ws"
+            seen: dict[int, list[int]] = {i: [] for i in ids}
+            with connect(ws_url, additional_headers=auth) as watcher:
+                for auction_id in ids:  # the hub reads streams that live in different slots
+                    watcher.send(json.dumps({"op": "subscribe", "auction": auction_id}))
+                snapshots = 0
+                while snapshots < len(ids):
+                    snapshots += json.loads(watcher.recv(timeout=15))["type"] == "snapshot"
+                for auction_id in ids:
+                    first = client.post(
+                        f"/api/auctions/{auction_id}/bids",
+                        json={"price": 110, "key": "1"},
+                        headers=bearer(a["token"]),
+                    )
+                    assert first.status_code == 201, first.text
+                    assert first.json()["extended"] is True
+                    second = client.post(
+                        f"/api/auctions/{auction_id}/bids",
+                        json={"price": 100, "key": "2"},
+                        headers=bearer(b["token"]),
+                    )
+                    assert second.json()["rank"] == 1
+                    again = client.post(
+                        f"/api/auctions/{auction_id}/bids",
+                        json={"price": 110, "key": "1"},
+                        headers=bearer(a["token"]),
+                    )
+                    assert again.json()["replay"] is True
+                while any(len(prices) < 2 for prices in seen.values()):
+                    frame = json.loads(watcher.recv(timeout=15))
+                    if frame["type"] == "bid":
+                        seen[frame["auction"]].append(frame["price"])
+            assert all(prices == [110, 100] for prices in seen.values()), seen
             for auction_id in ids:
                 wait_for(
                     lambda i=auction_id: (
