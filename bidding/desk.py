@@ -199,6 +199,9 @@ class Desk:
         try:
             if not rebuild and await redis.exists(keys.meta):
                 return False
+            # Bids this worker's scripts accepted but its journal has not committed yet
+            # would be missing from the snapshot: let them land in SQL first.
+            await self.journal.flush()
             state = await self.db.run(lambda s: snapshot(s, auction_id, rate=self.rate))
             if state is None:
                 return False

@@ -86,6 +86,7 @@ class Journal:
         self._retry_s = retry_s
         self._on_status = list(on_status)
         self._inbox: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self.batches = 0
         self.written = 0
 
@@ -99,10 +100,21 @@ class Journal:
         self._inbox.put(pending)
         await pending.done
 
+    async def flush(self) -> None:
+        """Wait until everything this process queued before the call is committed (or
+        has failed); at once when the writer is not running."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        loop = asyncio.get_running_loop()
+        marker = _Pending([], loop, loop.create_future())
+        self._inbox.put(marker)
+        await marker.done
+
     async def run(self) -> None:
         """Run the writer thread until cancelled (owned by the app's task group); on
         cancellation it finishes the batch in hand and stops."""
         thread = threading.Thread(target=self._writer, name="rfq-journal", daemon=True)
+        self._thread = thread
         thread.start()
         try:
             await asyncio.Event().wait()
@@ -128,12 +140,12 @@ class Journal:
             outputs = [o for p in batch for o in p.outputs]
             error: BaseException | None = None
             try:
-                self._commit_with_retry(outputs)
+                if outputs:  # a batch of flush markers only commits nothing
+                    self._commit_with_retry(outputs)
+                    self.batches += 1
+                    self.written += len(outputs)
             except Exception as exc:  # every waiter hears why its write failed
                 error = exc
-            else:
-                self.batches += 1
-                self.written += len(outputs)
             by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for p in batch:
                 by_loop.setdefault(p.loop, []).append(p.done)

@@ -123,6 +123,7 @@ class Feed:
     extensions: int = 0
     standings: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     festival: int | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
     subscribers: dict[tuple[Subscriber, bool], tuple[str, Viewer]] = field(default_factory=dict)
     """``(connection, festival tick?)`` -> ``(audience, viewer)``."""
 
@@ -141,6 +142,13 @@ class Hub:
         """A supplier's pseudonym in one auction."""
         mac = hmac.new(self._secret, f"{auction_id}:{company}".encode(), hashlib.sha256)
         return mac.hexdigest()[:10]
+
+    def _token(self, feed: Feed, company: str) -> str:
+        """``token`` of a supplier in a watched auction, computed once per feed."""
+        token = feed.tokens.get(company)
+        if token is None:
+            token = feed.tokens[company] = self.token(feed.auction_id, company)
+        return token
 
     async def subscribe(
         self,
@@ -363,7 +371,7 @@ class Hub:
             **base,
             "bidders": len(ranked),
             "ends_at_ms": feed.ends_ms,
-            "order": [self.token(feed.auction_id, company) for company, _ in ranked],
+            "order": [self._token(feed, company) for company, _ in ranked],
         }
         if feed.visibility in ("best_price", "full_ladder") and ranked:
             frame["best_price"] = ranked[0][1][2]

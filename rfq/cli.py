@@ -21,6 +21,7 @@ from bidding import journal
 from bidding.records import AuctionRecord
 from realtime import bench as bench_fanout
 from realtime import codec
+from realtime import ranks as bench_ranks
 from rfq import accounts, db, demo, metrics
 from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
 from rfq.errors import RfqError
@@ -86,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     fanout = bench.add_parser("fanout", help="the hub's deliveries vs a bare broadcast()")
     bench_fanout.add_arguments(fanout)
     fanout.set_defaults(run=_bench_fanout)
+    ranks = bench.add_parser("ranks", help="telling suppliers their rank: shared tick vs own")
+    bench_ranks.add_arguments(ranks)
+    ranks.set_defaults(run=_bench_ranks)
 
     audit = sub.add_parser("audit", help="audit logs").add_subparsers(title="audit")
     verify = audit.add_parser("verify", help="verify an auction's hash-chained log")
@@ -188,6 +192,11 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _bench_fanout(args: argparse.Namespace) -> int:
     bench_fanout.report(bench_fanout.run(args), args.json)
+    return 0
+
+
+def _bench_ranks(args: argparse.Namespace) -> int:
+    bench_ranks.report(bench_ranks.run(args), args.json)
     return 0
 
 

@@ -91,6 +91,15 @@ def test_bench_fanout_prints_figures(tmp_path: Path) -> None:
     assert row["deliveries_ratio"] > 0
 
 
+def test_bench_ranks_prints_figures(tmp_path: Path) -> None:
+    """`rfq bench ranks --json` times both ways of telling suppliers their rank."""
+    done = _rfq(["bench", "ranks", "--suppliers", "3,30", "--events", "20", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
+    assert [r["suppliers"] for r in rows] == [3, 30]
+    assert all(r["shared_us_per_event"] > 0 and r["per_connection_us_per_event"] > 0 for r in rows)
+
+
 def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> None:
     """`rfq demo` serves, stages a festival with live auctions, prints the control room,
     leaves one application in the certification queue, and simulated suppliers bid (and
