@@ -22,6 +22,7 @@ from tests.support import (
     bearer,
     certified_supplier,
     operator_token,
+    place_bid,
     register,
     rfq_body,
     run_server,
@@ -360,11 +361,7 @@ async def test_festival_channel_ticks_every_lot(live: LiveServer, world: dict[st
             first = await _until(ws, lambda f: f["type"] == "lot")
             assert first["auction"] == auction and first["state"] == "live"
         with httpx.Client(base_url=live.url) as client:
-            r = client.post(
-                f"/api/auctions/{auction}/bids",
-                json={"price": 111, "key": "fest"},
-                headers=bearer(world["a"]["token"]),
-            )
+            r = place_bid(client, world["a"], auction, 111, "fest")
             assert r.status_code == 201, r.text
         seen = await _until(buyer, lambda f: f["type"] == "lot" and f["bidders"] == 1)
         assert seen["best_price"] == 111 and seen["festival"] == festival["id"]
@@ -376,10 +373,7 @@ async def test_festival_channel_ticks_every_lot(live: LiveServer, world: dict[st
         await _send(buyer, {"op": "subscribe", "auction": auction})
         await _until(buyer, lambda f: f["type"] == "snapshot")
         with httpx.Client(base_url=live.url) as client:
-            bid = {"price": 110, "key": "fest-2"}
-            r = client.post(
-                f"/api/auctions/{auction}/bids", json=bid, headers=bearer(world["a"]["token"])
-            )
+            r = place_bid(client, world["a"], auction, 110, "fest-2")
             assert r.status_code == 201, r.text
         kinds: set[str] = set()
         while kinds != {"lot", "bid"}:
@@ -389,10 +383,7 @@ async def test_festival_channel_ticks_every_lot(live: LiveServer, world: dict[st
         await _send(buyer, {"op": "unsubscribe", "festival": festival["id"]})
         await _until(buyer, lambda f: f["type"] == "unsubscribed")
         with httpx.Client(base_url=live.url) as client:
-            bid = {"price": 109, "key": "fest-3"}
-            r = client.post(
-                f"/api/auctions/{auction}/bids", json=bid, headers=bearer(world["a"]["token"])
-            )
+            r = place_bid(client, world["a"], auction, 109, "fest-3")
             assert r.status_code == 201, r.text
         after = await _until(buyer, lambda f: f["type"] in ("lot", "bid"))
         assert (after["type"], after["price"]) == ("bid", 109)
