@@ -30,6 +30,7 @@ class ScriptBatcher:
         self._script = script
         self._batching = isinstance(redis, Redis)
         self._queue: list[tuple[list[Any], list[Any], asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()  # the loop keeps tasks weakly
 
     async def __call__(self, keys: list[Any], args: list[Any]) -> Any:
         """The script's answer for ``keys`` and ``args``, or its error."""
@@ -45,23 +46,25 @@ class ScriptBatcher:
     def _flush(self) -> None:
         batch, self._queue = self._queue, []
         task = asyncio.get_running_loop().create_task(self._send(batch))
-        task.add_done_callback(_no_unretrieved)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[tuple[list[Any], list[Any], asyncio.Future[Any]]]) -> None:
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for keys, args, _ in batch:
-                    pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-                answers = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # the connection failed: every call of it hears why
+            await self._answer(batch)
+        except Exception as exc:  # the connection failed: every call still open hears why
             for _, _, answer in batch:
                 if not answer.done():
                     answer.set_exception(exc)
-            return
-        except BaseException:  # cancelled (shutdown): so are the calls
+        finally:  # cancelled (shutdown): so are the calls still open
             for _, _, answer in batch:
                 answer.cancel()
-            raise
+
+    async def _answer(self, batch: list[tuple[list[Any], list[Any], asyncio.Future[Any]]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            answers = await pipe.execute(raise_on_error=False)
         for (keys, args, answer), result in zip(batch, answers, strict=True):
             if isinstance(result, NoScriptError):
                 try:
@@ -74,8 +77,3 @@ class ScriptBatcher:
                 answer.set_exception(result)
             else:
                 answer.set_result(result)
-
-
-def _no_unretrieved(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()  # errors went to the callers' futures

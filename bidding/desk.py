@@ -188,6 +188,10 @@ class Desk:
         One restore of an auction runs at a time (a lock in Redis); a caller that finds
         the auction restored by another while it waited does nothing.
         """
+        # Bids this worker's scripts accepted but its journal has not committed yet
+        # would be missing from the snapshot: let them land in SQL first (before the
+        # lock, which a slow commit would otherwise outlast).
+        await self.journal.flush()
         keys = self.engine.auction_keys(auction_id)
         lock, token = keys.meta + ":lock", secrets.token_hex(8)
         redis = self.engine.redis
@@ -199,9 +203,6 @@ class Desk:
         try:
             if not rebuild and await redis.exists(keys.meta):
                 return False
-            # Bids this worker's scripts accepted but its journal has not committed yet
-            # would be missing from the snapshot: let them land in SQL first.
-            await self.journal.flush()
             state = await self.db.run(lambda s: snapshot(s, auction_id, rate=self.rate))
             if state is None:
                 return False

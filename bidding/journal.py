@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import anyio
 from sqlalchemy import JSON, DateTime, select, update
 from sqlmodel import Session, col
 
@@ -86,6 +87,8 @@ class Journal:
         self._retry_s = retry_s
         self._on_status = list(on_status)
         self._inbox: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._gate = threading.Lock()  # nothing is queued after the stop marker
+        self._stopped = False
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.written = 0
@@ -97,7 +100,7 @@ class Journal:
             return
         loop = asyncio.get_running_loop()
         pending = _Pending(list(outputs), loop, loop.create_future())
-        self._inbox.put(pending)
+        self._enqueue(pending)
         await pending.done
 
     async def flush(self) -> None:
@@ -107,20 +110,33 @@ class Journal:
             return
         loop = asyncio.get_running_loop()
         marker = _Pending([], loop, loop.create_future())
-        self._inbox.put(marker)
+        try:
+            self._enqueue(marker)
+        except JournalStopped:
+            return  # everything queued before the stop has been answered
         await marker.done
 
+    def _enqueue(self, pending: _Pending | None) -> None:
+        with self._gate:
+            if self._stopped:
+                raise JournalStopped("The journal is shutting down; retry with the same key.")
+            if pending is None:
+                self._stopped = True
+            self._inbox.put(pending)
+
     async def run(self) -> None:
-        """Run the writer thread until cancelled (owned by the app's task group); on
-        cancellation it finishes the batch in hand and stops."""
+        """Run the writer thread until cancelled (owned by the app's task group). On
+        cancellation new writes are refused (``JournalStopped``); everything queued
+        before is still committed and answered, and then the thread ends."""
         thread = threading.Thread(target=self._writer, name="rfq-journal", daemon=True)
         self._thread = thread
         thread.start()
         try:
             await asyncio.Event().wait()
         finally:
-            self._inbox.put(None)
-            thread.join(self._retry_s + 5)
+            self._enqueue(None)
+            with anyio.CancelScope(shield=True):  # wait off the loop for the last batch
+                await anyio.to_thread.run_sync(thread.join, self._retry_s + 5)
 
     def _writer(self) -> None:
         while True:
@@ -171,6 +187,10 @@ class Journal:
 
     def _commit(self, session: Session, outputs: list[Output]) -> None:
         write(session, outputs, self._on_status)
+
+
+class JournalStopped(ConnectionError):
+    """A write after the journal began to shut down (the desk answers ``unavailable``)."""
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:

@@ -352,8 +352,7 @@ class _Session:
                 await self._close(CLOSE_SLOW, "too slow")
                 return
             try:
-                async with asyncio.timeout(SEND_TIMEOUT_S):  # one deadline per round
-                    sent = await self._drain()
+                sent = await self._drain()
             except TimeoutError:
                 metrics.SLOW_CLOSED.inc()
                 await self._close(CLOSE_SLOW, "too slow")
@@ -364,8 +363,19 @@ class _Session:
                 metrics.DELIVERIES.inc(sent)
 
     async def _drain(self) -> int | None:
-        """Send every queued frame; the number sent, or None once the socket is closed."""
+        """Send every queued frame; the number sent, or None once the socket is closed.
+
+        Raises ``TimeoutError`` when sending makes no progress for about
+        ``SEND_TIMEOUT_S``: one deadline for the round, moved on as frames go out (at
+        most once a second, as a timer per frame would cost more than the frame), and
+        lifted while a snapshot or the notifications are fetched.
+        """
+        async with asyncio.timeout(None) as deadline:
+            return await self._drain_within(deadline)
+
+    async def _drain_within(self, deadline: asyncio.Timeout) -> int | None:
         sub = self.sub
+        loop = asyncio.get_running_loop()
         sent = 0
         while sub.pending:
             topic, payload = sub.pending.popleft()
@@ -373,6 +383,7 @@ class _Session:
                 if not self.notifications:
                     continue
                 if payload is None:
+                    deadline.reschedule(None)
                     try:
                         unread = await self.notifier.unread(self.principal.user_id)
                     except (SQLAlchemyError, TimeoutError, OSError):
@@ -385,6 +396,7 @@ class _Session:
             elif topic not in self.auctions:
                 continue
             if payload is None:
+                deadline.reschedule(None)
                 try:
                     snapshot = await self.hub.snapshot(sub, topic)
                 except (RedisError, SQLAlchemyError, RfqError, TimeoutError, OSError) as exc:
@@ -392,8 +404,13 @@ class _Session:
                     await self._close(1011, "snapshot failed; reconnect and resubscribe")
                     return None
                 payload = codec.encode(sub.protocol, snapshot)
+            if deadline.when() is None:
+                deadline.reschedule(loop.time() + SEND_TIMEOUT_S)
             await self._raw_send(payload)
             sent += 1
+            moved = deadline.when()
+            if moved is not None and loop.time() + SEND_TIMEOUT_S - moved > 1.0:
+                deadline.reschedule(loop.time() + SEND_TIMEOUT_S)  # progress
         return sent
 
     def _open(self) -> bool:

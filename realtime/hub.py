@@ -35,6 +35,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -53,6 +54,7 @@ COALESCE_WINDOW_S = 10.0
 SEND_TIMEOUT_S = 5.0
 BLOCK_MS = 250
 CLUSTER_POLL_S = 0.01
+_READ_ONE = (Path(__file__).parent / "xread.lua").read_text()
 _AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
 
 
@@ -277,8 +279,10 @@ class Hub:
 
         A Redis Cluster refuses a command over keys of several slots, and every auction
         has a slot of its own; there the streams are read without blocking, one
-        ``XREAD`` each in one pipeline (a round trip per node), every
-        :data:`CLUSTER_POLL_S` while nothing is new.
+        ``xread.lua`` each in one pipeline (a round trip per node; through ``EVAL`` so
+        that redis-py routes each by its key without a ``COMMAND GETKEYS`` round
+        trip, which it needs for ``XREAD``), every :data:`CLUSTER_POLL_S` while nothing
+        is new.
         """
         redis = self.desk.engine.redis
         if not isinstance(redis, RedisCluster):
@@ -286,9 +290,13 @@ class Hub:
             return answer
         async with redis.pipeline(transaction=False) as pipe:
             for key, after in streams.items():
-                pipe.xread({key: after}, count=500)
+                pipe.eval(_READ_ONE, 1, key, after, 500)
             answers = await pipe.execute()
-        found = [stream for answer in answers for stream in answer or []]
+        found = [
+            (stream, [(entry, dict(zip(kv[::2], kv[1::2], strict=True))) for entry, kv in rows])
+            for answer in answers
+            for stream, rows in answer or []
+        ]
         if not found:
             await asyncio.sleep(CLUSTER_POLL_S)
         return found
