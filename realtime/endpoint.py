@@ -97,6 +97,7 @@ class _Session:
         self.sub = sub
         self.auctions: set[int] = set()
         self.festivals: dict[int, list[int]] = {}
+        self.lot_ticks: set[int] = set()  # the lots of those festivals
         self.notifier: Notifier = websocket.app.state.notifier
         self.notifications = False
         self.tokens = float(OPS_BURST)
@@ -168,6 +169,7 @@ class _Session:
             await self._send({"type": "unsubscribed", "channel": "notifications"})
         elif op == "unsubscribe" and is_row_id(frame.get("festival")):
             for auction_id in self.festivals.pop(frame["festival"], []):
+                self.lot_ticks.discard(auction_id)
                 self.hub.unsubscribe(self.sub, auction_id, festival=True)
             await self._send({"type": "unsubscribed", "festival": frame["festival"]})
         elif op == "unsubscribe":
@@ -229,6 +231,7 @@ class _Session:
             await self._error("not_found", "No such festival.", festival=festival_id)
             return
         self.festivals[festival_id] = [auction_id for auction_id, _ in rows]
+        self.lot_ticks.update(self.festivals[festival_id])
         await self._send(
             {"type": "festival", "festival": festival_id, "auctions": self.festivals[festival_id]}
         )
@@ -391,7 +394,7 @@ class _Session:
                         return None
                     payload = codec.encode(sub.protocol, unread)
             elif isinstance(topic, LotTick):
-                if not any(topic.auction in lots for lots in self.festivals.values()):
+                if topic.auction not in self.lot_ticks:
                     continue
             elif topic not in self.auctions:
                 continue

@@ -232,10 +232,17 @@ class Hub:
             "state": state,
         }
         if not viewer.full:
-            frame["my_token"] = self.token(auction_id, viewer.company_id or 0)
+            feed = self.feeds.get(auction_id)  # a token computed once serves every snapshot
+
+            def name(company: int | str) -> str:
+                if feed is None:
+                    return self.token(auction_id, company)
+                return self._token(feed, str(company))
+
+            frame["my_token"] = name(viewer.company_id or 0)
             hidden = meta["fmt"] == "sealed" and meta["status"] not in _AFTER_CLOSE
             if not hidden:
-                frame["order"] = [self.token(auction_id, b["company"]) for b in standings]
+                frame["order"] = [name(b["company"]) for b in standings]
         return frame
 
     async def run(self) -> None:

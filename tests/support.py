@@ -24,6 +24,9 @@ from realtime.bench import free_port as free_port  # re-exported for the tests
 from rfq.settings import Settings
 from web.app import create_app
 
+REDIS_SERVER = "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else "redis-server"
+"""The system's redis-server, for tests that start servers of their own."""
+
 PASSWORD = "correct horse battery"
 
 

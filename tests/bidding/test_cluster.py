@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import make_settings
 from tests.support import (
+    REDIS_SERVER,
     bearer,
     certified_supplier,
     operator_token,
@@ -33,7 +34,6 @@ from tests.support import (
     wait_for,
 )
 
-REDIS_SERVER = "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else "redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "redis-cli"
 
 

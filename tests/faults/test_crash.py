@@ -28,6 +28,7 @@ from bidding.records import BidRecord
 from rfq.db import Database
 from tests.support import (
     PASSWORD,
+    REDIS_SERVER,
     bearer,
     certified_supplier,
     free_port,
@@ -37,8 +38,6 @@ from tests.support import (
     unique_email,
     wait_for,
 )
-
-REDIS_SERVER = "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else "redis-server"
 
 
 @contextlib.contextmanager
