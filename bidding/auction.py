@@ -292,10 +292,10 @@ def new_auction(
 ) -> Auction:
     """A scheduled auction, validated; raises `InvalidRules` naming the bad field.
 
-    Clock formats are not auctions of this module: see `bidding.clock`.
+    Clock formats are not auctions of this module: see `bidding.price_clock`.
     """
     if rules.format.is_clock:
-        raise InvalidRules("rules.format", f"A {rules.format} auction runs on bidding.clock.")
+        raise InvalidRules("rules.format", f"A {rules.format} auction runs on bidding.price_clock.")
     if rules.decrement is None:
         raise InvalidRules("rules.decrement", f"The {rules.format} format needs a decrement.")
     if not _is_int(ceiling_price) or not 1 <= ceiling_price <= MAX_PRICE:

@@ -22,10 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bidding.clock import last_level, level_price
 from bidding.decide import Situation, Transform, price_bound
+from bidding.price_clock import last_level, level_price
 from bidding.rules import Clock, Decrement, DecrementFrom, Format, LotRules, Ties, Visibility
-from rfq import clock
+from rfq.platform import clock
 
 _AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
 _NO_TRANSFORM = Transform()

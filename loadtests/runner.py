@@ -35,8 +35,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadtests import world as worlds
+from loadtests.bench_fanout import free_port, raise_file_limit, wait_ready
 from loadtests.world import Plan
-from realtime.bench import free_port, raise_file_limit, wait_ready
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 

@@ -37,11 +37,12 @@ from realtime import codec
 from realtime.hub import SEND_TIMEOUT_S, Hub, LotTick, Subscriber, server_time
 from realtime.notifier import TOPIC as NOTIFICATIONS
 from realtime.notifier import Notifier
-from rfq import festivals, metrics, rfqs
+from rfq import festivals, rfqs
 from rfq.access import may_see
 from rfq.accounts import Principal, Role
-from rfq.db import is_row_id
-from rfq.errors import RateLimited, RfqError
+from rfq.platform import metrics
+from rfq.platform.db import is_row_id
+from rfq.platform.errors import RateLimited, RfqError
 from web.auth import authenticate_request, check_origin
 
 log = logging.getLogger("rfq.realtime")

@@ -41,10 +41,10 @@ from typing import Any
 import msgpack
 from redis.asyncio.cluster import RedisCluster
 
-from bidding.desk import Desk
+from bidding.live.desk import Desk
 from bidding.views import Viewer
 from realtime import codec
-from rfq import clock, metrics
+from rfq.platform import clock, metrics
 
 log = logging.getLogger("rfq.realtime")
 

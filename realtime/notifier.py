@@ -19,8 +19,8 @@ from sqlmodel import Session, col
 
 from realtime import codec
 from realtime.hub import Subscriber
-from rfq.db import Database
 from rfq.notifications import Notification, NotificationPublic
+from rfq.platform.db import Database
 
 log = logging.getLogger("rfq.realtime")
 

@@ -9,7 +9,7 @@ does not leak; a role that may never do a thing gets 403.
 from __future__ import annotations
 
 from rfq.accounts import Principal, Role
-from rfq.errors import Forbidden, NotFound, Unauthorized
+from rfq.platform.errors import Forbidden, NotFound, Unauthorized
 
 
 def require_login(principal: Principal | None) -> Principal:

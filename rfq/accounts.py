@@ -22,9 +22,9 @@ from pydantic import EmailStr, field_validator
 from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from rfq import clock
-from rfq.db import UtcDateTime, enum_type
-from rfq.errors import Conflict, Invalid, NotFound, Unauthorized
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime, enum_type
+from rfq.platform.errors import Conflict, Invalid, NotFound, Unauthorized
 
 LOGIN_TTL = timedelta(days=7)
 API_TTL = timedelta(days=90)

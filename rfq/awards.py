@@ -38,15 +38,16 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
-from bidding import journal
-from bidding.records import AuctionRecord, BidRecord
-from rfq import clock, contracts, deposits, history, notifications
+from bidding.live import journal
+from rfq import contracts, deposits, history, notifications
 from rfq.access import require_login
 from rfq.accounts import Principal
+from rfq.auctions import AuctionRecord, BidRecord
 from rfq.contracts import GONE, Contract, ContractStatus
-from rfq.db import UtcDateTime
-from rfq.errors import Conflict, Forbidden, Invalid, NotFound
-from rfq.money import MAX_AMOUNT, PositiveAmount
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime
+from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from rfq.platform.money import MAX_AMOUNT, PositiveAmount
 
 log = logging.getLogger("rfq.awards")
 

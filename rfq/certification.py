@@ -21,12 +21,13 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from rfq import categories, clock, files, history, uscc
+from rfq import categories, files, history, uscc
 from rfq.access import require_member, require_operator, require_role
 from rfq.accounts import Principal, Role
-from rfq.db import UtcDateTime, enum_type
-from rfq.errors import Conflict, Invalid, NotFound
-from rfq.statemachine import transition
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime, enum_type
+from rfq.platform.errors import Conflict, Invalid, NotFound
+from rfq.platform.statemachine import transition
 
 
 class CertStatus(StrEnum):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import logging
 import os
 import shutil
@@ -16,16 +17,14 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from bidding import bench as bench_engine
-from bidding import journal
-from bidding.records import AuctionRecord
-from realtime import bench as bench_fanout
+from bidding.live import journal
 from realtime import codec
-from realtime import ranks as bench_ranks
-from rfq import accounts, db, demo, metrics
-from rfq.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
-from rfq.errors import RfqError
-from rfq.settings import Settings, SettingsError
+from rfq import accounts, demo
+from rfq.auctions import AuctionRecord
+from rfq.platform import db, metrics
+from rfq.platform.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
+from rfq.platform.errors import RfqError
+from rfq.platform.settings import Settings, SettingsError
 
 KEEP_ALIVE_S = 75
 """Idle keep-alive of HTTP connections: longer than a load balancer's usual 60 s idle
@@ -33,6 +32,13 @@ timeout, so the balancer, not the app, closes an idle connection (no request los
 race of both closing it)."""
 
 _EXPECTED = (SettingsError, DataDirBusy, EmbeddedRedisFailed, RfqError, db.SchemaOutdated)
+
+
+BENCHES = {
+    "engine": "the durable bid path vs raw EVALSHA",
+    "fanout": "the hub's deliveries vs a bare broadcast()",
+    "ranks": "telling suppliers their rank: shared tick vs own",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,18 +84,15 @@ def _parser() -> argparse.ArgumentParser:
     dbp = sub.add_parser("db", help="the SQL database").add_subparsers(title="db")
     dbp.add_parser("upgrade", help="apply every migration").set_defaults(run=_db_upgrade)
 
-    bench = sub.add_parser("bench", help="engine and fan-out benchmarks").add_subparsers(
-        title="bench"
+    bench = sub.add_parser(
+        "bench",
+        help="engine and fan-out benchmarks (from loadtests/, needs the [load] extra)",
+        description="\n".join(f"{name}: {text}" for name, text in BENCHES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    engine = bench.add_parser("engine", help="the durable bid path vs raw EVALSHA")
-    bench_engine.add_arguments(engine)
-    engine.set_defaults(run=_bench_engine)
-    fanout = bench.add_parser("fanout", help="the hub's deliveries vs a bare broadcast()")
-    bench_fanout.add_arguments(fanout)
-    fanout.set_defaults(run=_bench_fanout)
-    ranks = bench.add_parser("ranks", help="telling suppliers their rank: shared tick vs own")
-    bench_ranks.add_arguments(ranks)
-    ranks.set_defaults(run=_bench_ranks)
+    bench.add_argument("name", choices=sorted(BENCHES))
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options")
+    bench.set_defaults(run=_bench)
 
     audit = sub.add_parser("audit", help="audit logs").add_subparsers(title="audit")
     verify = audit.add_parser("verify", help="verify an auction's hash-chained log")
@@ -190,18 +193,22 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_fanout(args: argparse.Namespace) -> int:
-    bench_fanout.report(bench_fanout.run(args), args.json)
-    return 0
-
-
-def _bench_ranks(args: argparse.Namespace) -> int:
-    bench_ranks.report(bench_ranks.run(args), args.json)
-    return 0
-
-
-def _bench_engine(args: argparse.Namespace) -> int:
-    bench_engine.report(bench_engine.run(args), args.json)
+def _bench(args: argparse.Namespace) -> int:
+    """Run one of loadtests/'s benchmarks, imported only now: the product does not
+    depend on them, nor on the [load] extra's packages they use."""
+    try:
+        module = importlib.import_module(f"loadtests.bench_{args.name}")
+    except ImportError as exc:
+        print(
+            f"rfq: the benchmarks need the load extra ({exc.name} is missing); "
+            "install it with pip install -e '.[load]'.",
+            file=sys.stderr,
+        )
+        return 2
+    parser = argparse.ArgumentParser(prog=f"rfq bench {args.name}", description=BENCHES[args.name])
+    module.add_arguments(parser)
+    options = parser.parse_args(args.options)
+    module.report(module.run(options), options.json)
     return 0
 
 

@@ -37,14 +37,15 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from bidding import journal
-from rfq import clock, escrow, files, history, notifications, payments
+from bidding.live import journal
+from rfq import escrow, files, history, notifications, payments
 from rfq.access import require_login, require_operator
 from rfq.accounts import Company, Principal
-from rfq.db import UtcDateTime, enum_type
-from rfq.errors import Conflict, Forbidden, Invalid, NotFound
 from rfq.escrow import Account
-from rfq.statemachine import moves_from, transition
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime, enum_type
+from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from rfq.platform.statemachine import moves_from, transition
 
 log = logging.getLogger("rfq.contracts")
 

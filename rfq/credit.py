@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bidding.records import BidRecord
 from rfq.access import require_login
 from rfq.accounts import Company, CompanyKind, Principal, Role
+from rfq.auctions import BidRecord
 from rfq.contracts import GONE, Contract, ContractStatus, Dispute
 from rfq.deposits import Account, DepositEntry
-from rfq.errors import NotFound
+from rfq.platform.errors import NotFound
 
 BASE = 60
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from rfq import clock
 from rfq.access import require_operator
 from rfq.accounts import Principal
 from rfq.certification import Certification, CertStatus
+from rfq.platform import clock
 from rfq.rfqs import Lot, Rfq
 
 TARGET_RATIO = 3.0

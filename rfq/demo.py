@@ -22,9 +22,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rfq import accounts, db
+from rfq import accounts
 from rfq.accounts import CompanyKind, RegisterCreate
-from rfq.settings import Settings
+from rfq.platform import db
+from rfq.platform.settings import Settings
 from rfq.uscc import check_character
 
 log = logging.getLogger("rfq.demo")

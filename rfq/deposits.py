@@ -28,13 +28,14 @@ from enum import StrEnum
 from sqlalchemy import Column, func
 from sqlmodel import Field, Session, SQLModel, select
 
-from rfq import clock, history, payments
+from rfq import history, payments
 from rfq.access import require_member, require_operator, require_role
 from rfq.accounts import Company, Principal, Role
-from rfq.db import UtcDateTime, enum_type
-from rfq.errors import Conflict, Invalid, NotFound
-from rfq.money import DEFAULT_CURRENCY, CurrencyCode, PositiveAmount
-from rfq.statemachine import transition
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime, enum_type
+from rfq.platform.errors import Conflict, Invalid, NotFound
+from rfq.platform.money import DEFAULT_CURRENCY, CurrencyCode, PositiveAmount
+from rfq.platform.statemachine import transition
 
 RECOMMENDED = 2_000_000  # 20,000.00 CNY, the operating plans' figure
 

@@ -30,8 +30,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Column, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from rfq import clock
-from rfq.db import UtcDateTime, enum_type
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime, enum_type
 
 BPS = 10_000
 

@@ -16,12 +16,13 @@ from pydantic import AwareDatetime, field_validator, model_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from bidding.records import AuctionRecord
-from rfq import categories, clock, history
+from rfq import categories, history
 from rfq.access import require_login, require_operator
 from rfq.accounts import Company, CompanyKind, Principal
-from rfq.db import RowId, UtcDateTime
-from rfq.errors import Invalid, NotFound
+from rfq.auctions import AuctionRecord
+from rfq.platform import clock
+from rfq.platform.db import RowId, UtcDateTime
+from rfq.platform.errors import Invalid, NotFound
 
 
 class Festival(SQLModel, table=True):

@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel
 
-from rfq import clock
 from rfq.access import require_member
 from rfq.accounts import Principal
-from rfq.db import UtcDateTime
-from rfq.errors import Invalid, NotFound
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime
+from rfq.platform.errors import Invalid, NotFound
 
 MAX_BYTES = 10 * 1024 * 1024
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from rfq import clock
-from rfq.db import UtcDateTime
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime
 
 
 class HistoryEntry(SQLModel, table=True):

@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from rfq import history
-from rfq.statemachine import transition
+from rfq.platform.statemachine import transition
 
 
 class RfqStatus(StrEnum):

@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from rfq import clock
 from rfq.notifications import EmailOutbox
+from rfq.platform import clock
 
 MAX_ATTEMPTS = 5
 BATCH = 50

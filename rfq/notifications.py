@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from rfq import clock
 from rfq.accounts import Principal, User
-from rfq.db import UtcDateTime
-from rfq.errors import NotFound
+from rfq.platform import clock
+from rfq.platform.db import UtcDateTime
+from rfq.platform.errors import NotFound
 
 
 class Notification(SQLModel, table=True):

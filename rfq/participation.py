@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, UniqueConstraint, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from bidding.records import AuctionRecord
-from rfq import certification, clock, deposits, history, notifications
+from rfq import certification, deposits, history, notifications
 from rfq.access import require_role
 from rfq.accounts import Company, CompanyKind, Principal, Role
-from rfq.db import RowId, UtcDateTime, enum_type
-from rfq.errors import Conflict, Invalid
+from rfq.auctions import AuctionRecord
 from rfq.lifecycle import OPEN_TO_BIDDERS, RfqStatus
+from rfq.platform import clock
+from rfq.platform.db import RowId, UtcDateTime, enum_type
+from rfq.platform.errors import Conflict, Invalid
 
 if TYPE_CHECKING:
     from rfq.rfqs import Rfq

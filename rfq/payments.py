@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from rfq.money import format_major
+from rfq.platform.money import format_major
 
 
 @dataclass(frozen=True, slots=True)

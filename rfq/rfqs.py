@@ -21,27 +21,19 @@ from pydantic import AwareDatetime, field_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from bidding import restore
-from bidding.clock import last_level
 from bidding.errors import InvalidRules
-from bidding.records import AuctionRecord
+from bidding.live import restore
+from bidding.price_clock import last_level
 from bidding.rules import Clock, parse_rules, rules_to_dict
-from rfq import (
-    categories,
-    certification,
-    clock,
-    festivals,
-    history,
-    lifecycle,
-    matching,
-    participation,
-)
+from rfq import categories, certification, festivals, history, lifecycle, matching, participation
 from rfq.access import may_see, require_login, require_member, require_role
 from rfq.accounts import Principal, Role
-from rfq.db import RowId, UtcDateTime, enum_type
-from rfq.errors import Conflict, Invalid, NotFound
+from rfq.auctions import AuctionRecord
 from rfq.lifecycle import RfqStatus
-from rfq.money import DEFAULT_CURRENCY, Amount, CurrencyCode, PositiveAmount
+from rfq.platform import clock
+from rfq.platform.db import RowId, UtcDateTime, enum_type
+from rfq.platform.errors import Conflict, Invalid, NotFound
+from rfq.platform.money import DEFAULT_CURRENCY, Amount, CurrencyCode, PositiveAmount
 
 MAX_LOTS = 100
 

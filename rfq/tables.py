@@ -6,9 +6,9 @@ that defines tables.
 
 from sqlmodel import SQLModel
 
-from bidding import records
 from rfq import (
     accounts,
+    auctions,
     awards,
     certification,
     contracts,
@@ -26,6 +26,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "accounts",
+    "auctions",
     "awards",
     "certification",
     "contracts",
@@ -37,6 +38,5 @@ __all__ = [
     "metadata",
     "notifications",
     "participation",
-    "records",
     "rfqs",
 ]

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 import redis
 
-from rfq import db
-from rfq.settings import Settings
+from rfq.platform import db
+from rfq.platform.settings import Settings
 from tests.support import LiveServer, run_server
 
 REDIS_URL = os.environ.get("RFQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

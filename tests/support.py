@@ -19,9 +19,9 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from loadtests.bench_fanout import free_port as free_port  # re-exported for the tests
 from realtime import codec
-from realtime.bench import free_port as free_port  # re-exported for the tests
-from rfq.settings import Settings
+from rfq.platform.settings import Settings
 from web.app import create_app
 
 REDIS_SERVER = "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else "redis-server"
@@ -146,7 +146,8 @@ VALID_USCC = ("91350100M000100Y43", "91110000600037341L", "91440300708461136T")
 
 def operator_token(live: LiveServer) -> str:
     """A bearer token of a new operator account (operators are made by the CLI's code)."""
-    from rfq import accounts, db
+    from rfq import accounts
+    from rfq.platform import db
 
     database = db.Database(live.settings.database_url)
     email = unique_email("operator")

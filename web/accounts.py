@@ -22,7 +22,7 @@ from rfq.accounts import (
     TokenPublic,
     UserPublic,
 )
-from rfq.ratelimit import Limit
+from rfq.platform.ratelimit import Limit
 from web.auth import clear_session, set_session
 from web.routing import Call, api
 

@@ -23,19 +23,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from bidding.desk import Desk
-from bidding.engine import Engine, RateLimit
-from bidding.journal import Journal
-from bidding.scheduler import Scheduler
+from bidding.live.desk import Desk
+from bidding.live.engine import Engine, RateLimit
+from bidding.live.journal import Journal
+from bidding.live.scheduler import Scheduler
 from realtime.endpoint import websocket_endpoint
 from realtime.hub import Hub
 from realtime.notifier import Notifier
-from rfq import __version__, awards, contracts, db, mailer, metrics, participation, rfqs
-from rfq.embedded_redis import EmbeddedRedis
-from rfq.keys import Keys
-from rfq.ratelimit import RateLimiter
-from rfq.redis_client import connect, log_persistence
-from rfq.settings import Settings
+from rfq import __version__, awards, contracts, mailer, participation, rfqs
+from rfq.platform import db, metrics
+from rfq.platform.embedded_redis import EmbeddedRedis
+from rfq.platform.keys import Keys
+from rfq.platform.ratelimit import RateLimiter
+from rfq.platform.redis_client import connect, log_persistence
+from rfq.platform.settings import Settings
 from web import (
     accounts,
     auctions,

@@ -12,18 +12,19 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 from starlette.responses import Response
 
-from bidding import journal
-from bidding.desk import Desk
-from bidding.engine import Outcome
-from bidding.journal import Output
-from bidding.records import AuctionRecord, BidRecord, TransformRecord
+from bidding.live import journal
+from bidding.live.desk import Desk
+from bidding.live.engine import Outcome
+from bidding.live.journal import Output
 from bidding.views import Viewer
-from rfq import clock, rfqs
+from rfq import rfqs
 from rfq.access import may_see, require_login, require_member, require_operator
 from rfq.accounts import Company, Principal
-from rfq.db import RowId
-from rfq.errors import Conflict, Invalid, NotFound
-from rfq.money import MAX_AMOUNT
+from rfq.auctions import AuctionRecord, BidRecord, TransformRecord
+from rfq.platform import clock
+from rfq.platform.db import RowId
+from rfq.platform.errors import Conflict, Invalid, NotFound
+from rfq.platform.money import MAX_AMOUNT
 from web.routing import Call, api
 
 Price = Annotated[int, Strict(), Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from rfq import accounts
 from rfq.accounts import Principal
-from rfq.errors import CsrfFailed, Forbidden, Unauthorized
+from rfq.platform.errors import CsrfFailed, Forbidden, Unauthorized
 
 SESSION_COOKIE = "rfq_session"
 CSRF_COOKIE = "rfq_csrf"

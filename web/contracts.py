@@ -7,11 +7,11 @@ from typing import Any
 from sqlmodel import Session
 from starlette.responses import HTMLResponse
 
-from bidding.desk import Desk
-from bidding.journal import Output
-from bidding.records import AuctionRecord
-from rfq import awards, clock, contracts, money
+from bidding.live.desk import Desk
+from bidding.live.journal import Output
+from rfq import awards, contracts
 from rfq.access import require_login
+from rfq.auctions import AuctionRecord
 from rfq.awards import AwardCreate, Terms
 from rfq.contracts import (
     Command,
@@ -23,7 +23,8 @@ from rfq.contracts import (
     Resolution,
     Ship,
 )
-from rfq.errors import Conflict
+from rfq.platform import clock, money
+from rfq.platform.errors import Conflict
 from web.pages import templates
 from web.routing import Call, api, query_enum
 

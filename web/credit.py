@@ -8,7 +8,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from rfq import clock, credit
+from rfq import credit
+from rfq.platform import clock
 from web.routing import Call, api
 
 

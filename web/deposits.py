@@ -10,8 +10,8 @@ from sqlmodel import Session
 from rfq import deposits
 from rfq.access import require_operator, require_role
 from rfq.accounts import Role
-from rfq.db import RowId
 from rfq.deposits import BalancePublic, DepositCreate, DepositPublic, DepositStatus, Note
+from rfq.platform.db import RowId
 from web.routing import Call, api, query_enum
 
 

@@ -22,7 +22,7 @@ from starlette.routing import Match, Route
 
 from bidding import errors as auction_errors
 from bidding.errors import AuctionError
-from rfq.errors import (
+from rfq.platform.errors import (
     Conflict,
     Forbidden,
     Invalid,

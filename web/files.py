@@ -10,8 +10,8 @@ from starlette.responses import FileResponse
 
 from rfq import files
 from rfq.access import require_login
-from rfq.errors import Invalid
 from rfq.files import FilePublic
+from rfq.platform.errors import Invalid
 from web.errors import PayloadTooLarge, UnsupportedMediaType
 from web.routing import Call, api
 

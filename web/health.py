@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
-from rfq import metrics
 from rfq.access import require_operator
+from rfq.platform import metrics
 from web.routing import Call, api
 
 _CHECK_TIMEOUT_S = 2.0

@@ -21,11 +21,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from bidding.desk import Desk
+from bidding.live.desk import Desk
 from rfq import rfqs
 from rfq.accounts import Principal, Role
-from rfq.errors import Forbidden, NotFound, RfqError
-from rfq.money import DECIMALS
+from rfq.platform.errors import Forbidden, NotFound, RfqError
+from rfq.platform.money import DECIMALS
 from web import i18n
 from web.auctions import viewer_of
 from web.auth import SESSION_COOKIE, authenticate_request, csrf_token

@@ -7,11 +7,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from bidding.journal import Output
-from rfq import clock, history, participation, rfqs
+from bidding.live.journal import Output
+from rfq import history, participation, rfqs
 from rfq.access import require_login
 from rfq.history import HistoryPublic
 from rfq.participation import InvitationCreate, ParticipantPublic
+from rfq.platform import clock
 from rfq.rfqs import RfqCreate, RfqPublic, RfqUpdate
 from web.routing import Call, api
 

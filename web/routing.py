@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from rfq.access import require_login
 from rfq.accounts import Principal
-from rfq.db import is_row_id
-from rfq.errors import Invalid, NotFound
+from rfq.platform.db import is_row_id
+from rfq.platform.errors import Invalid, NotFound
 from web.auth import authenticate_request, check_origin
 from web.errors import PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from rfq.db import make_engine
+from rfq.platform.db import make_engine
 from rfq.tables import metadata
 
 config = context.config

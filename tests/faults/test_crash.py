@@ -24,8 +24,8 @@ import redis
 from sqlalchemy import select
 from sqlmodel import col
 
-from bidding.records import BidRecord
-from rfq.db import Database
+from rfq.auctions import BidRecord
+from rfq.platform.db import Database
 from tests.support import (
     PASSWORD,
     REDIS_SERVER,

@@ -31,9 +31,9 @@ from sqlalchemy import select
 from sqlmodel import col
 from websockets.sync.client import ClientConnection, connect
 
-from bidding.records import BidRecord
-from rfq import db
-from rfq.db import Database
+from rfq.auctions import BidRecord
+from rfq.platform import db
+from rfq.platform.db import Database
 from tests.conftest import create_pg_database, drop_pg_database, make_settings
 from tests.support import (
     LiveServer,

@@ -17,7 +17,7 @@ import atheris
 
 with atheris.instrument_imports():
     from realtime import codec
-    from rfq import money
+    from rfq.platform import money
 
 CURRENCIES = sorted(money.DECIMALS)
 

@@ -15,8 +15,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from realtime import codec
 from rfq.accounts import ApiToken
-from rfq.db import Database
-from rfq.keys import Keys
+from rfq.platform.db import Database
+from rfq.platform.keys import Keys
 from tests.support import (
     LiveServer,
     bearer,

@@ -3,7 +3,7 @@
 Short hypothesis runs in the suite: arbitrary bytes and maps into `realtime.codec`,
 arbitrary ``bid`` and ``proxy`` frames (any JSON value for price, key and auction,
 integers far beyond 64 bits included) over one live websocket, and arbitrary text into
-`rfq.money.parse_major`. Each must be answered with a documented frame or error and
+`rfq.platform.money.parse_major`. Each must be answered with a documented frame or error and
 never take the server down. ``tests/fuzz/atheris_parsers.py`` runs the decoder and the amount
 parser under atheris for longer.
 """
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
 from realtime import codec
-from rfq import money
+from rfq.platform import money
 from tests.support import (
     LiveServer,
     bearer,

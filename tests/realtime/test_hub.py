@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bidding.views import Viewer
-from realtime import codec, ranks
+from loadtests import bench_ranks as ranks
+from realtime import codec
 from realtime.hub import QUEUE_LIMIT, Feed, Hub, Subscriber, _apply
 
 SUPPLIERS = ["11", "12", "13", "14"]

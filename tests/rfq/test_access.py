@@ -6,7 +6,7 @@ import pytest
 
 from rfq.access import may_see, require_member, require_operator, require_role
 from rfq.accounts import Principal, Role, Via
-from rfq.errors import Forbidden, NotFound, Unauthorized
+from rfq.platform.errors import Forbidden, NotFound, Unauthorized
 
 BUYER = Principal(1, "b@example.com", Role.buyer, 10, 1, Via.bearer)
 SUPPLIER = Principal(2, "s@example.com", Role.supplier, 20, 2, Via.cookie)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from rfq.settings import Settings
+from rfq.platform.settings import Settings
 from tests.conftest import make_settings
 from tests.support import free_port, rfq_process, run_server, wait_for
 

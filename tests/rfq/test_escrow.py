@@ -20,14 +20,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bidding.records import AuctionRecord
-from rfq import clock, contracts, db, escrow
+from rfq import contracts, escrow
 from rfq.accounts import Company, CompanyKind, Principal, Role, User, Via
+from rfq.auctions import AuctionRecord
 from rfq.awards import Award
 from rfq.contracts import MOVES, Contract, ContractStatus, Payment, PaymentStatus
-from rfq.errors import Conflict, RfqError
 from rfq.escrow import Posting
 from rfq.lifecycle import RfqStatus
+from rfq.platform import clock, db
+from rfq.platform.errors import Conflict, RfqError
 from rfq.rfqs import Audience, Lot, Rfq
 
 MILESTONES = [{"name": "On shipping", "bps": 3000}, {"name": "On acceptance", "bps": 7000}]

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from rfq import db, mailer
+from rfq import mailer
 from rfq.notifications import EmailOutbox
+from rfq.platform import db
 from tests.conftest import make_settings
 from tests.support import free_port, register, run_server, wait_for
 
@@ -50,7 +51,7 @@ def test_claims_are_exclusive_and_sent_once(tmp_path: Path, smtp_server: Any) ->
     db.upgrade(url)
     database = db.Database(url)
     try:
-        from rfq import clock
+        from rfq.platform import clock
 
         def fill(session: Any) -> None:
             for i in range(5):

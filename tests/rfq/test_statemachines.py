@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rfq import certification, contracts, deposits, lifecycle
-from rfq.statemachine import IllegalTransition, moves_from, transition
+from rfq.platform.statemachine import IllegalTransition, moves_from, transition
 
 MACHINES = [
     (

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from rfq.db import Database
+from rfq.platform.db import Database
 from tests.support import (
     LiveServer,
     assert_error,

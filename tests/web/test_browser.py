@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from rfq.settings import Settings
+from rfq.platform.settings import Settings
 from tests.conftest import make_settings
 from tests.support import (
     PASSWORD,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from rfq.keys import Keys
+from rfq.platform.keys import Keys
 from tests.conftest import REDIS_URL
 from tests.support import (
     LiveServer,

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from rfq import clock, contracts
-from rfq.db import Database
+from rfq import contracts
+from rfq.platform import clock
+from rfq.platform.db import Database
 from tests.support import (
     LiveServer,
     assert_error,

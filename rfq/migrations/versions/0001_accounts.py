@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import rfq.db
+import rfq.platform.db
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('kind', sa.Enum('buyer', 'supplier', name='companykind', native_enum=False, length=32), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('user',
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('company_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -49,10 +49,10 @@ def upgrade() -> None:
     sa.Column('kind', sa.Enum('login', 'api', name='tokenkind', native_enum=False, length=32), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('expires_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('last_used_at', rfq.db.UtcDateTime(), nullable=True),
-    sa.Column('revoked_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('expires_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('last_used_at', rfq.platform.db.UtcDateTime(), nullable=True),
+    sa.Column('revoked_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

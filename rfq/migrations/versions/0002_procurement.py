@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import rfq.db
+import rfq.platform.db
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('to_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('sent_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('sent_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -43,8 +43,8 @@ def upgrade() -> None:
     sa.Column('level', sa.Integer(), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     sa.Column('submitted_by', sa.Integer(), nullable=False),
-    sa.Column('submitted_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('decided_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('submitted_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('decided_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['submitted_by'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -63,8 +63,8 @@ def upgrade() -> None:
     sa.Column('provider_ref', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('instructions', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('confirmed_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('confirmed_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['created_by'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -76,12 +76,12 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('theme', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('starts_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('ends_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('starts_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.Column('categories', sa.JSON(), nullable=False),
     sa.Column('organisers', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -94,7 +94,7 @@ def upgrade() -> None:
     sa.Column('to_state', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -109,8 +109,8 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('read_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('read_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -125,7 +125,7 @@ def upgrade() -> None:
     sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['uploaded_by'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -155,7 +155,7 @@ def upgrade() -> None:
     sa.Column('rfq_id', sa.Integer(), nullable=True),
     sa.Column('deposit_id', sa.Integer(), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['deposit_id'], ['deposit.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -178,11 +178,11 @@ def upgrade() -> None:
     sa.Column('bid_bond', sa.Integer(), nullable=False),
     sa.Column('audience', sa.Enum('public', 'invited', name='audience', native_enum=False, length=32), nullable=False),
     sa.Column('delivery_terms', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-    sa.Column('starts_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('ends_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('starts_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.Column('status', sa.Enum('draft', 'published', 'live', 'closed', 'awarded', 'no_award', 'cancelled', name='rfqstatus', native_enum=False, length=32), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('published_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('published_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['buyer_company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['created_by'], ['user.id'], ),
     sa.ForeignKeyConstraint(['festival_id'], ['festival.id'], ),
@@ -204,8 +204,8 @@ def upgrade() -> None:
     sa.Column('unit', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('ceiling_price', sa.Integer(), nullable=False),
     sa.Column('reserve_price', sa.Integer(), nullable=True),
-    sa.Column('starts_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('ends_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('starts_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.Column('rules', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['rfq_id'], ['rfq.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -219,7 +219,7 @@ def upgrade() -> None:
     sa.Column('company_id', sa.Integer(), nullable=False),
     sa.Column('source', sa.Enum('matched', 'invited', 'requested', name='source', native_enum=False, length=32), nullable=False),
     sa.Column('status', sa.Enum('invited', 'requested', name='status', native_enum=False, length=32), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['rfq_id'], ['rfq.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import rfq.db
+import rfq.platform.db
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -31,16 +31,16 @@ def upgrade() -> None:
     sa.Column('quantity', sa.Integer(), nullable=False),
     sa.Column('ceiling_price', sa.Integer(), nullable=False),
     sa.Column('reserve_price', sa.Integer(), nullable=True),
-    sa.Column('starts_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('ends_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('starts_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('ends_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.Column('extensions', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('aseq', sa.Integer(), nullable=False),
     sa.Column('epoch', sa.Integer(), nullable=False),
     sa.Column('chain_index', sa.Integer(), nullable=False),
     sa.Column('chain_head', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('rebuilt_at', rfq.db.UtcDateTime(), nullable=True),
-    sa.Column('closed_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('rebuilt_at', rfq.platform.db.UtcDateTime(), nullable=True),
+    sa.Column('closed_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['id'], ['lot.id'], ),
     sa.ForeignKeyConstraint(['rfq_id'], ['rfq.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['auction_id'], ['auction.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('auction_id', 'epoch', 'seq')
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('chain_index', sa.Integer(), nullable=True),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.ForeignKeyConstraint(['auction_id'], ['auction.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -94,8 +94,8 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('commitment', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('nonce', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('recorded_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('recorded_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.Column('voided', sa.Boolean(), nullable=False),
     sa.Column('void_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.ForeignKeyConstraint(['auction_id'], ['auction.id'], ),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import rfq.db
+import rfq.platform.db
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('decided_by', sa.Integer(), nullable=True),
-    sa.Column('decided_at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('decided_at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['auction_id'], ['auction.id'], ),
     sa.ForeignKeyConstraint(['decided_by'], ['user.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -57,13 +57,13 @@ def upgrade() -> None:
     sa.Column('milestones', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('offered', 'declined', 'awaiting_funding', 'cancelled', 'funded', 'shipped', 'delivered', 'disputed', 'released', 'refunded', 'settled', name='contractstatus', native_enum=False, length=32), nullable=False),
     sa.Column('tracking', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('accepted_at', rfq.db.UtcDateTime(), nullable=True),
-    sa.Column('funded_at', rfq.db.UtcDateTime(), nullable=True),
-    sa.Column('shipped_at', rfq.db.UtcDateTime(), nullable=True),
-    sa.Column('delivered_at', rfq.db.UtcDateTime(), nullable=True),
-    sa.Column('inspection_ends_at', rfq.db.UtcDateTime(), nullable=True),
-    sa.Column('closed_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('accepted_at', rfq.platform.db.UtcDateTime(), nullable=True),
+    sa.Column('funded_at', rfq.platform.db.UtcDateTime(), nullable=True),
+    sa.Column('shipped_at', rfq.platform.db.UtcDateTime(), nullable=True),
+    sa.Column('delivered_at', rfq.platform.db.UtcDateTime(), nullable=True),
+    sa.Column('inspection_ends_at', rfq.platform.db.UtcDateTime(), nullable=True),
+    sa.Column('closed_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['auction_id'], ['auction.id'], ),
     sa.ForeignKeyConstraint(['award_id'], ['award.id'], ),
     sa.ForeignKeyConstraint(['buyer_company_id'], ['company.id'], ),
@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('move', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -106,8 +106,8 @@ def upgrade() -> None:
     sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('instructions', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-    sa.Column('created_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('confirmed_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('created_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('confirmed_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('txn')
@@ -126,8 +126,8 @@ def upgrade() -> None:
     sa.Column('supplier_amount', sa.BigInteger(), nullable=True),
     sa.Column('buyer_amount', sa.BigInteger(), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-    sa.Column('opened_at', rfq.db.UtcDateTime(), nullable=False),
-    sa.Column('resolved_at', rfq.db.UtcDateTime(), nullable=True),
+    sa.Column('opened_at', rfq.platform.db.UtcDateTime(), nullable=False),
+    sa.Column('resolved_at', rfq.platform.db.UtcDateTime(), nullable=True),
     sa.Column('resolved_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], ),
     sa.ForeignKeyConstraint(['opened_by_company_id'], ['company.id'], ),
@@ -147,7 +147,7 @@ def upgrade() -> None:
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
     sa.Column('memo', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('txn', 'leg')
@@ -162,7 +162,7 @@ def upgrade() -> None:
     sa.Column('company_id', sa.Integer(), nullable=False),
     sa.Column('file_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-    sa.Column('at', rfq.db.UtcDateTime(), nullable=False),
+    sa.Column('at', rfq.platform.db.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], ),
     sa.ForeignKeyConstraint(['dispute_id'], ['dispute.id'], ),
     sa.ForeignKeyConstraint(['file_id'], ['stored_file.id'], ),
@@ -172,10 +172,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_dispute_evidence_dispute_id'), ['dispute_id'], unique=False)
 
     with op.batch_alter_table('auction', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('reminded_at', rfq.db.UtcDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('reminded_at', rfq.platform.db.UtcDateTime(), nullable=True))
 
     with op.batch_alter_table('email_outbox', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('claimed_at', rfq.db.UtcDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('claimed_at', rfq.platform.db.UtcDateTime(), nullable=True))
 
     # ### end Alembic commands ###
 

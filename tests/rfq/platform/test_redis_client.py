@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rfq.embedded_redis import EmbeddedRedis
-from rfq.redis_client import connect, persistence_warnings
+from rfq.platform.embedded_redis import EmbeddedRedis
+from rfq.platform.redis_client import connect, persistence_warnings
 from tests.conftest import REDIS_URL
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from redis.exceptions import ResponseError
 
-from bidding.batching import ScriptBatcher
-from rfq.embedded_redis import EmbeddedRedis
-from rfq.redis_client import connect
+from bidding.live.batching import ScriptBatcher
+from rfq.platform.embedded_redis import EmbeddedRedis
+from rfq.platform.redis_client import connect
 
 # Answers its argument; fails the call whose argument is "boom"; counts every run.
 SCRIPT = """

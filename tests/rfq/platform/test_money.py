@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from rfq.money import Amount, CurrencyCode, format_major, parse_major
+from rfq.platform.money import Amount, CurrencyCode, format_major, parse_major
 
 
 class _Body(BaseModel):

@@ -1,6 +1,6 @@
 -- status.lua: move an auction through its lifecycle, atomically with its bids.
 -- Mirrors bidding/auction.py (tick, cancel_auction, settle, void_bid) and, for the
--- japanese and dutch clock formats, bidding/clock.py (tick: open, end each level that
+-- japanese and dutch clock formats, bidding/price_clock.py (tick: open, end each level that
 -- has ended, in order, start the next or close).
 --
 -- KEYS: the nine keys of one auction, as for bid.lua (m lad st tf px idem rl ev au).
@@ -48,7 +48,7 @@ local function become(new, kind, private, at)
   record(kind, {status = new, ends = ends}, private, at)
 end
 
--- Clock formats (bidding/clock.py): level k runs from starts + k * interval to
+-- Clock formats (bidding/price_clock.py): level k runs from starts + k * interval to
 -- starts + (k + 1) * interval at start -/+ k * step, clamped to the end price (the last
 -- level). Events are stamped with the boundary at which they happened.
 local fmt = redis.call('HGET', M, 'fmt')

@@ -45,9 +45,10 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from bidding.bench import percentile, seed_world
-from rfq import accounts, db
+from loadtests.bench_engine import percentile, seed_world
+from rfq import accounts
 from rfq.accounts import TokenKind
+from rfq.platform import db
 
 DRAIN_S = 10.0
 """How long a phase waits, after its last send, for frames still on their way."""

@@ -2,9 +2,9 @@
 
 Differential tests on the real Redis server: random rules, transforms, bids, proxy
 floors and clock ticks are applied both to `bidding.auction` and, through
-`bidding.engine`, to ``bid.lua``/``status.lua``; every decision, rejection code,
+`bidding.live.engine`, to ``bid.lua``/``status.lua``; every decision, rejection code,
 ``min_acceptable``, rank, extension and the final ladder must agree. Clock auctions
-likewise against `bidding.clock`: levels, acceptances, refusals and the winner.
+likewise against `bidding.price_clock`: levels, acceptances, refusals and the winner.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bidding import auction as core
-from bidding import clock as clock_core
-from bidding.clock import Accepted, LevelStarted
+from bidding import price_clock as clock_core
 from bidding.decide import Transform
-from bidding.engine import Engine, RateLimit, meta_of
 from bidding.errors import BidRejected, IllegalTransition, PriceNotCurrent
+from bidding.live.engine import Engine, RateLimit, meta_of
+from bidding.price_clock import Accepted, LevelStarted
 from bidding.rules import parse_rules
-from rfq.keys import Keys
+from rfq.platform.keys import Keys
 from tests.conftest import REDIS_URL
 
 START = 1_800_000_000_000

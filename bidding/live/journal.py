@@ -33,9 +33,10 @@ from sqlalchemy import JSON, DateTime, select, update
 from sqlmodel import Session, col
 
 from bidding import audit
-from bidding.records import AuctionRecord, AuditRecord, BidRecord, EventRecord
-from rfq import clock, metrics, notifications
-from rfq.db import Database, UtcDateTime
+from rfq import notifications
+from rfq.auctions import AuctionRecord, AuditRecord, BidRecord, EventRecord
+from rfq.platform import clock, metrics
+from rfq.platform.db import Database, UtcDateTime
 
 log = logging.getLogger("rfq.journal")
 

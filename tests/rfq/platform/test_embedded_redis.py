@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis
 
-from rfq.embedded_redis import DataDirBusy, EmbeddedRedis
+from rfq.platform.embedded_redis import DataDirBusy, EmbeddedRedis
 from tests.support import free_port, rfq_process, wait_for
 
 

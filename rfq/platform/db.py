@@ -25,7 +25,7 @@ from sqlalchemy import DateTime, Engine, TypeDecorator, event, text
 from sqlmodel import Session, create_engine
 from typing_extensions import TypeIs
 
-from rfq import metrics
+from rfq.platform import metrics
 
 T = TypeVar("T")
 
@@ -43,7 +43,8 @@ def is_row_id(value: object) -> TypeIs[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
-_MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATIONS = Path(__file__).parent.parent / "migrations"
+"""The Alembic scripts live with the tables they describe, in ``rfq/migrations``."""
 
 
 def make_engine(url: str) -> Engine:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
 
-from rfq.errors import Conflict
+from rfq.platform.errors import Conflict
 
 S = TypeVar("S", bound=StrEnum)
 

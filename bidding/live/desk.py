@@ -32,16 +32,17 @@ from sqlmodel import Session
 
 from bidding import errors
 from bidding.decide import Transform
-from bidding.engine import Engine, Outcome, RateLimit
-from bidding.journal import Journal, Output
-from bidding.records import AuctionRecord
-from bidding.restore import due_ms, snapshot
+from bidding.live.engine import Engine, Outcome, RateLimit
+from bidding.live.journal import Journal, Output
+from bidding.live.restore import due_ms, snapshot
 from bidding.sealed import commitment
 from bidding.views import Viewer, view
-from rfq import clock, eligibility, metrics
+from rfq import eligibility
 from rfq.accounts import Principal, Role
-from rfq.db import Database
-from rfq.errors import NotFound, RateLimited
+from rfq.auctions import AuctionRecord
+from rfq.platform import clock, metrics
+from rfq.platform.db import Database
+from rfq.platform.errors import NotFound, RateLimited
 from rfq.rfqs import Rfq
 
 ELIGIBLE_TTL_S = 30.0

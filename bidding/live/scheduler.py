@@ -31,11 +31,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from bidding.desk import Desk
-from bidding.journal import Output
-from bidding.records import AuctionRecord, BidRecord
-from bidding.restore import due_ms
-from rfq import clock
+from bidding.live.desk import Desk
+from bidding.live.journal import Output
+from bidding.live.restore import due_ms
+from rfq.auctions import AuctionRecord, BidRecord
+from rfq.platform import clock
 
 log = logging.getLogger("rfq.scheduler")
 

@@ -2,10 +2,10 @@
 -- atomically, including the soft close and the proxy bids that answer it; set a
 -- supplier's proxy floor (op "proxy"); or, in a japanese or dutch clock auction, accept
 -- the current level's price (op "bid" with that price). It mirrors bidding/decide.py,
--- bidding/auction.py (place_bid, set_proxy, _record, _run_proxies) and bidding/clock.py
+-- bidding/auction.py (place_bid, set_proxy, _record, _run_proxies) and bidding/price_clock.py
 -- (accept) exactly; tests/bidding/test_lua.py checks them against each other.
 --
--- KEYS (all share the hash tag {a:<id>}, see rfq/keys.py):
+-- KEYS (all share the hash tag {a:<id>}, see rfq/platform/keys.py):
 --   1 m     hash    status fmt starts ends ext seq aseq epoch ceiling reserve dec_amt
 --                   dec_bps dec_from ties sc_win sc_ext sc_trig sc_topn sc_max rl_int
 --                   rl_burst id, and for clock formats ck_start ck_step ck_int ck_end
@@ -117,7 +117,7 @@ end
 local decided = m.status == 'awarded' or m.status == 'no_award' or m.status == 'cancelled'
 local function reject(code, min_acc, store)
   -- A decided auction's audit numbers belong to SQL (contract entries follow the award;
-  -- bidding/journal.py append), so rejections there are answered but not audited.
+  -- bidding/live/journal.py append), so rejections there are answered but not audited.
   if not decided then
     audit('bid_rejected', {company = company, price = price_text, code = code, key = ARGV[4]})
   end

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from rfq.errors import RateLimited
-from rfq.keys import Keys
-from rfq.ratelimit import Limit, RateLimiter
+from rfq.platform.errors import RateLimited
+from rfq.platform.keys import Keys
+from rfq.platform.ratelimit import Limit, RateLimiter
 from tests.conftest import REDIS_URL
 
 

@@ -3,7 +3,7 @@
 ``bid.lua`` decides and records bids and proxy floors, ``status.lua`` moves auctions
 through their lifecycle (and voids bids), ``load.lua`` puts a whole auction into Redis.
 This module turns their msgpack answers into typed outcomes and nothing more; what
-the outcomes mean for durability and for people is ``bidding/desk.py``'s business.
+the outcomes mean for durability and for people is ``bidding/live/desk.py``'s business.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import msgpack
 
-from bidding.batching import ScriptBatcher
-from bidding.clock import clock_end_ms
+from bidding.live.batching import ScriptBatcher
+from bidding.price_clock import clock_end_ms
 from bidding.rules import LotRules
-from rfq.keys import AuctionKeys, Keys
+from rfq.platform.keys import AuctionKeys, Keys
 
 MAXLEN = 10_000
 """Approximate cap of each auction's event and audit streams in Redis (SQL keeps all)."""

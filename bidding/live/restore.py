@@ -20,11 +20,11 @@ import msgpack
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from bidding.clock import level_of_price
-from bidding.engine import RateLimit, meta_of
-from bidding.records import AuctionRecord, AuditRecord, BidRecord, EventRecord, TransformRecord
+from bidding.live.engine import RateLimit, meta_of
+from bidding.price_clock import level_of_price
 from bidding.rules import parse_rules
-from rfq import clock
+from rfq.auctions import AuctionRecord, AuditRecord, BidRecord, EventRecord, TransformRecord
+from rfq.platform import clock
 
 
 def create(session: Session, lot: Any, rfq: Any) -> AuctionRecord:

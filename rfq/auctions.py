@@ -2,7 +2,7 @@
 
 SQL is the truth; Redis holds the live state, rebuilt from these tables whenever it
 is lost (each rebuild bumps the auction's ``epoch``). Rows are written by the
-group-commit journal (``bidding/journal.py``); every insert is keyed, so writing the
+group-commit journal (``bidding/live/journal.py``); every insert is keyed, so writing the
 same engine output twice changes nothing.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from rfq.db import UtcDateTime
+from rfq.platform.db import UtcDateTime
 
 
 class AuctionRecord(SQLModel, table=True):

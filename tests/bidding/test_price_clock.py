@@ -1,4 +1,4 @@
-"""Tests for bidding/clock.py: price levels and the japanese and dutch clock auctions."""
+"""Tests for bidding/price_clock.py: price levels and the japanese and dutch clock auctions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bidding import clock as C
+from bidding import price_clock as C
 from bidding.auction import AuctionStatus
-from bidding.clock import Accepted, ClockAuction, ClockClosed, LevelStarted
 from bidding.errors import AuctionNotLive, InvalidRules, NotEligible
+from bidding.price_clock import Accepted, ClockAuction, ClockClosed, LevelStarted
 from bidding.rules import Clock, Decrement, Format, LotRules
 
 START = 10_000

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rfq.settings import Settings, SettingsError
+from rfq.platform.settings import Settings, SettingsError
 
 
 def test_defaults_use_the_data_dir(tmp_path: Path) -> None:

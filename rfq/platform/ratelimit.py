@@ -12,9 +12,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from rfq import clock
-from rfq.errors import RateLimited
-from rfq.keys import Keys
+from rfq.platform import clock
+from rfq.platform.errors import RateLimited
+from rfq.platform.keys import Keys
 
 _SCRIPT = Path(__file__).with_name("ratelimit.lua").read_text()
 

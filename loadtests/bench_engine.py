@@ -4,7 +4,7 @@ It builds a throwaway world in a temporary data dir (an SQLite database unless
 ``RFQ_DATABASE_URL`` names one, the embedded Redis with ``appendfsync always`` unless
 ``--redis-url`` names one): a buyer, ``--bidders`` certified suppliers with deposits,
 and ``--auctions`` live auctions. Then each bidder places bids one after another (each
-undercutting its last) through `bidding.desk.Desk` — eligibility, ``bid.lua``, the
+undercutting its last) through `bidding.live.desk.Desk` — eligibility, ``bid.lua``, the
 group-commit journal to SQL, the acknowledgement — until ``--bids`` are acknowledged.
 
 In the same run it measures the raw ceiling: as many concurrent callers calling a
@@ -26,19 +26,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bidding import restore
-from bidding.desk import Desk
-from bidding.engine import Engine, RateLimit
-from bidding.journal import Journal
-from bidding.scheduler import Scheduler
-from rfq import accounts, clock, db, deposits, participation, rfqs
+from bidding.live import restore
+from bidding.live.desk import Desk
+from bidding.live.engine import Engine, RateLimit
+from bidding.live.journal import Journal
+from bidding.live.scheduler import Scheduler
+from rfq import accounts, deposits, participation, rfqs
 from rfq.accounts import CompanyKind, Principal, RegisterCreate, Role, Via
 from rfq.certification import Certification, CertStatus
 from rfq.deposits import Account, DepositEntry
-from rfq.embedded_redis import EmbeddedRedis
-from rfq.keys import Keys
 from rfq.lifecycle import RfqStatus
-from rfq.redis_client import connect
+from rfq.platform import clock, db
+from rfq.platform.embedded_redis import EmbeddedRedis
+from rfq.platform.keys import Keys
+from rfq.platform.redis_client import connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bidding import auction as core
-from bidding.records import BidRecord
 from bidding.rules import parse_rules
-from rfq import clock
-from rfq.db import Database
+from rfq.auctions import BidRecord
+from rfq.platform import clock
+from rfq.platform.db import Database
 from tests.support import (
     LiveServer,
     bearer,

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import select
 
-from rfq import accounts, db
+from rfq import accounts
 from rfq.accounts import Company, CompanyKind, RegisterCreate, TokenKind, Via
-from rfq.errors import Conflict, Unauthorized
+from rfq.platform import db
+from rfq.platform.errors import Conflict, Unauthorized
 from rfq.tables import metadata
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
