@@ -116,41 +116,49 @@ __all__ = [
 class AuctionStatus(StrEnum):
     """Where an auction is in its life."""
 
-    SCHEDULED = "scheduled"
-    LIVE = "live"
-    CLOSED = "closed"
-    AWARDED = "awarded"
-    NO_AWARD = "no_award"
-    CANCELLED = "cancelled"
+    scheduled = "scheduled"
+    live = "live"
+    closed = "closed"
+    awarded = "awarded"
+    no_award = "no_award"
+    cancelled = "cancelled"
+
+
+ENDED = frozenset(
+    {AuctionStatus.closed, AuctionStatus.awarded, AuctionStatus.no_award, AuctionStatus.cancelled}
+)
+"""Statuses that take no more bids."""
+DECIDED = frozenset({AuctionStatus.awarded, AuctionStatus.no_award, AuctionStatus.cancelled})
+"""Statuses that are final: the buyer (or a cancel) has decided the lot."""
 
 
 class Move(StrEnum):
     """A change of status, named as the operation that makes it."""
 
-    OPEN = "open"
-    CLOSE = "close"
-    AWARD = "award"
-    NO_AWARD = "no_award"
-    CANCEL = "cancel"
+    open = "open"
+    close = "close"
+    award = "award"
+    no_award = "no_award"
+    cancel = "cancel"
 
 
 _TRANSITIONS: Mapping[tuple[AuctionStatus, Move], AuctionStatus] = {
-    (AuctionStatus.SCHEDULED, Move.OPEN): AuctionStatus.LIVE,
-    (AuctionStatus.SCHEDULED, Move.CANCEL): AuctionStatus.CANCELLED,
-    (AuctionStatus.LIVE, Move.CLOSE): AuctionStatus.CLOSED,
-    (AuctionStatus.LIVE, Move.CANCEL): AuctionStatus.CANCELLED,
-    (AuctionStatus.CLOSED, Move.AWARD): AuctionStatus.AWARDED,
-    (AuctionStatus.CLOSED, Move.NO_AWARD): AuctionStatus.NO_AWARD,
+    (AuctionStatus.scheduled, Move.open): AuctionStatus.live,
+    (AuctionStatus.scheduled, Move.cancel): AuctionStatus.cancelled,
+    (AuctionStatus.live, Move.close): AuctionStatus.closed,
+    (AuctionStatus.live, Move.cancel): AuctionStatus.cancelled,
+    (AuctionStatus.closed, Move.award): AuctionStatus.awarded,
+    (AuctionStatus.closed, Move.no_award): AuctionStatus.no_award,
 }
 
 StatusType = Literal["opened", "closed", "awarded", "no_award", "cancelled"]
 
 EVENT_OF_MOVE: Mapping[Move, StatusType] = {
-    Move.OPEN: "opened",
-    Move.CLOSE: "closed",
-    Move.AWARD: "awarded",
-    Move.NO_AWARD: "no_award",
-    Move.CANCEL: "cancelled",
+    Move.open: "opened",
+    Move.close: "closed",
+    Move.award: "awarded",
+    Move.no_award: "no_award",
+    Move.cancel: "cancelled",
 }
 """The type of the event each move emits."""
 
@@ -197,7 +205,7 @@ class Auction:
     starts_at_ms: int
     ends_at_ms: int
     reserve_price: int | None = None
-    status: AuctionStatus = AuctionStatus.SCHEDULED
+    status: AuctionStatus = AuctionStatus.scheduled
     extensions: int = 0
     seq: int = 0
     bids: tuple[Bid, ...] = ()
@@ -320,38 +328,38 @@ def new_auction(
 
 def open_auction(auction: Auction, now_ms: int) -> tuple[Auction, tuple[Event, ...]]:
     """Make a scheduled auction live; refused before ``starts_at_ms``."""
-    if auction.status is AuctionStatus.SCHEDULED and now_ms < auction.starts_at_ms:
+    if auction.status is AuctionStatus.scheduled and now_ms < auction.starts_at_ms:
         raise IllegalTransition(
-            auction.status.value, Move.OPEN.value, f"It starts at {auction.starts_at_ms}."
+            auction.status.value, Move.open.value, f"It starts at {auction.starts_at_ms}."
         )
-    return _move(auction, Move.OPEN, now_ms)
+    return _move(auction, Move.open, now_ms)
 
 
 def close_auction(auction: Auction, now_ms: int) -> tuple[Auction, tuple[Event, ...]]:
     """Close a live auction; refused before ``ends_at_ms`` (which bids may have moved)."""
-    if auction.status is AuctionStatus.LIVE and now_ms < auction.ends_at_ms:
+    if auction.status is AuctionStatus.live and now_ms < auction.ends_at_ms:
         raise IllegalTransition(
-            auction.status.value, Move.CLOSE.value, f"It is live until {auction.ends_at_ms}."
+            auction.status.value, Move.close.value, f"It is live until {auction.ends_at_ms}."
         )
-    return _move(auction, Move.CLOSE, now_ms)
+    return _move(auction, Move.close, now_ms)
 
 
 def cancel_auction(auction: Auction, now_ms: int) -> tuple[Auction, tuple[Event, ...]]:
     """Cancel a scheduled or live auction."""
-    return _move(auction, Move.CANCEL, now_ms)
+    return _move(auction, Move.cancel, now_ms)
 
 
 def settle(auction: Auction, *, awarded: bool, now_ms: int) -> tuple[Auction, tuple[Event, ...]]:
     """Record the buyer's decision on a closed auction: awarded, or no award."""
-    return _move(auction, Move.AWARD if awarded else Move.NO_AWARD, now_ms)
+    return _move(auction, Move.award if awarded else Move.no_award, now_ms)
 
 
 def tick(auction: Auction, now_ms: int) -> tuple[Auction, tuple[Event, ...]]:
     """Open and/or close the auction if ``now_ms`` calls for it; else change nothing."""
     events: tuple[Event, ...] = ()
-    if auction.status is AuctionStatus.SCHEDULED and now_ms >= auction.starts_at_ms:
+    if auction.status is AuctionStatus.scheduled and now_ms >= auction.starts_at_ms:
         auction, events = open_auction(auction, now_ms)
-    if auction.status is AuctionStatus.LIVE and now_ms >= auction.ends_at_ms:
+    if auction.status is AuctionStatus.live and now_ms >= auction.ends_at_ms:
         auction, closed = close_auction(auction, now_ms)
         events += closed
     return auction, events
@@ -372,7 +380,7 @@ def place_bid(
     needs ``nonce`` for its commitment; other formats ignore it. On acceptance the
     soft close may extend the auction and proxies answer (see the module docstring).
     """
-    sealed = auction.rules.format is Format.SEALED
+    sealed = auction.rules.format is Format.sealed
     if sealed and nonce is None:
         raise ValueError("A sealed bid needs a nonce for its commitment.")
     _check_live(auction, now_ms)
@@ -407,16 +415,16 @@ def set_proxy(
     Only ``reverse_english`` (``wrong_format``), only before the close
     (``auction_not_live``), and ``1 <= floor <= ceiling_price`` (``invalid_price``).
     """
-    if auction.rules.format is not Format.REVERSE_ENGLISH:
+    if auction.rules.format is not Format.reverse_english:
         raise WrongFormat(f"A {auction.rules.format} auction has no proxy bidding.")
-    if auction.status is not AuctionStatus.SCHEDULED:
+    if auction.status is not AuctionStatus.scheduled:
         _check_live(auction, now_ms)
     if not isinstance(floor, int) or isinstance(floor, bool):
         raise InvalidPrice("The proxy floor must be a positive integer of minor units.")
     if not 1 <= floor <= auction.ceiling_price:
         raise InvalidPrice(f"The proxy floor must be from 1 to {auction.ceiling_price}.")
     auction = replace(auction, proxies={**auction.proxies, supplier: floor})
-    if auction.status is AuctionStatus.SCHEDULED:
+    if auction.status is AuctionStatus.scheduled:
         return auction, ()
     return _run_proxies(auction, now_ms)
 
@@ -435,7 +443,7 @@ def void_bid(
     void already (``bid_not_voidable``). The supplier's previous live bid, if any,
     becomes its standing bid again.
     """
-    if auction.status not in (AuctionStatus.LIVE, AuctionStatus.CLOSED):
+    if auction.status not in (AuctionStatus.live, AuctionStatus.closed):
         raise IllegalTransition(auction.status.value, "void_bid")
     found = [b for b in auction.bids if b.bid_id == bid_id]
     if not found:
@@ -513,7 +521,7 @@ def _move(auction: Auction, move: Move, now_ms: int) -> tuple[Auction, tuple[Eve
 
 
 def _check_live(auction: Auction, now_ms: int) -> None:
-    if auction.status is not AuctionStatus.LIVE:
+    if auction.status is not AuctionStatus.live:
         raise AuctionNotLive(f"The auction is {auction.status}, not live.")
     if not auction.starts_at_ms <= now_ms < auction.ends_at_ms:
         raise AuctionNotLive("The auction is not open for bids at this time.")

@@ -125,7 +125,7 @@ def price_bound(rules: LotRules, s: Situation) -> int:
     bound = s.ceiling_price
     if s.own_price is not None:
         bound = min(bound, _own_bound(rules, s.own_price))
-    if rules.decrement_from is DecrementFrom.BEST and s.best_transformed is not None:
+    if rules.decrement_from is DecrementFrom.best and s.best_transformed is not None:
         bound = min(bound, _best_bound(rules, s))
     return bound
 
@@ -137,7 +137,7 @@ def highest_acceptable(rules: LotRules, s: Situation) -> int | None:
     transformed price another supplier holds when ties are rejected.
     """
     price = price_bound(rules, s)
-    if rules.ties is Ties.REJECTED:
+    if rules.ties is Ties.rejected:
         while price >= 1 and s.transform.apply(price) in s.taken:
             price -= 1
     return price if price >= 1 else None
@@ -191,9 +191,9 @@ def extension_end(
         return None
     if soft_close.max_extensions is not None and extensions >= soft_close.max_extensions:
         return None
-    if soft_close.trigger is Trigger.LEADER and rank != 1:
+    if soft_close.trigger is Trigger.leader and rank != 1:
         return None
-    if soft_close.trigger is Trigger.TOP_N and rank > (soft_close.top_n or 0):
+    if soft_close.trigger is Trigger.top_n and rank > (soft_close.top_n or 0):
         return None
     new_end = now_ms + soft_close.extend_s * 1000
     return new_end if new_end > ends_at_ms else None
@@ -211,16 +211,16 @@ def _problem(rules: LotRules, s: Situation, price: int) -> tuple[type[BidRejecte
             BelowDecrement,
             f"The price must undercut your standing bid of {s.own_price} by at least {step}.",
         )
-    best = s.best_transformed is not None and rules.decrement_from is DecrementFrom.BEST
+    best = s.best_transformed is not None and rules.decrement_from is DecrementFrom.best
     if best and price > _best_bound(rules, s):
         return BelowDecrement, "The price must undercut the best bid by at least the decrement."
-    if rules.ties is Ties.REJECTED and s.transform.apply(price) in s.taken:
+    if rules.ties is Ties.rejected and s.transform.apply(price) in s.taken:
         return TieNotAllowed, "The price ties another supplier's bid."
     return None
 
 
 def _own_bound(rules: LotRules, own_price: int) -> int:
-    if rules.decrement_from is DecrementFrom.OWN:
+    if rules.decrement_from is DecrementFrom.own:
         return own_price - _min_decrement(rules, own_price)
     return own_price - 1
 

@@ -108,7 +108,7 @@ class ClockAuction:
     auction_id: str
     rules: LotRules
     starts_at_ms: int
-    status: AuctionStatus = AuctionStatus.SCHEDULED
+    status: AuctionStatus = AuctionStatus.scheduled
     seq: int = 0
     level: int = 0
     active: tuple[str, ...] = ()
@@ -175,13 +175,13 @@ def new_clock(auction_id: str, rules: LotRules, *, starts_at_ms: int) -> ClockAu
 def tick(state: ClockAuction, now_ms: int) -> tuple[ClockAuction, tuple[ClockEvent, ...]]:
     """Open the clock and end every level that has ended by ``now_ms``, in order."""
     events: tuple[ClockEvent, ...] = ()
-    if state.status is AuctionStatus.SCHEDULED and now_ms >= state.starts_at_ms:
-        status = transition(state.status, Move.OPEN)
+    if state.status is AuctionStatus.scheduled and now_ms >= state.starts_at_ms:
+        status = transition(state.status, Move.open)
         opened = StatusChanged("opened", state.seq + 1, state.starts_at_ms, status, _end(state))
         state = replace(state, status=status, seq=state.seq + 1)
         state, started = _start_level(state, 0, ())
         events = (opened, *started)
-    while state.status is AuctionStatus.LIVE and now_ms >= _level_end(state, state.level):
+    while state.status is AuctionStatus.live and now_ms >= _level_end(state, state.level):
         state, ended = _end_level(state)
         events += ended
     return state, events
@@ -196,13 +196,13 @@ def accept(
     supplier that has dropped out, and ValueError if `tick` was not called up to
     ``now_ms``. Accepting the same level twice changes nothing.
     """
-    if state.status is not AuctionStatus.LIVE or now_ms < state.starts_at_ms:
+    if state.status is not AuctionStatus.live or now_ms < state.starts_at_ms:
         raise AuctionNotLive(f"The clock auction is {state.status}, not live.")
     if now_ms >= _level_end(state, state.level):
         raise ValueError("The current level has ended: tick the clock to now_ms first.")
     if supplier in state.accepted:
         return state, ()
-    japanese = state.rules.format is Format.JAPANESE
+    japanese = state.rules.format is Format.japanese
     if japanese and state.level > 0 and supplier not in state.active:
         raise DroppedOut("You dropped out of this clock auction.")
     price = level_price(state.clock, state.level)
@@ -219,12 +219,12 @@ def settle(
     state: ClockAuction, *, awarded: bool, now_ms: int
 ) -> tuple[ClockAuction, tuple[ClockEvent, ...]]:
     """Record the buyer's decision on a closed clock auction: awarded, or no award."""
-    return _move(state, Move.AWARD if awarded else Move.NO_AWARD, now_ms)
+    return _move(state, Move.award if awarded else Move.no_award, now_ms)
 
 
 def cancel(state: ClockAuction, now_ms: int) -> tuple[ClockAuction, tuple[ClockEvent, ...]]:
     """Cancel a scheduled or live clock auction."""
-    return _move(state, Move.CANCEL, now_ms)
+    return _move(state, Move.cancel, now_ms)
 
 
 def _move(
@@ -247,7 +247,7 @@ def _level_end(state: ClockAuction, level: int) -> int:
 def _start_level(
     state: ClockAuction, level: int, active: tuple[str, ...]
 ) -> tuple[ClockAuction, tuple[ClockEvent, ...]]:
-    japanese = state.rules.format is Format.JAPANESE
+    japanese = state.rules.format is Format.japanese
     seq = state.seq + 1
     started = LevelStarted(
         type="round" if japanese else "price",
@@ -267,7 +267,7 @@ def _end_level(state: ClockAuction) -> tuple[ClockAuction, tuple[ClockEvent, ...
     at_ms = _level_end(state, level)
     price = level_price(state.clock, level)
     is_last = level == last_level(state.clock)
-    if state.rules.format is Format.DUTCH:
+    if state.rules.format is Format.dutch:
         if is_last:
             return _close(state, at_ms, None, None)
         return _start_level(state, level + 1, ())
@@ -283,7 +283,7 @@ def _end_level(state: ClockAuction) -> tuple[ClockAuction, tuple[ClockEvent, ...
 def _close(
     state: ClockAuction, at_ms: int, winner: str | None, price: int | None
 ) -> tuple[ClockAuction, tuple[ClockEvent, ...]]:
-    status = transition(state.status, Move.CLOSE)
+    status = transition(state.status, Move.close)
     seq = state.seq + 1
     state = replace(state, status=status, seq=seq, winner=winner, price=price)
     return state, (ClockClosed(seq, at_ms, winner, price),)

@@ -72,45 +72,45 @@ _MAX_COUNT = 10_000
 class Format(StrEnum):
     """How suppliers compete for the lot."""
 
-    REVERSE_ENGLISH = "reverse_english"
-    SEALED = "sealed"
-    JAPANESE = "japanese"
-    DUTCH = "dutch"
+    reverse_english = "reverse_english"
+    sealed = "sealed"
+    japanese = "japanese"
+    dutch = "dutch"
 
     @property
     def is_clock(self) -> bool:
         """True for the clock formats, where the engine sets the price levels."""
-        return self in (Format.JAPANESE, Format.DUTCH)
+        return self in (Format.japanese, Format.dutch)
 
 
 class Visibility(StrEnum):
     """What a supplier sees of the others: rank only, plus best price, or every price."""
 
-    RANK_ONLY = "rank_only"
-    BEST_PRICE = "best_price"
-    FULL_LADDER = "full_ladder"
+    rank_only = "rank_only"
+    best_price = "best_price"
+    full_ladder = "full_ladder"
 
 
 class DecrementFrom(StrEnum):
     """The price a new bid must undercut: the supplier's own standing bid, or the best."""
 
-    OWN = "own"
-    BEST = "best"
+    own = "own"
+    best = "best"
 
 
 class Ties(StrEnum):
     """What an equal (transformed) price to another supplier's standing bid does."""
 
-    EARLIER_WINS = "earlier_wins"
-    REJECTED = "rejected"
+    earlier_wins = "earlier_wins"
+    rejected = "rejected"
 
 
 class Trigger(StrEnum):
     """Which bids inside the soft-close window extend the auction."""
 
-    ANY = "any"
-    LEADER = "leader"
-    TOP_N = "top_n"
+    any = "any"
+    leader = "leader"
+    top_n = "top_n"
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,7 +131,7 @@ class SoftClose:
 
     window_s: int
     extend_s: int
-    trigger: Trigger = Trigger.ANY
+    trigger: Trigger = Trigger.any
     top_n: int | None = None
     max_extensions: int | None = None
 
@@ -159,10 +159,10 @@ class LotRules:
     """
 
     format: Format
-    visibility: Visibility = Visibility.RANK_ONLY
+    visibility: Visibility = Visibility.rank_only
     decrement: Decrement | None = None
-    decrement_from: DecrementFrom = DecrementFrom.OWN
-    ties: Ties = Ties.EARLIER_WINS
+    decrement_from: DecrementFrom = DecrementFrom.own
+    ties: Ties = Ties.earlier_wins
     soft_close: SoftClose | None = None
     clock: Clock | None = None
 
@@ -186,18 +186,18 @@ def parse_rules(data: object, *, ceiling_price: int) -> LotRules:
     fmt = _choice(obj, "format", Format, "rules", None)
     rules = LotRules(
         format=fmt,
-        visibility=_choice(obj, "visibility", Visibility, "rules", Visibility.RANK_ONLY),
-        decrement_from=_choice(obj, "decrement_from", DecrementFrom, "rules", DecrementFrom.OWN),
-        ties=_choice(obj, "ties", Ties, "rules", Ties.EARLIER_WINS),
+        visibility=_choice(obj, "visibility", Visibility, "rules", Visibility.rank_only),
+        decrement_from=_choice(obj, "decrement_from", DecrementFrom, "rules", DecrementFrom.own),
+        ties=_choice(obj, "ties", Ties, "rules", Ties.earlier_wins),
         decrement=_decrement(obj, fmt, ceiling_price),
         soft_close=_soft_close(obj, fmt),
         clock=_clock(obj, fmt, ceiling_price),
     )
-    if fmt is Format.SEALED and rules.decrement_from is not DecrementFrom.OWN:
+    if fmt is Format.sealed and rules.decrement_from is not DecrementFrom.own:
         raise InvalidRules(
             "rules.decrement_from", "A sealed auction's decrement must be from the own bid."
         )
-    if fmt is Format.SEALED and rules.ties is not Ties.EARLIER_WINS:
+    if fmt is Format.sealed and rules.ties is not Ties.earlier_wins:
         raise InvalidRules(
             "rules.ties", "A sealed auction cannot reject ties without leaking bids."
         )
@@ -215,7 +215,7 @@ def rules_to_dict(rules: LotRules) -> dict[str, object]:
     if rules.decrement is not None:
         d = rules.decrement
         out["decrement"] = {"amount": d.amount} if d.amount is not None else {"bps": d.bps}
-    if rules.format is Format.REVERSE_ENGLISH:
+    if rules.format is Format.reverse_english:
         sc = rules.soft_close
         out["soft_close"] = None if sc is None else _soft_close_to_dict(sc)
     if rules.clock is not None:
@@ -274,7 +274,7 @@ def _decrement(obj: Mapping[str, object], fmt: Format, ceiling_price: int) -> De
 
 
 def _soft_close(obj: Mapping[str, object], fmt: Format) -> SoftClose | None:
-    if fmt is not Format.REVERSE_ENGLISH:
+    if fmt is not Format.reverse_english:
         _absent(obj, "soft_close", f"The {fmt} format has no soft close.")
         return None
     if obj.get("soft_close") is None:
@@ -284,7 +284,7 @@ def _soft_close(obj: Mapping[str, object], fmt: Format) -> SoftClose | None:
     _only_keys(sc, path, {"window_s", "extend_s", "trigger", "top_n", "max_extensions"})
     trigger = _choice(sc, "trigger", Trigger, path, None)
     top_n: int | None = None
-    if trigger is Trigger.TOP_N:
+    if trigger is Trigger.top_n:
         top_n = _int(sc, "top_n", path, 1, _MAX_COUNT)
     elif sc.get("top_n") is not None:
         raise InvalidRules(f"{path}.top_n", "top_n is only for the top_n trigger.")
@@ -313,9 +313,9 @@ def _clock(obj: Mapping[str, object], fmt: Format, ceiling_price: int) -> Clock 
     end = _int(c, "end_price", path, 1, ceiling_price)
     step = _int(c, "step", path, 1, ceiling_price)
     interval_s = _int(c, "interval_s", path, 1, _MAX_SECONDS)
-    if fmt is Format.JAPANESE and not end < start:
+    if fmt is Format.japanese and not end < start:
         raise InvalidRules(f"{path}.end_price", "A japanese clock's floor must be below its start.")
-    if fmt is Format.DUTCH and not start < end:
+    if fmt is Format.dutch and not start < end:
         raise InvalidRules(f"{path}.end_price", "A dutch clock's cap must be above its start.")
     levels = -(-abs(end - start) // step) + 1
     if levels > MAX_CLOCK_LEVELS:

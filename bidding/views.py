@@ -144,9 +144,9 @@ def next_price(
     ceiling = int(meta["ceiling"])
     own = Situation(ceiling, transform, mine["price"] if mine else None)
     best = standings[0] if standings else None
-    by_best = rules.decrement_from is DecrementFrom.BEST and best is not None
+    by_best = rules.decrement_from is DecrementFrom.best and best is not None
     if by_best and best is not mine:
-        if rules.format is Format.SEALED or rules.visibility is Visibility.RANK_ONLY:
+        if rules.format is Format.sealed or rules.visibility is Visibility.rank_only:
             return None, "hidden"
     full = Situation(ceiling, transform, own.own_price, best["t"] if by_best and best else None)
     price, own_bound = price_bound(rules, full), price_bound(rules, own)

@@ -26,12 +26,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bidding.live import restore
 from bidding.live.desk import Desk
 from bidding.live.engine import Engine, RateLimit
 from bidding.live.journal import Journal
 from bidding.live.scheduler import Scheduler
-from rfq import accounts, deposits, participation, rfqs
+from bidding.live.store import DOMAIN_HOOKS
+from rfq import accounts, deposits, participation
+from rfq import auctions as auction_records
 from rfq.accounts import CompanyKind, Principal, RegisterCreate, Role, Via
 from rfq.certification import Certification, CertStatus
 from rfq.deposits import Account, DepositEntry
@@ -40,6 +41,7 @@ from rfq.platform import clock, db
 from rfq.platform.embedded_redis import EmbeddedRedis
 from rfq.platform.keys import Keys
 from rfq.platform.redis_client import connect
+from rfq.rfq_tables import Audience, Lot, Rfq
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +97,7 @@ async def _bench(
     keys = Keys(f"bench:{os.getpid()}:")
     try:
         engine = Engine(redis, keys)
-        journal = Journal(database)
+        journal = Journal(database, DOMAIN_HOOKS)
         desk = Desk(database, engine, journal, RateLimit(0, 0))
         suppliers, auction_ids = await database.run(seed_world, args.bidders, args.auctions)
         writer = asyncio.create_task(journal.run())
@@ -179,7 +181,7 @@ def seed_world(session: Any, bidders: int, auctions: int) -> tuple[list[Principa
         ),
         hashed,
     )
-    rfq = rfqs.Rfq(
+    rfq = Rfq(
         buyer_company_id=buyer_co.id or 0,
         created_by=buyer.id or 0,
         title="Bench",
@@ -187,7 +189,7 @@ def seed_world(session: Any, bidders: int, auctions: int) -> tuple[list[Principa
         keywords=[],
         currency="CNY",
         bid_bond=0,
-        audience=rfqs.Audience.public,
+        audience=Audience.public,
         starts_at=now - timedelta(seconds=1),
         ends_at=now + timedelta(hours=1),
         status=RfqStatus.published,
@@ -204,7 +206,7 @@ def seed_world(session: Any, bidders: int, auctions: int) -> tuple[list[Principa
     }
     auction_ids = []
     for n in range(auctions):
-        lot = rfqs.Lot(
+        lot = Lot(
             rfq_id=rfq.id or 0,
             position=n,
             name=f"Lot {n}",
@@ -217,7 +219,7 @@ def seed_world(session: Any, bidders: int, auctions: int) -> tuple[list[Principa
         )
         session.add(lot)
         session.flush()
-        restore.create(session, lot, rfq)
+        auction_records.create(session, lot, rfq)
         auction_ids.append(lot.id or 0)
     suppliers = []
     for n in range(bidders):

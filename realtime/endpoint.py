@@ -1,9 +1,9 @@
 """``GET /ws``: the websocket endpoint (protocol in ``docs/protocol.md``).
 
-Handshake: the caller is the session cookie's (then ``Origin`` must be allowed) or the
-``Authorization: Bearer`` header's; anything else closes the handshake (HTTP 403). The
-server picks the client's first supported subprotocol (``rfq.v1.msgpack``,
-``rfq.v1.json``; none offered: JSON text frames) and greets with ``hello``.
+The handshake (who the caller is, and whether its ``Origin`` may call) is
+``web/websocket.py``'s; this module serves the accepted connection. The server picks the
+client's first supported subprotocol (``rfq.v1.msgpack``, ``rfq.v1.json``; none offered:
+JSON text frames) and greets with ``hello``.
 
 Client ops: ``ping``, ``subscribe``, ``unsubscribe``, ``bid``, ``proxy``. Limits, each
 answered with an ``error`` frame or a close code:
@@ -43,7 +43,6 @@ from rfq.accounts import Principal, Role
 from rfq.platform import metrics
 from rfq.platform.db import is_row_id
 from rfq.platform.errors import RateLimited, RfqError
-from web.auth import authenticate_request, check_origin
 
 log = logging.getLogger("rfq.realtime")
 
@@ -60,12 +59,9 @@ CLOSE_SLOW = 4008
 CLOSE_FLOOD = 4029
 
 
-async def websocket_endpoint(websocket: WebSocket) -> None:
-    """Serve one websocket connection until either side closes it."""
-    principal = await _handshake(websocket)
-    if principal is None:
-        await websocket.close(code=1008)
-        return
+async def serve(websocket: WebSocket, principal: Principal) -> None:
+    """Accept a websocket whose caller the handshake authenticated (``web/websocket.py``)
+    and serve it until either side closes it."""
     protocol = codec.choose(list(websocket.scope.get("subprotocols", []))) or codec.JSON
     chosen = protocol if protocol in websocket.scope.get("subprotocols", []) else None
     await websocket.accept(subprotocol=chosen)
@@ -77,17 +73,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await session.serve()
     finally:
         metrics.CONNECTIONS.dec()
-
-
-async def _handshake(websocket: WebSocket) -> Principal | None:
-    try:
-        if websocket.cookies.get("rfq_session") and "authorization" not in websocket.headers:
-            check_origin(websocket)
-            if websocket.headers.get("origin") is None:
-                return None  # a browser always sends Origin; a cookie without one is refused
-        return await authenticate_request(websocket)
-    except RfqError:
-        return None
 
 
 class _Session:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from rfq.platform.db import UtcDateTime
 
@@ -116,3 +116,27 @@ class TransformRecord(SQLModel, table=True):
     multiplier_bps: int
     adder: int
     reason: str = Field(default="", max_length=500)
+
+
+def create(session: Session, lot: Any, rfq: Any) -> AuctionRecord:
+    """The auction record of a lot being published (status scheduled, epoch 1); the
+    existing one if the lot has it already."""
+    existing = session.get(AuctionRecord, lot.id)
+    if existing is not None:
+        return existing
+    record = AuctionRecord(
+        id=lot.id,
+        rfq_id=rfq.id,
+        status="scheduled",
+        format=lot.rules["format"],
+        rules=lot.rules,
+        currency=rfq.currency,
+        quantity=lot.quantity,
+        ceiling_price=lot.ceiling_price,
+        reserve_price=lot.reserve_price,
+        starts_at=lot.starts_at,
+        ends_at=lot.ends_at,
+    )
+    session.add(record)
+    session.flush()
+    return record

@@ -38,20 +38,19 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
-from bidding.live import journal
-from rfq import contracts, deposits, history, notifications
+from rfq import audit_chain, history, notifications
 from rfq.access import require_login
 from rfq.accounts import Principal
 from rfq.auctions import AuctionRecord, BidRecord
-from rfq.contracts import GONE, Contract, ContractStatus
+from rfq.contracts import bonds, commands, reading
+from rfq.contracts.model import GONE, Contract
 from rfq.platform import clock
 from rfq.platform.db import UtcDateTime
 from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from rfq.platform.money import MAX_AMOUNT, PositiveAmount
+from rfq.rfq_tables import Lot, Rfq
 
 log = logging.getLogger("rfq.awards")
-
-DECIDED = frozenset({"awarded", "no_award", "cancelled"})
 
 
 class Line(BaseModel):
@@ -111,8 +110,6 @@ def decide(
     session: Session, principal: Principal | None, auction_id: int, body: AwardCreate, terms: Terms
 ) -> dict[str, Any]:
     """Check the buyer's decision; return it as the map the engine and the journal carry."""
-    from rfq.rfqs import Lot, Rfq
-
     caller = require_login(principal)
     auction = session.get(AuctionRecord, auction_id)
     rfq = session.get(Rfq, auction.rfq_id) if auction else None
@@ -212,8 +209,6 @@ def on_auction_status(
 def record(session: Session, auction_id: int, decision: dict[str, Any]) -> Award:
     """Store a checked decision: the award, one contract per line, notifications, bonds.
     Recording the same round again changes nothing."""
-    from rfq.rfqs import Lot, Rfq
-
     round_ = int(decision["round"])
     existing = session.exec(
         select(Award).where(Award.auction_id == auction_id, Award.round == round_)
@@ -241,10 +236,10 @@ def record(session: Session, auction_id: int, decision: dict[str, Any]) -> Award
         decision.get("by"), award.reason,
     )  # fmt: skip
     if round_ > 1:
-        journal.append(session, auction_id, "reawarded", {"round": round_, **decision})
+        audit_chain.append(session, auction_id, "reawarded", {"round": round_, **decision})
     winners = set()
     for line in decision.get("awards", []):
-        contracts.offer(
+        commands.offer(
             session, award_id=award.id, auction=auction, rfq=rfq, lot=lot, line=line,
             decision=decision,
         )  # fmt: skip
@@ -260,32 +255,12 @@ def record(session: Session, auction_id: int, decision: dict[str, Any]) -> Award
             else "The buyer closed this lot without an award.",
             auction_id=auction_id,
         )
-    settle_bonds(session, rfq.id or 0)
+    bonds.settle(session, rfq.id or 0)
     return award
-
-
-def settle_bonds(session: Session, rfq_id: int) -> None:
-    """Once every lot of the RFQ is decided, release the bonds of suppliers that hold
-    no open offer and declined nothing."""
-    from rfq.participation import Participant
-
-    statuses = session.exec(select(AuctionRecord.status).where(AuctionRecord.rfq_id == rfq_id))
-    if not all(s in DECIDED for s in statuses):
-        return
-    keep = {
-        c.supplier_company_id
-        for c in session.exec(select(Contract).where(Contract.rfq_id == rfq_id))
-        if c.status in (ContractStatus.offered, ContractStatus.declined)
-    }
-    for row in session.exec(select(Participant).where(Participant.rfq_id == rfq_id)).all():
-        if row.company_id not in keep:
-            deposits.release_bond(session, row.company_id, rfq_id, "RFQ decided")
 
 
 def of_auction(session: Session, principal: Principal | None, auction_id: int) -> dict[str, Any]:
     """The auction's awards and contracts, for the buyer and operators."""
-    from rfq.rfqs import Rfq
-
     caller = require_login(principal)
     auction = session.get(AuctionRecord, auction_id)
     rfq = session.get(Rfq, auction.rfq_id) if auction else None
@@ -300,7 +275,7 @@ def of_auction(session: Session, principal: Principal | None, auction_id: int) -
     return {
         "auction_id": auction_id,
         "awards": [a.model_dump() for a in rounds],
-        "contracts": [contracts.public(session, caller, c) for c in found],
+        "contracts": [reading.public(session, caller, c) for c in found],
     }
 
 

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from bidding.live import journal
 from realtime import codec
-from rfq import accounts, demo
+from rfq import accounts, audit_chain, demo
 from rfq.auctions import AuctionRecord
 from rfq.platform import db, metrics
 from rfq.platform.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
@@ -220,7 +219,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
             if session.get(AuctionRecord, args.auction_id) is None:
                 print(f"rfq: no auction {args.auction_id}.", file=sys.stderr)
                 return 2
-            log = journal.chain(session, args.auction_id)
+            log = audit_chain.chain(session, args.auction_id)
     finally:
         database.dispose()
     count = len(log["entries"])

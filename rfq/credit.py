@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from rfq.access import require_login
 from rfq.accounts import Company, CompanyKind, Principal, Role
 from rfq.auctions import BidRecord
-from rfq.contracts import GONE, Contract, ContractStatus, Dispute
+from rfq.contracts.model import GONE, Contract, ContractStatus, Dispute
 from rfq.deposits import Account, DepositEntry
 from rfq.platform.errors import NotFound
 

@@ -16,7 +16,7 @@ from rfq.access import require_operator
 from rfq.accounts import Principal
 from rfq.certification import Certification, CertStatus
 from rfq.platform import clock
-from rfq.rfqs import Lot, Rfq
+from rfq.rfq_tables import Lot, Rfq
 
 TARGET_RATIO = 3.0
 

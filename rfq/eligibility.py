@@ -18,7 +18,7 @@ from sqlmodel import Session
 from rfq import certification, deposits, participation
 from rfq.accounts import Company, CompanyKind
 from rfq.lifecycle import OPEN_TO_BIDDERS
-from rfq.rfqs import Rfq
+from rfq.rfq_tables import Rfq
 
 
 def check(session: Session, company_id: int | None, rfq: Rfq) -> str | None:

@@ -23,6 +23,7 @@ from rfq.auctions import AuctionRecord
 from rfq.platform import clock
 from rfq.platform.db import RowId, UtcDateTime
 from rfq.platform.errors import Invalid, NotFound
+from rfq.rfq_tables import Lot, Rfq
 
 
 class Festival(SQLModel, table=True):
@@ -163,8 +164,6 @@ class FestivalReport(FestivalPublic):
 
 def lots_of(session: Session, festival_id: int) -> list[tuple[Any, Any, Any]]:
     """``(auction, lot, rfq)`` of every published lot attached to the festival."""
-    from rfq.rfqs import Lot, Rfq  # rfqs imports this module
-
     return list(
         session.exec(
             select(AuctionRecord, Lot, Rfq)

@@ -10,16 +10,12 @@ by email. Nobody else is.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlmodel import Session, select
 
 from rfq import categories, notifications, participation
 from rfq.certification import Certification, CertStatus
 from rfq.participation import Source
-
-if TYPE_CHECKING:
-    from rfq.rfqs import Rfq
+from rfq.rfq_tables import Rfq
 
 
 def matches(cert: Certification, rfq: Rfq, text: str) -> bool:

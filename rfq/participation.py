@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, UniqueConstraint, update
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -22,9 +21,7 @@ from rfq.lifecycle import OPEN_TO_BIDDERS, RfqStatus
 from rfq.platform import clock
 from rfq.platform.db import RowId, UtcDateTime, enum_type
 from rfq.platform.errors import Conflict, Invalid
-
-if TYPE_CHECKING:
-    from rfq.rfqs import Rfq
+from rfq.rfq_tables import Rfq
 
 
 class Source(StrEnum):

@@ -14,70 +14,36 @@ Each lot has one auction; its ``auction_id`` is the lot's id.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, field_validator
-from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
+from bidding.auction import DECIDED, ENDED
 from bidding.errors import InvalidRules
-from bidding.live import restore
 from bidding.price_clock import last_level
 from bidding.rules import Clock, parse_rules, rules_to_dict
-from rfq import categories, certification, festivals, history, lifecycle, matching, participation
+from rfq import (
+    auctions,
+    categories,
+    certification,
+    festivals,
+    history,
+    lifecycle,
+    matching,
+    participation,
+)
 from rfq.access import may_see, require_login, require_member, require_role
 from rfq.accounts import Principal, Role
 from rfq.auctions import AuctionRecord
 from rfq.lifecycle import RfqStatus
 from rfq.platform import clock
-from rfq.platform.db import RowId, UtcDateTime, enum_type
+from rfq.platform.db import RowId
 from rfq.platform.errors import Conflict, Invalid, NotFound
 from rfq.platform.money import DEFAULT_CURRENCY, Amount, CurrencyCode, PositiveAmount
+from rfq.rfq_tables import Audience, Lot, Rfq
 
 MAX_LOTS = 100
-
-
-class Audience(StrEnum):
-    """Who may discover a published RFQ: every matching supplier, or invitees only."""
-
-    public = "public"
-    invited = "invited"
-
-
-class Rfq(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    buyer_company_id: int = Field(foreign_key="company.id", index=True)
-    created_by: int = Field(foreign_key="user.id")
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=10_000)
-    category: str = Field(max_length=64, index=True)
-    keywords: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    currency: str = Field(max_length=3)
-    festival_id: int | None = Field(default=None, foreign_key="festival.id", index=True)
-    bid_bond: int = 0
-    audience: Audience = Field(sa_type=enum_type(Audience))
-    delivery_terms: str = Field(default="", max_length=2000)
-    starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    status: RfqStatus = Field(sa_type=enum_type(RfqStatus), index=True)
-    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    published_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
-
-
-class Lot(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    rfq_id: int = Field(foreign_key="rfq.id", index=True)
-    position: int
-    name: str = Field(max_length=200)
-    specification: str = Field(default="", max_length=5000)
-    quantity: int
-    unit: str = Field(max_length=20)
-    ceiling_price: int
-    reserve_price: int | None = None
-    starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
-    rules: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
 class LotCreate(SQLModel):
@@ -301,7 +267,7 @@ def publish(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
     rfq.published_at = clock.now()
     session.add(rfq)
     for lot in lots:
-        restore.create(session, lot, rfq)
+        auctions.create(session, lot, rfq)
     matching.match_and_invite(session, rfq, [f"{lot.name} {lot.specification}" for lot in lots])
     return rfq
 
@@ -494,10 +460,6 @@ def _hurts(field: str, message: str) -> Invalid:
     return Invalid(message, code="change_hurts_bidders", field=field)
 
 
-FINAL_AUCTION = frozenset({"closed", "awarded", "no_award", "cancelled"})
-DECIDED_AUCTION = frozenset({"awarded", "no_award", "cancelled"})
-
-
 def on_auction_status(
     session: Session, auction_id: int, status: str, entry: dict[str, Any] | None = None
 ) -> None:
@@ -516,12 +478,12 @@ def on_auction_status(
     siblings = list(
         session.exec(select(AuctionRecord.status).where(AuctionRecord.rfq_id == rfq.id))
     )
-    if status in FINAL_AUCTION and rfq.status is RfqStatus.live:
-        if all(s in FINAL_AUCTION for s in siblings):
+    if status in ENDED and rfq.status is RfqStatus.live:
+        if all(s in ENDED for s in siblings):
             rfq.status = lifecycle.move(session, rfq.id, rfq.status, "close", None)
             session.add(rfq)
-    if status in DECIDED_AUCTION and rfq.status is RfqStatus.closed:
-        if all(s in DECIDED_AUCTION for s in siblings):
+    if status in DECIDED and rfq.status is RfqStatus.closed:
+        if all(s in DECIDED for s in siblings):
             move = "award" if "awarded" in siblings else "no_award"
             rfq.status = lifecycle.move(session, rfq.id, rfq.status, move, None)
             session.add(rfq)

@@ -11,7 +11,6 @@ from rfq import (
     auctions,
     awards,
     certification,
-    contracts,
     deposits,
     escrow,
     festivals,
@@ -19,8 +18,9 @@ from rfq import (
     history,
     notifications,
     participation,
-    rfqs,
+    rfq_tables,
 )
+from rfq.contracts import model as contracts
 
 metadata = SQLModel.metadata
 
@@ -38,5 +38,5 @@ __all__ = [
     "metadata",
     "notifications",
     "participation",
-    "rfqs",
+    "rfq_tables",
 ]

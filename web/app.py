@@ -27,10 +27,11 @@ from bidding.live.desk import Desk
 from bidding.live.engine import Engine, RateLimit
 from bidding.live.journal import Journal
 from bidding.live.scheduler import Scheduler
-from realtime.endpoint import websocket_endpoint
+from bidding.live.store import DOMAIN_HOOKS
 from realtime.hub import Hub
 from realtime.notifier import Notifier
-from rfq import __version__, awards, contracts, mailer, participation, rfqs
+from rfq import __version__, mailer, participation
+from rfq.contracts import commands
 from rfq.platform import db, metrics
 from rfq.platform.embedded_redis import EmbeddedRedis
 from rfq.platform.keys import Keys
@@ -55,6 +56,7 @@ from web import (
 from web import rfqs as web_rfqs
 from web.errors import HANDLERS
 from web.routing import openapi
+from web.websocket import websocket_endpoint
 
 log = logging.getLogger("rfq.web")
 
@@ -89,9 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.keys = Keys(settings.redis_prefix)
             state.limiter = RateLimiter(state.redis, state.keys)
             state.engine = Engine(state.redis, state.keys)
-            state.journal = Journal(
-                state.db, on_status=[rfqs.on_auction_status, awards.on_auction_status]
-            )
+            state.journal = Journal(state.db, DOMAIN_HOOKS)
             rate = RateLimit(max(1, 1000 // settings.bids_per_second), burst_ms=2_000)
             state.desk = Desk(state.db, state.engine, state.journal, rate)
             state.scheduler = Scheduler(state.desk)
@@ -146,7 +146,7 @@ async def _timers(database: db.Database, every_s: float) -> None:
     suppliers of auctions opening soon."""
     while True:
         try:
-            released = await database.run(contracts.sweep)
+            released = await database.run(commands.sweep)
             if released:
                 log.info("inspection period over, released contracts %s", released)
             await database.run(participation.remind_opening)

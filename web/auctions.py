@@ -6,18 +6,15 @@ import csv
 import io
 from typing import Annotated, Any
 
-import msgpack
 from pydantic import BaseModel, Field, Strict
 from sqlalchemy import select
 from sqlmodel import Session, col
 from starlette.responses import Response
 
-from bidding.live import journal
 from bidding.live.desk import Desk
 from bidding.live.engine import Outcome
-from bidding.live.journal import Output
 from bidding.views import Viewer
-from rfq import rfqs
+from rfq import audit_chain, rfqs
 from rfq.access import may_see, require_login, require_member, require_operator
 from rfq.accounts import Company, Principal
 from rfq.auctions import AuctionRecord, BidRecord, TransformRecord
@@ -146,55 +143,7 @@ async def void_bid(call: Call[VoidCreate]) -> Any:
     require_operator(call.principal)
     auction_id, bid_id = call.path["auction_id"], call.path["bid_id"]
 
-    def find(session: Session) -> tuple[int, bytes]:
-        bid = session.get(BidRecord, bid_id)
-        if bid is None or bid.auction_id != auction_id:
-            raise NotFound("No such bid in this auction.")
-        if bid.voided:
-            raise Conflict("The bid is already void.", code="bid_not_voidable")
-        earlier = (
-            session.execute(
-                select(BidRecord)
-                .where(
-                    col(BidRecord.auction_id) == auction_id,
-                    col(BidRecord.company_id) == bid.company_id,
-                    col(BidRecord.voided).is_(False),
-                    BidRecord.id != bid_id,
-                )
-                .order_by(col(BidRecord.epoch).desc(), col(BidRecord.seq).desc())
-            )
-            .scalars()
-            .first()
-        )
-        restore = b""
-        if earlier is not None and (earlier.epoch, earlier.seq) < (bid.epoch, bid.seq):
-            restore = msgpack.packb(
-                {
-                    "bid_id": earlier.id,
-                    "price": earlier.price,
-                    "t": earlier.transformed,
-                    "seq": earlier.seq,
-                    "at": clock.to_ms(earlier.at),
-                    "proxy": earlier.proxy,
-                    "member": f"{earlier.seq:012d}:{earlier.company_id}",
-                },
-                use_bin_type=False,
-            )
-        return bid.company_id, restore
-
-    company_id, restore = await call.state.db.run(find)
-    desk: Desk = call.state.desk
-    out = await desk.engine.move(
-        auction_id,
-        "void",
-        now_ms=clock.now_ms(),
-        void=(bid_id, str(company_id), call.body.reason, restore),
-    )
-    if out.result != "ok":
-        raise Conflict(
-            f"A {out.status} auction's bids cannot be voided.", code="illegal_transition"
-        )
-    await desk.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
+    await call.state.desk.void(auction_id, bid_id, call.body.reason)
     return {"ok": True, "bid_id": bid_id}
 
 
@@ -330,7 +279,7 @@ async def audit_log(call: Call[Any]) -> Any:
     desk: Desk = call.state.desk
     facts = await desk.facts(auction_id)
     require_member(call.principal, facts.buyer_company_id, "auction")
-    log = await call.state.db.run(journal.chain, auction_id)
+    log = await call.state.db.run(audit_chain.chain, auction_id)
     if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
         for entry in log["entries"]:
             for secret in ("price", "t", "nonce", "company", "key", "bid_id"):

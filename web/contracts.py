@@ -8,22 +8,15 @@ from sqlmodel import Session
 from starlette.responses import HTMLResponse
 
 from bidding.live.desk import Desk
-from bidding.live.journal import Output
-from rfq import awards, contracts
+from rfq import awards
 from rfq.access import require_login
 from rfq.auctions import AuctionRecord
 from rfq.awards import AwardCreate, Terms
-from rfq.contracts import (
-    Command,
-    ContractStatus,
-    DisputeOpen,
-    DisputeStatus,
-    EvidenceAdd,
-    Release,
-    Resolution,
-    Ship,
-)
-from rfq.platform import clock, money
+from rfq.contracts import commands, disputes, reading
+from rfq.contracts.commands import Command, Release, Ship
+from rfq.contracts.disputes import DisputeOpen, EvidenceAdd, Resolution
+from rfq.contracts.model import ContractStatus, DisputeStatus
+from rfq.platform import money
 from rfq.platform.errors import Conflict
 from web.pages import templates
 from web.routing import Call, api, query_enum
@@ -67,15 +60,11 @@ def _decide(
 async def _first_award(desk: Desk, auction_id: int, decision: dict[str, Any]) -> None:
     """Through the engine: exactly one decision wins; the journal makes the contracts."""
     move = "no_award" if decision["kind"] == "no_award" else "award"
-    out = await desk.engine.move(auction_id, move, now_ms=clock.now_ms(), decision=decision)
-    if out.result == "missing":
-        await desk.restore(auction_id, rebuild=False)
-        out = await desk.engine.move(auction_id, move, now_ms=clock.now_ms(), decision=decision)
+    out = await desk.move(auction_id, move, decision=decision)
     if out.result != "ok":
         if out.status in ("scheduled", "live"):
             raise Conflict("The auction has not closed yet.", code="auction_not_closed")
         raise Conflict(f"The auction is {out.status}.", code="already_decided")
-    await desk.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
 
 
 @api("GET", "/api/auctions/{auction_id:int}/award", response=Doc, tags=("contracts",))
@@ -90,8 +79,8 @@ async def listed(call: Call[Any]) -> Any:
     status = query_enum(call.request, "status", ContractStatus)
 
     def work(session: Session) -> list[Doc]:
-        found = contracts.listed(session, call.principal, status)
-        return [contracts.public(session, call.principal, c) for c in found]
+        found = reading.listed(session, call.principal, status)
+        return [reading.public(session, call.principal, c) for c in found]
 
     return await call.state.db.run(work)
 
@@ -99,7 +88,7 @@ async def listed(call: Call[Any]) -> Any:
 @api("GET", "/api/contracts/{contract_id:int}", response=Doc, tags=("contracts",))
 async def one(call: Call[Any]) -> Any:
     """One contract: terms, status, escrow position, payments, dispute, allowed moves."""
-    return await _public(call, contracts.get, call.path["contract_id"])
+    return await _public(call, reading.get, call.path["contract_id"])
 
 
 @api("GET", "/api/contracts/{contract_id:int}/document", tags=("contracts",))
@@ -107,8 +96,8 @@ async def document(call: Call[Any]) -> Any:
     """The contract as a printable HTML document."""
 
     def work(session: Session) -> Doc:
-        contract = contracts.get(session, call.principal, call.path["contract_id"])
-        return contracts.public(session, call.principal, contract)
+        contract = reading.get(session, call.principal, call.path["contract_id"])
+        return reading.public(session, call.principal, contract)
 
     data = await call.state.db.run(work)
     html = templates.get_template("contract_document.html").render(
@@ -133,28 +122,28 @@ def _command_route(move: str, fn: Any, body: type[Any], doc: str) -> Any:
     )(handler)
 
 
-accept = _command_route("accept", contracts.accept, Command, "The supplier accepts the contract.")
+accept = _command_route("accept", commands.accept, Command, "The supplier accepts the contract.")
 decline = _command_route(
-    "decline", contracts.decline, Command, "The supplier declines the contract."
+    "decline", commands.decline, Command, "The supplier declines the contract."
 )
 cancel = _command_route(
-    "cancel", contracts.cancel, Command, "Either party cancels an unfunded contract."
+    "cancel", commands.cancel, Command, "Either party cancels an unfunded contract."
 )
 fund = _command_route(
     "fund",
-    contracts.request_funding,
+    commands.request_funding,
     Command,
     "The buyer asks to fund the escrow: payment instructions, pending until confirmed.",
 )
-ship = _command_route("ship", contracts.ship, Ship, "The supplier ships the goods.")
+ship = _command_route("ship", commands.ship, Ship, "The supplier ships the goods.")
 confirm = _command_route(
-    "confirm", contracts.confirm, Command, "The buyer signs for the goods; inspection starts."
+    "confirm", commands.confirm, Command, "The buyer signs for the goods; inspection starts."
 )
 release = _command_route(
-    "release", contracts.release, Release, "The buyer releases a milestone or accepts the goods."
+    "release", commands.release, Release, "The buyer releases a milestone or accepts the goods."
 )
 dispute = _command_route(
-    "dispute", contracts.dispute, DisputeOpen, "A party opens a dispute, with evidence files."
+    "dispute", disputes.dispute, DisputeOpen, "A party opens a dispute, with evidence files."
 )
 
 
@@ -170,7 +159,7 @@ async def evidence(call: Call[EvidenceAdd]) -> Any:
     """A party adds a file to the open dispute."""
 
     def work(session: Session) -> Doc:
-        row = contracts.add_evidence(session, call.principal, call.path["contract_id"], call.body)
+        row = disputes.add_evidence(session, call.principal, call.path["contract_id"], call.body)
         return row.model_dump()
 
     return await call.state.db.run(work)
@@ -180,7 +169,7 @@ async def evidence(call: Call[EvidenceAdd]) -> Any:
 async def dispute_queue(call: Call[Any]) -> Any:
     """Operators: disputes (``?status=open`` for the queue)."""
     status = query_enum(call.request, "status", DisputeStatus)
-    return await call.state.db.run(contracts.disputes, call.principal, status)
+    return await call.state.db.run(reading.disputes, call.principal, status)
 
 
 @api(
@@ -194,8 +183,8 @@ async def resolve(call: Call[Resolution]) -> Any:
     """Operators rule on a dispute: release, refund or split what escrow holds."""
 
     def work(session: Session) -> Doc:
-        contract = contracts.resolve(session, call.principal, call.path["dispute_id"], call.body)
-        return contracts.public(session, call.principal, contract)
+        contract = disputes.resolve(session, call.principal, call.path["dispute_id"], call.body)
+        return reading.public(session, call.principal, contract)
 
     return await call.state.db.run(work)
 
@@ -205,7 +194,7 @@ async def payments_pending(call: Call[Any]) -> Any:
     """Operators: escrow payments (funding, payouts, refunds) waiting for confirmation."""
 
     def work(session: Session) -> list[Doc]:
-        return [p.model_dump() for p in contracts.pending_payments(session, call.principal)]
+        return [p.model_dump() for p in reading.pending_payments(session, call.principal)]
 
     return await call.state.db.run(work)
 
@@ -220,7 +209,7 @@ async def payment_confirm(call: Call[Any]) -> Any:
     """Operators confirm a payment went through: funding moves money into escrow."""
 
     def work(session: Session) -> Doc:
-        payment = contracts.confirm_payment(session, call.principal, call.path["payment_id"])
+        payment = commands.confirm_payment(session, call.principal, call.path["payment_id"])
         return payment.model_dump()
 
     return await call.state.db.run(work)
@@ -231,7 +220,7 @@ async def _public(call: Call[Any], fn: Any, *args: Any) -> Doc:
 
     def work(session: Session) -> Doc:
         contract = fn(session, call.principal, *args)
-        return contracts.public(session, call.principal, contract)
+        return reading.public(session, call.principal, contract)
 
     result: Doc = await call.state.db.run(work)
     return result

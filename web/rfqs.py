@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from bidding.live.journal import Output
 from rfq import history, participation, rfqs
 from rfq.access import require_login
 from rfq.history import HistoryPublic
@@ -102,10 +101,8 @@ async def cancel(call: Call[Reason]) -> Any:
     cancelled: RfqPublic = await call.state.db.run(work)
     desk = call.state.desk
     for lot in cancelled.lots:
-        out = await desk.engine.move(lot.auction_id, "cancel", now_ms=clock.now_ms())
-        if out.result == "ok":
-            await desk.journal.write([Output(lot.auction_id, out.epoch, out.events, out.audit)])
-        elif out.result == "missing" or out.status in ("scheduled", "live"):
+        out = await desk.move(lot.auction_id, "cancel")
+        if out.result != "ok" and out.status in ("scheduled", "live"):
             await desk.restore(lot.auction_id, rebuild=True)  # loads SQL's "cancelled"
     return cancelled
 

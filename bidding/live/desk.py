@@ -32,9 +32,10 @@ from sqlmodel import Session
 
 from bidding import errors
 from bidding.decide import Transform
-from bidding.live.engine import Engine, Outcome, RateLimit
-from bidding.live.journal import Journal, Output
-from bidding.live.restore import due_ms, snapshot
+from bidding.live.engine import Engine, Outcome, RateLimit, StatusOutcome
+from bidding.live.journal import Journal
+from bidding.live.restore import due_ms, snapshot, voiding
+from bidding.live.store import Output
 from bidding.sealed import commitment
 from bidding.views import Viewer, view
 from rfq import eligibility
@@ -42,8 +43,8 @@ from rfq.accounts import Principal, Role
 from rfq.auctions import AuctionRecord
 from rfq.platform import clock, metrics
 from rfq.platform.db import Database
-from rfq.platform.errors import NotFound, RateLimited
-from rfq.rfqs import Rfq
+from rfq.platform.errors import Conflict, NotFound, RateLimited
+from rfq.rfq_tables import Rfq
 
 ELIGIBLE_TTL_S = 30.0
 NOT_ELIGIBLE_TTL_S = 3.0
@@ -231,6 +232,42 @@ class Desk:
         if not viewer.full and viewer.company_id is not None:
             transform = Transform(*await self.engine.transform(auction_id, str(viewer.company_id)))
         return meta, standings, view(meta, standings, viewer, extra, transform)
+
+    async def move(
+        self,
+        auction_id: int,
+        move: str,
+        *,
+        decision: dict[str, Any] | None = None,
+        void: tuple[str, str, str, bytes] | None = None,
+    ) -> StatusOutcome:
+        """Every move of an auction but a bid and a tick: ``cancel``, ``award`` and
+        ``no_award`` (with the buyer's ``decision``), ``void`` (``status.lua``).
+
+        An auction missing from Redis is restored first; what the move wrote is in SQL
+        when this returns. The outcome's ``result`` is ``ok``, or the refusal with the
+        ``status`` that refused it.
+        """
+        out = await self.engine.move(
+            auction_id, move, now_ms=clock.now_ms(), decision=decision, void=void
+        )
+        if out.result == "missing":
+            await self.restore(auction_id, rebuild=False)
+            out = await self.engine.move(
+                auction_id, move, now_ms=clock.now_ms(), decision=decision, void=void
+            )
+        if out.events or out.audit:
+            await self.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
+        return out
+
+    async def void(self, auction_id: int, bid_id: str, reason: str) -> None:
+        """Void a bid (operators): the supplier's earlier bid stands again, if any."""
+        company_id, earlier = await self.db.run(voiding, auction_id, bid_id)
+        out = await self.move(auction_id, "void", void=(bid_id, str(company_id), reason, earlier))
+        if out.result != "ok":
+            raise Conflict(
+                f"A {out.status} auction's bids cannot be voided.", code="illegal_transition"
+            )
 
     async def tick(self, auction_id: int, now_ms: int) -> int:
         """Open, close or step an auction as its time calls for (``status.lua``'s tick),

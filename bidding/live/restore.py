@@ -25,29 +25,7 @@ from bidding.price_clock import level_of_price
 from bidding.rules import parse_rules
 from rfq.auctions import AuctionRecord, AuditRecord, BidRecord, EventRecord, TransformRecord
 from rfq.platform import clock
-
-
-def create(session: Session, lot: Any, rfq: Any) -> AuctionRecord:
-    """The auction record of a lot being published (status scheduled, epoch 1)."""
-    existing = session.get(AuctionRecord, lot.id)
-    if existing is not None:
-        return existing
-    record = AuctionRecord(
-        id=lot.id,
-        rfq_id=rfq.id,
-        status="scheduled",
-        format=lot.rules["format"],
-        rules=lot.rules,
-        currency=rfq.currency,
-        quantity=lot.quantity,
-        ceiling_price=lot.ceiling_price,
-        reserve_price=lot.reserve_price,
-        starts_at=lot.starts_at,
-        ends_at=lot.ends_at,
-    )
-    session.add(record)
-    session.flush()
-    return record
+from rfq.platform.errors import Conflict, NotFound
 
 
 def snapshot(session: Session, auction_id: int, *, rate: RateLimit) -> dict[str, Any] | None:
@@ -92,20 +70,11 @@ def snapshot(session: Session, auction_id: int, *, rate: RateLimit) -> dict[str,
     ladder: list[list[Any]] = []
     idem: dict[str, bytes] = {}
     for bid in standing_bids:
-        member = f"{bid.seq:012d}:{bid.company_id}"
-        packed = {
-            "bid_id": bid.id,
-            "price": bid.price,
-            "t": bid.transformed,
-            "seq": bid.seq,
-            "at": clock.to_ms(bid.at),
-            "proxy": bid.proxy,
-            "member": member,
-        }
+        packed = _standing(bid)
         if bid.id in levels:
             packed["level"] = levels[bid.id]
         standing[str(bid.company_id)] = _pack(packed)
-        ladder.append([member, bid.transformed])
+        ladder.append([packed["member"], bid.transformed])
     for bid in session.execute(
         select(BidRecord).where(
             col(BidRecord.auction_id) == auction_id, col(BidRecord.key).is_not(None)
@@ -184,6 +153,46 @@ def _proxies(session: Session, auction_id: int) -> dict[str, int]:
         else:
             floors.pop(company, None)
     return floors
+
+
+def voiding(session: Session, auction_id: int, bid_id: str) -> tuple[int, bytes]:
+    """What voiding a bid takes: its company, and that company's earlier bid in Redis's
+    standing format (empty if none: the supplier then has no standing bid)."""
+    bid = session.get(BidRecord, bid_id)
+    if bid is None or bid.auction_id != auction_id:
+        raise NotFound("No such bid in this auction.")
+    if bid.voided:
+        raise Conflict("The bid is already void.", code="bid_not_voidable")
+    earlier = (
+        session.execute(
+            select(BidRecord)
+            .where(
+                col(BidRecord.auction_id) == auction_id,
+                col(BidRecord.company_id) == bid.company_id,
+                col(BidRecord.voided).is_(False),
+                col(BidRecord.id) != bid_id,
+            )
+            .order_by(col(BidRecord.epoch).desc(), col(BidRecord.seq).desc())
+        )
+        .scalars()
+        .first()
+    )
+    if earlier is None or (earlier.epoch, earlier.seq) >= (bid.epoch, bid.seq):
+        return bid.company_id, b""
+    return bid.company_id, _pack(_standing(earlier))
+
+
+def _standing(bid: BidRecord) -> dict[str, Any]:
+    """A standing bid as ``bid.lua`` keeps it (``member`` is its ladder entry)."""
+    return {
+        "bid_id": bid.id,
+        "price": bid.price,
+        "t": bid.transformed,
+        "seq": bid.seq,
+        "at": clock.to_ms(bid.at),
+        "proxy": bid.proxy,
+        "member": f"{bid.seq:012d}:{bid.company_id}",
+    }
 
 
 def _bid_map(bid: BidRecord) -> dict[str, Any]:

@@ -32,8 +32,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from bidding.live.desk import Desk
-from bidding.live.journal import Output
 from bidding.live.restore import due_ms
+from bidding.live.store import Output
 from rfq.auctions import AuctionRecord, BidRecord
 from rfq.platform import clock
 

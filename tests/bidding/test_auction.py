@@ -35,8 +35,8 @@ from bidding.rules import (
 )
 from bidding.sealed import verify_commitment
 
-RULES = LotRules(Format.REVERSE_ENGLISH, decrement=Decrement(amount=1))
-SEALED = LotRules(Format.SEALED, decrement=Decrement(amount=1))
+RULES = LotRules(Format.reverse_english, decrement=Decrement(amount=1))
+SEALED = LotRules(Format.sealed, decrement=Decrement(amount=1))
 START, END = 1_000, 601_000
 
 
@@ -62,12 +62,12 @@ def _ladder(auction: Auction) -> list[tuple[str, int]]:
 @pytest.mark.parametrize(
     ("status", "move", "after"),
     [
-        (AuctionStatus.SCHEDULED, Move.OPEN, AuctionStatus.LIVE),
-        (AuctionStatus.SCHEDULED, Move.CANCEL, AuctionStatus.CANCELLED),
-        (AuctionStatus.LIVE, Move.CLOSE, AuctionStatus.CLOSED),
-        (AuctionStatus.LIVE, Move.CANCEL, AuctionStatus.CANCELLED),
-        (AuctionStatus.CLOSED, Move.AWARD, AuctionStatus.AWARDED),
-        (AuctionStatus.CLOSED, Move.NO_AWARD, AuctionStatus.NO_AWARD),
+        (AuctionStatus.scheduled, Move.open, AuctionStatus.live),
+        (AuctionStatus.scheduled, Move.cancel, AuctionStatus.cancelled),
+        (AuctionStatus.live, Move.close, AuctionStatus.closed),
+        (AuctionStatus.live, Move.cancel, AuctionStatus.cancelled),
+        (AuctionStatus.closed, Move.award, AuctionStatus.awarded),
+        (AuctionStatus.closed, Move.no_award, AuctionStatus.no_award),
     ],
 )
 def test_legal_transitions(status: AuctionStatus, move: Move, after: AuctionStatus) -> None:
@@ -78,12 +78,12 @@ def test_legal_transitions(status: AuctionStatus, move: Move, after: AuctionStat
 def test_every_other_transition_is_illegal() -> None:
     """Moves outside the table raise illegal_transition naming the state and the move."""
     legal = {
-        (AuctionStatus.SCHEDULED, Move.OPEN),
-        (AuctionStatus.SCHEDULED, Move.CANCEL),
-        (AuctionStatus.LIVE, Move.CLOSE),
-        (AuctionStatus.LIVE, Move.CANCEL),
-        (AuctionStatus.CLOSED, Move.AWARD),
-        (AuctionStatus.CLOSED, Move.NO_AWARD),
+        (AuctionStatus.scheduled, Move.open),
+        (AuctionStatus.scheduled, Move.cancel),
+        (AuctionStatus.live, Move.close),
+        (AuctionStatus.live, Move.cancel),
+        (AuctionStatus.closed, Move.award),
+        (AuctionStatus.closed, Move.no_award),
     }
     for status in AuctionStatus:
         for move in Move:
@@ -102,7 +102,7 @@ def test_open_and_close_wait_for_their_times() -> None:
     auction = A.open_auction(auction, START)[0]
     with pytest.raises(IllegalTransition):
         A.close_auction(auction, END - 1)
-    assert A.close_auction(auction, END)[0].status is AuctionStatus.CLOSED
+    assert A.close_auction(auction, END)[0].status is AuctionStatus.closed
 
 
 def test_tick_opens_and_closes_on_time() -> None:
@@ -111,25 +111,25 @@ def test_tick_opens_and_closes_on_time() -> None:
     assert A.tick(auction, START - 1) == (auction, ())
     auction, events = A.tick(auction, END)
     assert [(e.type, e.seq) for e in events] == [("opened", 1), ("closed", 2)]
-    assert auction.status is AuctionStatus.CLOSED and auction.seq == 2
+    assert auction.status is AuctionStatus.closed and auction.seq == 2
 
 
 def test_settle_and_cancel() -> None:
     """A closed auction is awarded or not; a live one can be cancelled; each is an event."""
     closed = A.close_auction(_live(), END)[0]
     awarded, events = A.settle(closed, awarded=True, now_ms=END)
-    assert awarded.status is AuctionStatus.AWARDED and events[0].type == "awarded"
+    assert awarded.status is AuctionStatus.awarded and events[0].type == "awarded"
     declined, events = A.settle(closed, awarded=False, now_ms=END)
-    assert declined.status is AuctionStatus.NO_AWARD and events[0].type == "no_award"
+    assert declined.status is AuctionStatus.no_award and events[0].type == "no_award"
     cancelled, events = A.cancel_auction(_live(), START)
-    assert cancelled.status is AuctionStatus.CANCELLED and events[0].type == "cancelled"
+    assert cancelled.status is AuctionStatus.cancelled and events[0].type == "cancelled"
 
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"rules": LotRules(Format.DUTCH)}, "rules.format"),
-        ({"rules": LotRules(Format.REVERSE_ENGLISH)}, "rules.decrement"),
+        ({"rules": LotRules(Format.dutch)}, "rules.format"),
+        ({"rules": LotRules(Format.reverse_english)}, "rules.decrement"),
         ({"ceiling_price": 0}, "ceiling_price"),
         ({"reserve_price": 0}, "reserve_price"),
         ({"ends_at_ms": START}, "ends_at"),
@@ -210,7 +210,7 @@ def test_equal_prices_rank_the_earlier_bid_first() -> None:
 
 def test_equal_prices_are_rejected_when_ties_are() -> None:
     """With ties=rejected an equal price is tie_not_allowed."""
-    auction = _bid(_live(replace(RULES, ties=Ties.REJECTED)), "s1", 90)
+    auction = _bid(_live(replace(RULES, ties=Ties.rejected)), "s1", 90)
     with pytest.raises(TieNotAllowed) as caught:
         A.place_bid(auction, "s2", 90, START, "b2")
     assert caught.value.min_acceptable == 120
@@ -218,7 +218,7 @@ def test_equal_prices_are_rejected_when_ties_are() -> None:
 
 def test_decrement_from_best_makes_every_bid_beat_the_leader() -> None:
     """With decrement_from=best even a first bid must undercut the best by the decrement."""
-    rules = replace(RULES, decrement=Decrement(amount=5), decrement_from=DecrementFrom.BEST)
+    rules = replace(RULES, decrement=Decrement(amount=5), decrement_from=DecrementFrom.best)
     auction = _bid(_live(rules), "s1", 100)
     with pytest.raises(BelowDecrement) as caught:
         A.place_bid(auction, "s2", 96, START, "b2")
@@ -274,7 +274,7 @@ def test_extensions_stop_at_max_extensions() -> None:
 
 def test_leader_trigger_ignores_bids_that_do_not_lead() -> None:
     """With trigger=leader only a bid that takes first place extends."""
-    rules = replace(RULES, soft_close=SoftClose(60, 120, Trigger.LEADER))
+    rules = replace(RULES, soft_close=SoftClose(60, 120, Trigger.leader))
     auction = _bid(_live(rules), "s1", 90)
     _, accepted = A.place_bid(auction, "s2", 95, END - 1_000, "b2")
     assert not accepted.extended
@@ -287,7 +287,7 @@ def test_close_is_refused_while_an_extension_runs() -> None:
     auction = _bid(_live(SOFT), "s1", 100, END - 1_000)
     with pytest.raises(IllegalTransition):
         A.close_auction(auction, END)
-    assert A.tick(auction, END)[0].status is AuctionStatus.LIVE
+    assert A.tick(auction, END)[0].status is AuctionStatus.live
 
 
 # Voids
@@ -421,7 +421,7 @@ class _Model:
     transforms: dict[str, Transform]
     starts: int
     ends: int
-    status: AuctionStatus = AuctionStatus.SCHEDULED
+    status: AuctionStatus = AuctionStatus.scheduled
     seq: int = 0
     extensions: int = 0
     bids: list[_ModelBid] = field(default_factory=list)
@@ -447,7 +447,7 @@ class _Model:
         )
 
     def open_for_bids(self, now: int) -> bool:
-        return self.status is AuctionStatus.LIVE and self.starts <= now < self.ends
+        return self.status is AuctionStatus.live and self.starts <= now < self.ends
 
     def expected_end(self, now: int, supplier: str) -> int | None:
         sc = self.rules.soft_close
@@ -456,8 +456,8 @@ class _Model:
         if sc.max_extensions is not None and self.extensions >= sc.max_extensions:
             return None
         rank = [b.supplier for b in self.board()].index(supplier) + 1
-        if (sc.trigger is Trigger.LEADER and rank > 1) or (
-            sc.trigger is Trigger.TOP_N and rank > (sc.top_n or 0)
+        if (sc.trigger is Trigger.leader and rank > 1) or (
+            sc.trigger is Trigger.top_n and rank > (sc.top_n or 0)
         ):
             return None
         new_end = now + sc.extend_s * 1000
@@ -480,14 +480,14 @@ class _Model:
 
 @st.composite
 def _auction_setups(draw: st.DrawFn) -> _Model:
-    fmt = draw(st.sampled_from([Format.REVERSE_ENGLISH, Format.SEALED]))
+    fmt = draw(st.sampled_from([Format.reverse_english, Format.sealed]))
     ceiling = draw(st.integers(20, 200))
     decrement = draw(
         st.builds(Decrement, amount=st.integers(1, 5))
         | st.builds(Decrement, bps=st.integers(1, 2000))
     )
     rules = LotRules(fmt, decrement=decrement)
-    if fmt is Format.REVERSE_ENGLISH:
+    if fmt is Format.reverse_english:
         trigger = draw(st.sampled_from(Trigger))
         soft_close = draw(
             st.none()
@@ -496,7 +496,7 @@ def _auction_setups(draw: st.DrawFn) -> _Model:
                 window_s=st.integers(1, 20),
                 extend_s=st.integers(1, 40),
                 trigger=st.just(trigger),
-                top_n=st.integers(1, 3) if trigger is Trigger.TOP_N else st.none(),
+                top_n=st.integers(1, 3) if trigger is Trigger.top_n else st.none(),
                 max_extensions=st.none() | st.integers(1, 3),
             )
         )
@@ -540,7 +540,7 @@ class AuctionMachine(RuleBasedStateMachine):
         self.events: list[A.Event] = []
         self.best: int | None = None
         self.auction, events = A.tick(self.auction, self.now)
-        model.status, model.seq = AuctionStatus.LIVE, 1
+        model.status, model.seq = AuctionStatus.live, 1
         self._take(events)
 
     def _take(self, events: tuple[A.Event, ...]) -> None:
@@ -553,11 +553,11 @@ class AuctionMachine(RuleBasedStateMachine):
         self._take(events)
         m = self.model
         expected: list[str] = []
-        if m.status is AuctionStatus.SCHEDULED and self.now >= m.starts:
-            m.status, m.seq = AuctionStatus.LIVE, m.seq + 1
+        if m.status is AuctionStatus.scheduled and self.now >= m.starts:
+            m.status, m.seq = AuctionStatus.live, m.seq + 1
             expected.append("opened")
-        if m.status is AuctionStatus.LIVE and self.now >= m.ends:
-            m.status, m.seq = AuctionStatus.CLOSED, m.seq + 1
+        if m.status is AuctionStatus.live and self.now >= m.ends:
+            m.status, m.seq = AuctionStatus.closed, m.seq + 1
             expected.append("closed")
         assert [e.type for e in events] == expected
 
@@ -591,7 +591,7 @@ class AuctionMachine(RuleBasedStateMachine):
         assert m.open_for_bids(self.now)
         transformed = check_bid(m.rules, m.situation(supplier), price)
         self._apply_bids(accepted.events, first=(supplier, price, transformed))
-        if m.rules.format is Format.SEALED:
+        if m.rules.format is Format.sealed:
             assert accepted.rank is None and accepted.bid.commitment is not None
             assert verify_commitment(accepted.bid.commitment, "a1", supplier, price, "n")
         else:
@@ -604,9 +604,9 @@ class AuctionMachine(RuleBasedStateMachine):
         try:
             self.auction, events = A.set_proxy(self.auction, supplier, floor, self.now)
         except BidRejected as err:
-            if m.rules.format is Format.SEALED:
+            if m.rules.format is Format.sealed:
                 assert err.code == "wrong_format"
-            elif m.status is not AuctionStatus.SCHEDULED and not m.open_for_bids(self.now):
+            elif m.status is not AuctionStatus.scheduled and not m.open_for_bids(self.now):
                 assert err.code == "auction_not_live"
             else:
                 assert err.code == "invalid_price" and floor > m.ceiling
@@ -625,7 +625,7 @@ class AuctionMachine(RuleBasedStateMachine):
         try:
             self.auction, events = A.void_bid(self.auction, target.bid_id, "test", self.now)
         except IllegalTransition:
-            assert m.status not in (AuctionStatus.LIVE, AuctionStatus.CLOSED)
+            assert m.status not in (AuctionStatus.live, AuctionStatus.closed)
             return
         target.voided = True
         m.seq += 1
@@ -659,7 +659,7 @@ class AuctionMachine(RuleBasedStateMachine):
         assert first is None or not events
         proxy_bids = sum(1 for e in events if isinstance(e, BidPlaced) and e.bid.proxy)
         assert proxy_bids <= 2 * len(m.proxies)
-        if m.open_for_bids(self.now) and m.rules.format is Format.REVERSE_ENGLISH:
+        if m.open_for_bids(self.now) and m.rules.format is Format.reverse_english:
             assert not any(m.can_lead(s) for s in m.proxies)
 
     @invariant()

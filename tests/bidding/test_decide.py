@@ -37,11 +37,11 @@ from bidding.rules import (
     min_decrement,
 )
 
-OWN = LotRules(Format.REVERSE_ENGLISH, decrement=Decrement(amount=5))
+OWN = LotRules(Format.reverse_english, decrement=Decrement(amount=5))
 BEST = LotRules(
-    Format.REVERSE_ENGLISH, decrement=Decrement(amount=5), decrement_from=DecrementFrom.BEST
+    Format.reverse_english, decrement=Decrement(amount=5), decrement_from=DecrementFrom.best
 )
-NO_TIES = LotRules(Format.REVERSE_ENGLISH, decrement=Decrement(amount=1), ties=Ties.REJECTED)
+NO_TIES = LotRules(Format.reverse_english, decrement=Decrement(amount=1), ties=Ties.rejected)
 
 
 def _oracle(rules: LotRules, s: Situation, price: int) -> str | None:
@@ -62,14 +62,14 @@ def _oracle(rules: LotRules, s: Situation, price: int) -> str | None:
         return "above_ceiling"
     if s.own_price is not None and price >= s.own_price:
         return "below_decrement"
-    own_rule = rules.decrement_from is DecrementFrom.OWN
+    own_rule = rules.decrement_from is DecrementFrom.own
     if own_rule and s.own_price is not None and price > s.own_price - step(s.own_price):
         return "below_decrement"
     if not own_rule and s.best_transformed is not None:
         tie = math.floor(Fraction(s.best_transformed - a * 10_000, m))
         if price > tie - step(tie):
             return "below_decrement"
-    if rules.ties is Ties.REJECTED and price * m + a * 10_000 in s.taken:
+    if rules.ties is Ties.rejected and price * m + a * 10_000 in s.taken:
         return "tie_not_allowed"
     return None
 
@@ -89,7 +89,7 @@ def cases(draw: st.DrawFn) -> tuple[LotRules, Situation]:
         | st.builds(Decrement, bps=st.integers(1, 5000))
     )
     rules = LotRules(
-        Format.REVERSE_ENGLISH,
+        Format.reverse_english,
         decrement=decrement,
         decrement_from=draw(st.sampled_from(DecrementFrom)),
         ties=draw(st.sampled_from(Ties)),
@@ -145,7 +145,7 @@ def test_decrement_from_best_holds_in_transformed_terms(
 ) -> None:
     """An accepted bid under decrement_from=best is at least decrement * multiplier below."""
     rules, s = case
-    if rules.decrement_from is not DecrementFrom.BEST or s.best_transformed is None:
+    if rules.decrement_from is not DecrementFrom.best or s.best_transformed is None:
         return
     try:
         transformed = check_bid(rules, s, price)
@@ -262,7 +262,7 @@ def test_out_of_bounds_transforms_are_refused(transform: Transform, field: str) 
     assert caught.value.field == field
 
 
-SOFT = SoftClose(window_s=60, extend_s=120, trigger=Trigger.ANY, max_extensions=2)
+SOFT = SoftClose(window_s=60, extend_s=120, trigger=Trigger.any, max_extensions=2)
 
 
 @pytest.mark.parametrize(
@@ -273,12 +273,12 @@ SOFT = SoftClose(window_s=60, extend_s=120, trigger=Trigger.ANY, max_extensions=
         (SOFT, 40_000, 0, 5, 160_000),
         (SOFT, 99_999, 1, 5, 219_999),
         (SOFT, 99_000, 2, 1, None),
-        (SoftClose(60, 10, Trigger.ANY), 80_000, 0, 1, None),
-        (SoftClose(60, 30, Trigger.ANY), 80_000, 0, 1, 110_000),
-        (SoftClose(60, 30, Trigger.LEADER), 80_000, 0, 2, None),
-        (SoftClose(60, 30, Trigger.LEADER), 80_000, 0, 1, 110_000),
-        (SoftClose(60, 30, Trigger.TOP_N, top_n=3), 80_000, 0, 3, 110_000),
-        (SoftClose(60, 30, Trigger.TOP_N, top_n=3), 80_000, 0, 4, None),
+        (SoftClose(60, 10, Trigger.any), 80_000, 0, 1, None),
+        (SoftClose(60, 30, Trigger.any), 80_000, 0, 1, 110_000),
+        (SoftClose(60, 30, Trigger.leader), 80_000, 0, 2, None),
+        (SoftClose(60, 30, Trigger.leader), 80_000, 0, 1, 110_000),
+        (SoftClose(60, 30, Trigger.top_n, top_n=3), 80_000, 0, 3, 110_000),
+        (SoftClose(60, 30, Trigger.top_n, top_n=3), 80_000, 0, 4, None),
     ],
 )
 def test_extension_end(

@@ -61,14 +61,14 @@ def test_dutch_levels_rise_to_the_cap() -> None:
 
 def test_new_clock_refuses_other_formats() -> None:
     """A reverse_english lot has no clock."""
-    rules = LotRules(Format.REVERSE_ENGLISH, decrement=Decrement(amount=1))
+    rules = LotRules(Format.reverse_english, decrement=Decrement(amount=1))
     with pytest.raises(InvalidRules):
         C.new_clock("c1", rules, starts_at_ms=START)
 
 
 def test_opening_emits_opened_and_the_first_round() -> None:
     """At the start the clock opens and announces level 0, stamped at the start."""
-    state = C.new_clock("c1", LotRules(Format.JAPANESE, clock=FALLING), starts_at_ms=START)
+    state = C.new_clock("c1", LotRules(Format.japanese, clock=FALLING), starts_at_ms=START)
     assert C.tick(state, START - 1) == (state, ())
     state, events = C.tick(state, START + 7)
     assert [(e.type, e.seq, e.at_ms) for e in events] == [
@@ -76,7 +76,7 @@ def test_opening_emits_opened_and_the_first_round() -> None:
         ("round", 2, START),
     ]
     assert events[1] == LevelStarted("round", 2, START, 0, 100, _at(1), None)
-    assert state.status is AuctionStatus.LIVE
+    assert state.status is AuctionStatus.live
 
 
 # Japanese
@@ -84,14 +84,14 @@ def test_opening_emits_opened_and_the_first_round() -> None:
 
 def test_japanese_without_takers_has_no_winner() -> None:
     """If nobody accepts the start price, the clock closes without a winner."""
-    state, events = C.tick(_clock(Format.JAPANESE, FALLING), _at(1))
+    state, events = C.tick(_clock(Format.japanese, FALLING), _at(1))
     assert events == (ClockClosed(3, _at(1), None, None),)
-    assert state.status is AuctionStatus.CLOSED and state.winner is None
+    assert state.status is AuctionStatus.closed and state.winner is None
 
 
 def test_japanese_last_supplier_standing_wins_at_the_level_it_accepted() -> None:
     """When one supplier alone accepts a level, it wins at that level's price."""
-    state = _clock(Format.JAPANESE, FALLING)
+    state = _clock(Format.japanese, FALLING)
     state = _accept(_accept(state, "a", START), "b", START + 1)
     state = _accept(state, "b", _at(1, 5))
     state, events = C.tick(state, _at(2))
@@ -101,21 +101,21 @@ def test_japanese_last_supplier_standing_wins_at_the_level_it_accepted() -> None
 
 def test_japanese_round_reports_how_many_are_still_in() -> None:
     """Each round after the first says how many suppliers are still in."""
-    state = _accept(_accept(_clock(Format.JAPANESE, FALLING), "a", START), "b", START)
+    state = _accept(_accept(_clock(Format.japanese, FALLING), "a", START), "b", START)
     _, events = C.tick(state, _at(1))
     assert events == (LevelStarted("round", state.seq + 1, _at(1), 1, 90, _at(2), 2),)
 
 
 def test_japanese_all_dropping_together_gives_it_to_the_earliest() -> None:
     """If nobody accepts a level, the first to accept the level before wins at its price."""
-    state = _accept(_accept(_clock(Format.JAPANESE, FALLING), "b", START), "a", START + 1)
+    state = _accept(_accept(_clock(Format.japanese, FALLING), "b", START), "a", START + 1)
     state, _ = C.tick(state, _at(2))
-    assert (state.status, state.winner, state.price) == (AuctionStatus.CLOSED, "b", 100)
+    assert (state.status, state.winner, state.price) == (AuctionStatus.closed, "b", 100)
 
 
 def test_japanese_floor_ties_go_to_the_earliest_acceptance() -> None:
     """Several suppliers still in at the floor: the first to accept the floor wins there."""
-    state = _clock(Format.JAPANESE, FALLING)
+    state = _clock(Format.japanese, FALLING)
     for level in range(C.last_level(FALLING) + 1):
         first, second = ("a", "b") if level % 2 else ("b", "a")
         state = _accept(_accept(state, first, _at(level)), second, _at(level, 1))
@@ -125,7 +125,7 @@ def test_japanese_floor_ties_go_to_the_earliest_acceptance() -> None:
 
 def test_japanese_dropped_supplier_is_not_eligible() -> None:
     """A supplier that missed a level cannot come back."""
-    state = _clock(Format.JAPANESE, FALLING)
+    state = _clock(Format.japanese, FALLING)
     for supplier in "abc":
         state = _accept(state, supplier, START)
     state = _accept(_accept(state, "a", _at(1)), "b", _at(1))
@@ -136,17 +136,17 @@ def test_japanese_dropped_supplier_is_not_eligible() -> None:
 
 def test_accepting_twice_changes_nothing() -> None:
     """A second acceptance of the same level returns the state unchanged."""
-    state = _accept(_clock(Format.JAPANESE, FALLING), "a", START)
+    state = _accept(_clock(Format.japanese, FALLING), "a", START)
     assert C.accept(state, "a", START + 5) == (state, ())
 
 
 def test_accept_needs_a_live_ticked_clock() -> None:
     """Accepting before the open is auction_not_live; on a stale state, a ValueError."""
-    scheduled = C.new_clock("c1", LotRules(Format.JAPANESE, clock=FALLING), starts_at_ms=START)
+    scheduled = C.new_clock("c1", LotRules(Format.japanese, clock=FALLING), starts_at_ms=START)
     with pytest.raises(AuctionNotLive):
         C.accept(scheduled, "a", START)
     with pytest.raises(ValueError):
-        C.accept(_clock(Format.JAPANESE, FALLING), "a", _at(1))
+        C.accept(_clock(Format.japanese, FALLING), "a", _at(1))
 
 
 # Dutch
@@ -154,11 +154,11 @@ def test_accept_needs_a_live_ticked_clock() -> None:
 
 def test_dutch_first_acceptance_wins_at_the_current_price() -> None:
     """In a dutch clock the first supplier to accept wins at once at the level's price."""
-    state = C.tick(_clock(Format.DUTCH, RISING), _at(2, clock=RISING))[0]
+    state = C.tick(_clock(Format.dutch, RISING), _at(2, clock=RISING))[0]
     state, events = C.accept(state, "a", _at(2, 9, RISING))
     assert [e.type for e in events] == ["accepted", "closed"]
     assert events[0] == Accepted(state.seq - 1, _at(2, 9, RISING), "a", 2, 90)
-    assert (state.status, state.winner, state.price) == (AuctionStatus.CLOSED, "a", 90)
+    assert (state.status, state.winner, state.price) == (AuctionStatus.closed, "a", 90)
     with pytest.raises(AuctionNotLive):
         C.accept(state, "b", _at(2, 10, RISING))
 
@@ -166,8 +166,8 @@ def test_dutch_first_acceptance_wins_at_the_current_price() -> None:
 def test_dutch_without_takers_ends_at_the_cap_with_no_winner() -> None:
     """If nobody accepts by the end of the cap level, nobody wins."""
     end = _at(C.last_level(RISING) + 1, clock=RISING)
-    state, events = C.tick(_clock(Format.DUTCH, RISING), end - 1)
-    assert state.status is AuctionStatus.LIVE
+    state, events = C.tick(_clock(Format.dutch, RISING), end - 1)
+    assert state.status is AuctionStatus.live
     assert [(e.type, getattr(e, "price", None)) for e in events] == [
         ("price", 70),
         ("price", 90),
@@ -179,12 +179,12 @@ def test_dutch_without_takers_ends_at_the_cap_with_no_winner() -> None:
 
 def test_settle_and_cancel_are_events() -> None:
     """A closed clock is awarded with an event; a live one can be cancelled."""
-    closed = C.tick(_accept(_clock(Format.DUTCH, RISING), "a", START), START)[0]
+    closed = C.tick(_accept(_clock(Format.dutch, RISING), "a", START), START)[0]
     awarded, events = C.settle(closed, awarded=True, now_ms=START + 5)
-    assert awarded.status is AuctionStatus.AWARDED
+    assert awarded.status is AuctionStatus.awarded
     assert [(e.type, e.seq) for e in events] == [("awarded", closed.seq + 1)]
-    cancelled, events = C.cancel(_clock(Format.JAPANESE, FALLING), START)
-    assert cancelled.status is AuctionStatus.CANCELLED and events[0].type == "cancelled"
+    cancelled, events = C.cancel(_clock(Format.japanese, FALLING), START)
+    assert cancelled.status is AuctionStatus.cancelled and events[0].type == "cancelled"
 
 
 # Against a reference
@@ -198,7 +198,7 @@ def _reference(fmt: Format, clock: Clock, plan: list[list[str]]) -> tuple[str | 
         tries = plan[level] if level < len(plan) else []
         accepted = list(dict.fromkeys(s for s in tries if still_in is None or s in still_in))
         price = C.level_price(clock, level)
-        if fmt is Format.DUTCH:
+        if fmt is Format.dutch:
             if accepted:
                 return accepted[0], price
             continue
@@ -212,11 +212,11 @@ def _reference(fmt: Format, clock: Clock, plan: list[list[str]]) -> tuple[str | 
 
 @st.composite
 def _clocks(draw: st.DrawFn) -> tuple[Format, Clock]:
-    fmt = draw(st.sampled_from([Format.JAPANESE, Format.DUTCH]))
+    fmt = draw(st.sampled_from([Format.japanese, Format.dutch]))
     low = draw(st.integers(1, 80))
     high = draw(st.integers(low + 1, 100))
     step = draw(st.integers(1, 30))
-    start, end = (high, low) if fmt is Format.JAPANESE else (low, high)
+    start, end = (high, low) if fmt is Format.japanese else (low, high)
     return fmt, Clock(start, step, draw(st.integers(1, 5)), end)
 
 
@@ -238,7 +238,7 @@ def test_clock_outcome_matches_the_reference(
             now = _at(level, i, clock)
             state, ticked = C.tick(state, now)
             events += ticked
-            if state.status is not AuctionStatus.LIVE:
+            if state.status is not AuctionStatus.live:
                 break
             try:
                 state, accepted = C.accept(state, supplier, now)
@@ -250,7 +250,7 @@ def test_clock_outcome_matches_the_reference(
             events += ticked
     state, ticked = C.tick(state, _at(C.last_level(clock) + 1, 0, clock))
     events += ticked
-    assert state.status is AuctionStatus.CLOSED
+    assert state.status is AuctionStatus.closed
     assert (state.winner, state.price) == _reference(fmt, clock, plan)
     assert [e.seq for e in events] == list(range(1, state.seq + 1))
     assert [e.type for e in events].count("closed") == 1 and events[-1].type == "closed"

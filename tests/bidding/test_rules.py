@@ -62,19 +62,19 @@ def test_contract_example_parses() -> None:
     """The contract's example rules parse to the matching typed value."""
     rules = parse_rules(CONTRACT_EXAMPLE, ceiling_price=120)
     assert rules == LotRules(
-        format=Format.REVERSE_ENGLISH,
-        visibility=Visibility.RANK_ONLY,
+        format=Format.reverse_english,
+        visibility=Visibility.rank_only,
         decrement=Decrement(amount=1),
-        decrement_from=DecrementFrom.OWN,
-        ties=Ties.EARLIER_WINS,
-        soft_close=SoftClose(window_s=120, extend_s=120, trigger=Trigger.ANY),
+        decrement_from=DecrementFrom.own,
+        ties=Ties.earlier_wins,
+        soft_close=SoftClose(window_s=120, extend_s=120, trigger=Trigger.any),
     )
 
 
 def test_optional_fields_take_their_defaults() -> None:
     """Without visibility, decrement_from, ties and soft_close the defaults apply."""
     rules = parse_rules({"format": "sealed", "decrement": {"bps": 50}}, ceiling_price=1000)
-    assert rules == LotRules(format=Format.SEALED, decrement=Decrement(bps=50))
+    assert rules == LotRules(format=Format.sealed, decrement=Decrement(bps=50))
 
 
 def test_clock_rules_parse() -> None:
@@ -92,7 +92,7 @@ def test_top_n_trigger_keeps_its_n() -> None:
         {"window_s": 60, "extend_s": 30, "trigger": "top_n", "top_n": 3, "max_extensions": 5},
     )
     sc = parse_rules(data, ceiling_price=120).soft_close
-    assert sc == SoftClose(60, 30, Trigger.TOP_N, top_n=3, max_extensions=5)
+    assert sc == SoftClose(60, 30, Trigger.top_n, top_n=3, max_extensions=5)
 
 
 INVALID: list[tuple[dict[str, Any], str, Any, str]] = [
@@ -208,7 +208,7 @@ def valid_rules(draw: st.DrawFn) -> tuple[LotRules, int]:
         low = draw(st.integers(1, ceiling - 1))
         high = draw(st.integers(low + 1, ceiling))
         step = draw(st.integers(max(1, -(-(high - low) // 999)), high - low))
-        start, end = (high, low) if fmt is Format.JAPANESE else (low, high)
+        start, end = (high, low) if fmt is Format.japanese else (low, high)
         clock = Clock(start, step, draw(st.integers(1, 600)), end)
         return LotRules(fmt, visibility, clock=clock), ceiling
     decrement = draw(
@@ -217,7 +217,7 @@ def valid_rules(draw: st.DrawFn) -> tuple[LotRules, int]:
             st.builds(Decrement, bps=st.integers(1, 5000)),
         )
     )
-    if fmt is Format.SEALED:
+    if fmt is Format.sealed:
         return LotRules(fmt, visibility, decrement), ceiling
     trigger = draw(st.sampled_from(Trigger))
     soft_close = draw(
@@ -227,7 +227,7 @@ def valid_rules(draw: st.DrawFn) -> tuple[LotRules, int]:
             window_s=st.integers(1, 86_400),
             extend_s=st.integers(1, 86_400),
             trigger=st.just(trigger),
-            top_n=st.integers(1, 50) if trigger is Trigger.TOP_N else st.none(),
+            top_n=st.integers(1, 50) if trigger is Trigger.top_n else st.none(),
             max_extensions=st.none() | st.integers(1, 100),
         )
     )
@@ -258,13 +258,13 @@ def test_contract_example_round_trips_to_the_same_json() -> None:
 
 def test_amount_decrement_is_the_amount() -> None:
     """An amount decrement ignores the reference price."""
-    rules = LotRules(Format.REVERSE_ENGLISH, decrement=Decrement(amount=7))
+    rules = LotRules(Format.reverse_english, decrement=Decrement(amount=7))
     assert min_decrement(rules, 1) == min_decrement(rules, 10**9) == 7
 
 
 def test_bps_decrement_rounds_up_to_at_least_one_minor_unit() -> None:
     """A bps decrement is the ceiling of price * bps / 10000, never below 1."""
-    rules = LotRules(Format.REVERSE_ENGLISH, decrement=Decrement(bps=50))
+    rules = LotRules(Format.reverse_english, decrement=Decrement(bps=50))
     assert min_decrement(rules, 10_000) == 50
     assert min_decrement(rules, 10_001) == 51
     assert min_decrement(rules, 100) == 1
@@ -274,7 +274,7 @@ def test_bps_decrement_rounds_up_to_at_least_one_minor_unit() -> None:
 @given(st.integers(0, 10**10), st.integers(1, 5000))
 def test_bps_decrement_is_the_exact_integer_ceiling(reference: int, bps: int) -> None:
     """The bps decrement is the least integer d >= 1 with d * 10000 >= reference * bps."""
-    d = min_decrement(LotRules(Format.SEALED, decrement=Decrement(bps=bps)), reference)
+    d = min_decrement(LotRules(Format.sealed, decrement=Decrement(bps=bps)), reference)
     assert d >= 1
     assert d * BPS >= reference * bps
     assert d == 1 or (d - 1) * BPS < reference * bps

@@ -20,16 +20,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from rfq import contracts, escrow
+from rfq import escrow
 from rfq.accounts import Company, CompanyKind, Principal, Role, User, Via
 from rfq.auctions import AuctionRecord
 from rfq.awards import Award
-from rfq.contracts import MOVES, Contract, ContractStatus, Payment, PaymentStatus
+from rfq.contracts import commands, disputes, model
+from rfq.contracts.model import MOVES, Contract, ContractStatus, Payment, PaymentStatus
 from rfq.escrow import Posting
 from rfq.lifecycle import RfqStatus
 from rfq.platform import clock, db
 from rfq.platform.errors import Conflict, RfqError
-from rfq.rfqs import Audience, Lot, Rfq
+from rfq.rfq_tables import Audience, Lot, Rfq
 
 MILESTONES = [{"name": "On shipping", "bps": 3000}, {"name": "On acceptance", "bps": 7000}]
 
@@ -155,7 +156,7 @@ class _World:
                 "price": 333,
             }  # type: ignore[union-attr]
             decision = {"by": None, "milestones": MILESTONES, "inspection_days": 2, "fee_bps": 150}
-            contract = contracts.offer(
+            contract = commands.offer(
                 s,
                 award_id=award_id or 0,
                 auction=auction,
@@ -227,20 +228,20 @@ def test_escrow_state_machine(world: _World) -> None:
             status = self._state()[0]
             b, p, o = world.who["buyer"], world.who["supplier"], world.who["operator"]
             step = {
-                "offered": lambda s: contracts.accept(s, p, self.cid, None),
+                "offered": lambda s: commands.accept(s, p, self.cid, None),
                 "awaiting_funding": lambda s: [
-                    contracts.request_funding(s, b, self.cid, None),
+                    commands.request_funding(s, b, self.cid, None),
                     *(
-                        contracts.confirm_payment(s, o, payment.id or 0)
+                        commands.confirm_payment(s, o, payment.id or 0)
                         for payment in s.exec(
                             select(Payment).where(Payment.contract_id == self.cid)
                         ).all()
                     ),
                 ],
-                "funded": lambda s: contracts.ship(s, p, self.cid, contracts.Ship()),
-                "shipped": lambda s: contracts.confirm(s, b, self.cid, None),
-                "delivered": lambda s: contracts.dispute(
-                    s, b, self.cid, contracts.DisputeOpen(reason="late")
+                "funded": lambda s: commands.ship(s, p, self.cid, commands.Ship()),
+                "shipped": lambda s: commands.confirm(s, b, self.cid, None),
+                "delivered": lambda s: disputes.dispute(
+                    s, b, self.cid, disputes.DisputeOpen(reason="late")
                 ),
             }.get(status)
             if step is not None:
@@ -275,43 +276,43 @@ def test_escrow_state_machine(world: _World) -> None:
 
         @rule(who=_mostly("supplier"), key=KEY)
         def accept(self, who: str, key: str | None) -> None:
-            self._try("accept", key, contracts.accept, world.who[who], self.cid, key)
+            self._try("accept", key, commands.accept, world.who[who], self.cid, key)
 
         @rule(who=_mostly("buyer"), key=KEY)
         def confirm(self, who: str, key: str | None) -> None:
-            self._try("confirm", key, contracts.confirm, world.who[who], self.cid, key)
+            self._try("confirm", key, commands.confirm, world.who[who], self.cid, key)
 
         @rule(move=st.sampled_from(["decline", "cancel"]), who=WHO, key=KEY, dice=st.integers(0, 3))
         def abandon(self, move: str, who: str, key: str | None, dice: int) -> None:
             if dice == 0:  # rarely: most examples should get as far as the money
-                self._try(move, key, getattr(contracts, move), world.who[who], self.cid, key)
+                self._try(move, key, getattr(commands, move), world.who[who], self.cid, key)
 
         @rule(who=_mostly("supplier"), key=KEY)
         def ship(self, who: str, key: str | None) -> None:
             self._try(
                 "ship",
                 key,
-                contracts.ship,
+                commands.ship,
                 world.who[who],
                 self.cid,
-                contracts.Ship(key=key, tracking="T"),
+                commands.Ship(key=key, tracking="T"),
             )
 
         @rule(who=_mostly("buyer"), key=KEY, milestone=st.sampled_from([None, 0, 1]))
         def release(self, who: str, key: str | None, milestone: int | None) -> None:
-            body = contracts.Release(key=key, milestone=milestone)
+            body = commands.Release(key=key, milestone=milestone)
             move = "release" if milestone is None else "milestone"
-            self._try(move, key, contracts.release, world.who[who], self.cid, body)
+            self._try(move, key, commands.release, world.who[who], self.cid, body)
 
         @rule(who=_mostly("buyer"), key=KEY)
         def dispute(self, who: str, key: str | None) -> None:
-            body = contracts.DisputeOpen(key=key, reason="damaged")
-            self._try("dispute", key, contracts.dispute, world.who[who], self.cid, body)
+            body = disputes.DisputeOpen(key=key, reason="damaged")
+            self._try("dispute", key, disputes.dispute, world.who[who], self.cid, body)
 
         @rule(who=_mostly("buyer"))
         def fund(self, who: str) -> None:
             def both(s: Session) -> None:
-                contracts.request_funding(s, world.who[who], self.cid, None)
+                commands.request_funding(s, world.who[who], self.cid, None)
 
             self._try("fund", None, both)
 
@@ -319,7 +320,7 @@ def test_escrow_state_machine(world: _World) -> None:
         def confirm_payments(self, who: str) -> None:
             def confirm(s: Session) -> None:
                 for p in s.exec(select(Payment).where(Payment.contract_id == self.cid)).all():
-                    contracts.confirm_payment(s, world.who[who], p.id or 0)
+                    commands.confirm_payment(s, world.who[who], p.id or 0)
 
             self._try("pay", None, confirm)
 
@@ -331,24 +332,24 @@ def test_escrow_state_machine(world: _World) -> None:
         def resolve(self, outcome: str, share: int, key: str | None) -> None:
             def ruling(s: Session) -> None:
                 row = s.exec(
-                    select(contracts.Dispute).where(contracts.Dispute.contract_id == self.cid)
+                    select(model.Dispute).where(model.Dispute.contract_id == self.cid)
                 ).first()
                 if row is None:
                     raise Conflict("none", code="no_dispute")
                 held = escrow.position(s, self.cid).held
-                body = contracts.Resolution(
+                body = disputes.Resolution(
                     outcome=outcome,
                     supplier_amount=held * share // 10_000,
                     note="ruled",
                     key=key,  # type: ignore[arg-type]
                 )
-                contracts.resolve(s, world.who["operator"], row.id or 0, body)
+                disputes.resolve(s, world.who["operator"], row.id or 0, body)
 
             self._try("resolve", key, ruling)
 
         @rule(days=st.integers(0, 5))
         def time_passes(self, days: int) -> None:
-            world.database.run_sync(contracts.sweep, clock.now() + timedelta(days=days))
+            world.database.run_sync(commands.sweep, clock.now() + timedelta(days=days))
 
         @invariant()
         def ledger_balances(self) -> None:
@@ -375,7 +376,7 @@ def test_escrow_state_machine(world: _World) -> None:
                 confirmed = s.exec(
                     select(func.sum(Payment.amount)).where(
                         Payment.contract_id == self.cid,
-                        Payment.kind == contracts.PaymentKind.funding,
+                        Payment.kind == model.PaymentKind.funding,
                         Payment.status == PaymentStatus.confirmed,
                     )
                 ).one()

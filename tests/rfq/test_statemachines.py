@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rfq import certification, contracts, deposits, lifecycle
+from rfq import certification, deposits, lifecycle
+from rfq.contracts import model
 from rfq.platform.statemachine import IllegalTransition, moves_from, transition
 
 MACHINES = [
@@ -23,9 +24,9 @@ MACHINES = [
     ),
     (
         "contract",
-        contracts.MOVES,
-        contracts.ContractStatus,
-        sorted({move for _, move in contracts.MOVES}),
+        model.MOVES,
+        model.ContractStatus,
+        sorted({move for _, move in model.MOVES}),
     ),
 ]
 

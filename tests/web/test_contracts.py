@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from rfq import contracts
+from rfq.contracts import commands
 from rfq.platform import clock
 from rfq.platform.db import Database
 from tests.support import (
@@ -345,7 +345,7 @@ def test_inspection_period_runs_out_once_even_across_a_restart(
     assert delivered["inspection_days"] == 1
     db = Database(live.settings.database_url)
     try:
-        assert db.run_sync(contracts.sweep) == []  # not yet due
+        assert db.run_sync(commands.sweep) == []  # not yet due
         past = clock.now() - timedelta(minutes=1)
         db.run_sync(
             lambda s: s.execute(
@@ -363,7 +363,7 @@ def test_inspection_period_runs_out_once_even_across_a_restart(
                 15,
                 "the inspection timer to release the contract",
             )
-        assert db.run_sync(contracts.sweep) == []
+        assert db.run_sync(commands.sweep) == []
         late = _do(client, buyer, cid, "dispute", reason="too late")
         assert_error(late, 409, "illegal_transition")
         final = client.get(f"/api/contracts/{cid}", headers=bearer(buyer["token"])).json()

@@ -1,0 +1,251 @@
+"""Engine output into SQL: the mapping from the scripts' events and audit entries to
+the ``event``, ``audit``, ``bid`` and ``auction`` rows, in the caller's transaction.
+
+Writes are idempotent (events by ``(auction, epoch, seq)``, audit entries by
+``(auction, epoch, aseq)``, bids by id), so the reconciler can hand the same output in
+again from the Redis streams after a crash. What the domain does about a committed move
+(an RFQ moving on, an award becoming contracts, suppliers told they were outbid or that
+the end moved) is given as :class:`Hooks` and runs in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session, col
+
+from rfq import auction_notices, audit_chain, awards, rfqs
+from rfq.auctions import AuctionRecord, AuditRecord, BidRecord, EventRecord
+from rfq.platform import bulk, clock
+
+log = logging.getLogger("rfq.journal")
+
+StatusHook = Callable[[Session, int, str, dict[str, Any]], None]
+"""Called for every status an auction reaches (e.g. to move its RFQ, or to turn an award
+into contracts), with the audit entry that moved it (``{}`` if none did: the move came in
+with events only)."""
+
+ExtendedHook = Callable[[Session, int, int, datetime], None]
+"""Called for every extension written: the auction, the extension's number, the new end."""
+
+OutbidHook = Callable[[Session, int, int], None]
+"""Called for a company that lost first place to a bid written: the auction, the company."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """The domain's reactions to committed engine output."""
+
+    on_status: Sequence[StatusHook] = ()
+    on_extended: Sequence[ExtendedHook] = ()
+    on_outbid: Sequence[OutbidHook] = ()
+
+
+@dataclass(slots=True)
+class Output:
+    """One engine call's records for one auction; ``outbid`` is the company that lost
+    first place to this call's bid, to be told in the same transaction."""
+
+    auction_id: int
+    epoch: int
+    events: list[dict[str, Any]]
+    audit: list[dict[str, Any]]
+    outbid: int | None = field(default=None)
+
+
+def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -> None:
+    """Write engine output in the caller's transaction, idempotently, and seal the chains.
+
+    Per auction it locks the auction row (the chain's head lives there), drops audit
+    entries already stored (a replay), chains the rest in ``(epoch, aseq)`` order and
+    inserts them with their hashes in one statement.
+    """
+    now = clock.now()
+    events: list[dict[str, Any]] = []
+    bids: list[dict[str, Any]] = []
+    voids: list[tuple[str, str]] = []
+    by_auction: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for out in outputs:
+        by_auction.setdefault(out.auction_id, [])
+        for ev in out.events:
+            events.append(
+                {
+                    "auction_id": out.auction_id,
+                    "epoch": out.epoch,
+                    "seq": ev["seq"],
+                    "type": ev["type"],
+                    "data": ev,
+                    "at": _dt(ev["at"]),
+                }
+            )
+        for entry in out.audit:
+            by_auction[out.auction_id].append((out.epoch, entry))
+            if entry["kind"] == "bid_accepted":
+                bids.append(_bid_row(out, entry, now))
+            elif entry["kind"] == "voided":
+                voids.append((entry["bid_id"], entry.get("reason", "")))
+    entries: list[dict[str, Any]] = []
+    changed: list[tuple[int, str, dict[str, Any]]] = []
+    table = AuctionRecord.__table__  # type: ignore[attr-defined]
+    wanted = [table.c[name] for name in _AUCTION_STATE]
+    rows = session.execute(
+        select(*wanted).where(table.c.id.in_(list(by_auction))).with_for_update()
+    ).mappings()
+    auctions = {row["id"]: dict(row) for row in rows}
+    before = {key: dict(value) for key, value in auctions.items()}
+    for auction_id, audit_entries in by_auction.items():
+        auction = auctions.get(auction_id)
+        if auction is None:
+            log.error("engine output for unknown auction %s", auction_id)
+            continue
+        old_status = auction["status"]
+        moved_by: dict[str, Any] = {}
+        for epoch, entry in _unstored(session, auction, audit_entries):
+            entries.append(audit_chain.seal(auction, epoch, entry))
+            status = auction["status"]
+            _apply(auction, entry)
+            if auction["status"] != status:
+                moved_by = entry
+        for out in outputs:
+            if out.auction_id == auction_id:
+                for ev in out.events:
+                    _apply(auction, ev)
+        if auction["status"] != old_status:
+            changed.append((auction_id, auction["status"], moved_by))
+    bulk.insert_ignore(session, EventRecord, events)
+    bulk.insert_ignore(session, AuditRecord, entries)
+    bulk.insert_ignore(session, BidRecord, bids)
+    _store_auctions(session, auctions, before)
+    for bid_id, reason in voids:
+        session.execute(
+            update(BidRecord)
+            .where(col(BidRecord.id) == bid_id)
+            .values(voided=True, void_reason=reason)
+        )
+    for auction_id, status, entry in changed:
+        for on_status in hooks.on_status:
+            on_status(session, auction_id, status, entry)
+    extended = {
+        (out.auction_id, entry["ext"], entry["ends"])
+        for out in outputs
+        for entry in out.audit
+        if entry["kind"] == "extended"
+    }
+    for auction_id, ext, ends in sorted(extended):
+        for on_extended in hooks.on_extended:
+            on_extended(session, auction_id, ext, _dt(ends))
+    for out in outputs:
+        if out.outbid is not None:
+            for on_outbid in hooks.on_outbid:
+                on_outbid(session, out.auction_id, out.outbid)
+
+
+_AUCTION_STATE = (
+    "id",
+    "status",
+    "seq",
+    "aseq",
+    "ends_at",
+    "extensions",
+    "closed_at",
+    "chain_index",
+    "chain_head",
+)
+_HOT = ("seq", "aseq", "chain_index", "chain_head", "extensions", "status")
+
+
+def _store_auctions(
+    session: Session, auctions: dict[int, dict[str, Any]], before: dict[int, dict[str, Any]]
+) -> None:
+    """Write the auctions' new counters and chain heads (at the driver's speed), and their
+    times through SQLAlchemy when they changed (rare)."""
+    if not auctions:
+        return
+    bulk.update_many(session, AuctionRecord, _HOT, list(auctions.values()))
+    table = AuctionRecord.__table__  # type: ignore[attr-defined]
+    for auction_id, state in auctions.items():
+        old = before[auction_id]
+        if state["ends_at"] != old["ends_at"] or state["closed_at"] != old["closed_at"]:
+            session.execute(
+                update(table)
+                .where(table.c.id == auction_id)
+                .values(ends_at=state["ends_at"], closed_at=state["closed_at"])
+            )
+
+
+def _unstored(
+    session: Session, auction: dict[str, Any], entries: list[tuple[int, dict[str, Any]]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The entries not stored yet, deduplicated, in (epoch, aseq) order.
+
+    An ``aseq`` above the auction's stored maximum is new for sure; only the others
+    (a replay, or another worker's entries committing out of order) are looked up.
+    """
+    wanted = {(epoch, e["aseq"]): (epoch, e) for epoch, e in entries}
+    maybe = [aseq for _, aseq in wanted if aseq <= auction["aseq"]]
+    if maybe:
+        stored = session.execute(
+            select(col(AuditRecord.epoch), col(AuditRecord.aseq)).where(
+                col(AuditRecord.auction_id) == auction["id"],
+                col(AuditRecord.aseq).in_(maybe),
+            )
+        ).all()
+        for epoch, aseq in stored:
+            wanted.pop((epoch, aseq), None)
+    return [wanted[k] for k in sorted(wanted)]
+
+
+_ORDER = {"scheduled": 0, "live": 1, "closed": 2, "awarded": 3, "no_award": 3, "cancelled": 3}
+
+
+def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
+    """Advance an auction row by one event or audit entry (monotonic, order-free)."""
+    if "type" in item:  # an event
+        auction["seq"] = max(auction["seq"], item["seq"])
+    if "aseq" in item:  # an audit entry
+        auction["aseq"] = max(auction["aseq"], item["aseq"])
+    kind = item.get("kind") or item.get("type")
+    if kind == "extended" and item["ext"] > auction["extensions"]:
+        auction["ends_at"], auction["extensions"] = _dt(item["ends"]), item["ext"]
+    elif "status" in item and _ORDER.get(item["status"], 0) > _ORDER.get(auction["status"], 0):
+        # Statuses only move forward; commits from several workers may arrive out of order.
+        auction["status"], auction["ends_at"] = item["status"], _dt(item["ends"])
+        if item["status"] == "closed" and auction["closed_at"] is None:
+            auction["closed_at"] = clock.now()
+
+
+def _bid_row(out: Output, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "id": entry["bid_id"],
+        "auction_id": out.auction_id,
+        "company_id": int(entry["company"]),
+        "epoch": out.epoch,
+        "seq": entry["seq"],
+        "price": entry["price"],
+        "transformed": entry["t"],
+        "proxy": bool(entry.get("proxy")),
+        "key": entry.get("key") or None,
+        "commitment": entry.get("commit") or None,
+        "nonce": entry.get("nonce") or None,
+        "at": _dt(entry["at"]),
+        "recorded_at": now,
+        "voided": False,
+    }
+
+
+def _dt(ms: int) -> datetime:
+    return clock.from_ms(ms)
+
+
+DOMAIN_HOOKS = Hooks(
+    on_status=(rfqs.on_auction_status, awards.on_auction_status),
+    on_extended=(auction_notices.extended,),
+    on_outbid=(auction_notices.outbid,),
+)
+"""The reactions every served journal runs: the RFQ follows its lots, an award becomes
+contracts, and suppliers hear that they were outbid or that the end moved."""

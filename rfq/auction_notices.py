@@ -1,0 +1,45 @@
+"""What suppliers are told about an auction's live moves: that they lost first place,
+and that its end moved (the engine's journal calls these as hooks, in its commit)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from rfq import notifications
+from rfq.auctions import BidRecord
+from rfq.platform import clock
+
+
+def outbid(session: Session, auction_id: int, company_id: int) -> None:
+    """Tell the supplier that another one took first place."""
+    notifications.notify_company(
+        session,
+        company_id,
+        "outbid",
+        "You were outbid",
+        "Another supplier took first place.",
+        auction_id=auction_id,
+    )
+
+
+def extended(session: Session, auction_id: int, extension: int, ends_at: datetime) -> None:
+    """Tell every supplier that has bid in the auction that its end moved (extensions
+    happen only in the soft-close window, so this is rare on the hot path)."""
+    bidders = session.execute(
+        select(col(BidRecord.company_id)).where(col(BidRecord.auction_id) == auction_id).distinct()
+    ).scalars()
+    when = clock.rfc3339(ends_at)
+    for company_id in bidders:
+        notifications.notify_company(
+            session,
+            company_id,
+            "extended",
+            "Auction extended",
+            f"A bid in the closing window extended the auction (extension {extension}); it "
+            f"now ends at {when}.",
+            auction_id=auction_id,
+            ends_at=when,
+        )

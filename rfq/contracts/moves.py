@@ -1,0 +1,227 @@
+"""How every contract command runs: the contract loaded and row-locked for a party (or
+an operator), the move checked against ``MOVES`` and against who may make it, run once
+per key (a replay returns the contract as it is), put on the record (history), sealed
+onto the auction's audit chain and notified to both parties; payments asked of the
+provider (``rfq/payments.py``) and money posted on the escrow ledger (``rfq/escrow.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session, select
+
+from rfq import audit_chain, escrow, history, notifications, payments
+from rfq.access import require_login
+from rfq.accounts import Principal
+from rfq.contracts.model import (
+    BUYER,
+    FINAL,
+    MAY,
+    MOVES,
+    PLATFORM,
+    SUPPLIER,
+    Contract,
+    ContractCommand,
+    ContractStatus,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+)
+from rfq.platform import clock
+from rfq.platform.errors import Conflict, Forbidden, NotFound
+from rfq.platform.statemachine import transition
+
+
+def load(
+    session: Session, principal: Principal | None, contract_id: int
+) -> tuple[Contract, Principal]:
+    caller = require_login(principal)
+    contract = locked(session, contract_id)
+    if not caller.is_operator and caller.company_id not in (
+        contract.buyer_company_id,
+        contract.supplier_company_id,
+    ):
+        raise NotFound("No such contract.")
+    return contract, caller
+
+
+def locked(session: Session, contract_id: int) -> Contract:
+    """The contract, row-locked and read afresh (not the session's possibly stale copy)."""
+    contract = session.exec(
+        select(Contract)
+        .where(Contract.id == contract_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if contract is None:
+        raise NotFound("No such contract.")
+    return contract
+
+
+def role_of(contract: Contract, caller: Principal | None) -> str:
+    if caller is None or caller.is_operator:
+        return PLATFORM
+    if caller.company_id == contract.buyer_company_id:
+        return BUYER
+    if caller.company_id == contract.supplier_company_id:
+        return SUPPLIER
+    return ""
+
+
+def run_once(
+    session: Session,
+    contract: Contract,
+    caller: Principal | None,
+    key: str,
+    move: str,
+    apply: Callable[[], None],
+) -> Contract:
+    """Run ``apply`` once per key: a replayed key returns the contract unchanged."""
+    assert contract.id is not None
+    seen = session.exec(
+        select(ContractCommand).where(
+            ContractCommand.contract_id == contract.id, ContractCommand.key == key
+        )
+    ).first()
+    if seen is not None:
+        if seen.move != move:
+            raise Conflict(f"Key {key!r} was already used for {seen.move}.", code="key_reused")
+        if caller is not None and move in MAY and role_of(contract, caller) not in MAY[move]:
+            raise Forbidden(f"You may not {move} this contract.", code="not_your_move")
+        return contract  # a replay answers only those who may make the move
+    apply()
+    session.add(contract)
+    session.add(
+        ContractCommand(
+            contract_id=contract.id,
+            key=key,
+            move=move,
+            actor_id=caller.user_id if caller else None,
+            at=clock.now(),
+        )
+    )
+    session.flush()
+    return contract
+
+
+def next_state(contract: Contract, caller: Principal | None, move: str) -> ContractStatus:
+    """The state ``move`` leads to, if ``caller`` may make it (None: the platform's timer)."""
+    if caller is not None and role_of(contract, caller) not in MAY[move]:
+        raise Forbidden(f"You may not {move} this contract.", code="not_your_move")
+    return transition(MOVES, "contract", contract.status, move)
+
+
+def step(
+    session: Session, contract: Contract, move: str, caller: Principal | None, note: str = ""
+) -> None:
+    new = next_state(contract, caller, move)
+    record(session, contract, move, caller, new, {"note": note} if note else {})
+
+
+def record(
+    session: Session,
+    contract: Contract,
+    move: str,
+    caller: Principal | None,
+    new: ContractStatus,
+    data: dict[str, Any],
+) -> None:
+    """Put a move on the record, seal it onto the auction's chain, tell both parties."""
+    assert contract.id is not None
+    old = contract.status
+    contract.status = new
+    if new in FINAL:
+        contract.closed_at = contract.closed_at or clock.now()
+    history.record(
+        session,
+        "contract",
+        contract.id,
+        move,
+        old.value,
+        new.value,
+        caller.user_id if caller else None,
+        str(data.get("note", "")),
+    )
+    audit_chain.append(
+        session,
+        contract.auction_id,
+        f"contract_{move}"[:24],
+        {"contract": contract.id, "from": old.value, "to": new.value, **data},
+    )
+    notify(
+        session,
+        contract,
+        move,
+        f"Contract {contract.id} ({contract.lot_name}): {new.value.replace('_', ' ')}",
+    )
+
+
+def final_release(
+    session: Session, contract: Contract, move: str, caller: Principal | None, note: str = ""
+) -> None:
+    new = next_state(contract, caller, move)
+    held = escrow.position(session, contract.id or 0).held
+    pay_supplier(session, contract, f"c{contract.id}:release", held, note or "goods accepted")
+    record(
+        session, contract, move, caller, new, {"amount": held, **({"note": note} if note else {})}
+    )
+
+
+def pay_supplier(session: Session, contract: Contract, txn: str, amount: int, memo: str) -> None:
+    if amount <= 0:
+        return
+    held = escrow.position(session, contract.id or 0).held
+    if amount > held:
+        raise Conflict(
+            f"Escrow holds {held}; {amount} cannot be released.", code="insufficient_escrow"
+        )
+    escrow.post(
+        session,
+        txn,
+        contract.id or 0,
+        contract.currency,
+        escrow.release_legs(amount, contract.fee_bps),
+        memo,
+    )
+    net = amount - escrow.fee_of(amount, contract.fee_bps)
+    if net:
+        ask_payment(session, contract, PaymentKind.payout, txn + ":payout", net)
+
+
+def ask_payment(
+    session: Session, contract: Contract, kind: PaymentKind, txn: str, amount: int
+) -> Payment:
+    existing = session.exec(select(Payment).where(Payment.txn == txn)).first()
+    if existing is not None:
+        return existing
+    provider = payments.provider()
+    reference = f"RFQ-{txn.upper()}"
+    intent = (
+        provider.start(reference, amount, contract.currency)
+        if kind is PaymentKind.funding
+        else provider.payout(reference, amount, contract.currency)
+    )
+    payment = Payment(
+        contract_id=contract.id or 0,
+        txn=txn,
+        kind=kind,
+        amount=amount,
+        currency=contract.currency,
+        status=PaymentStatus.pending,
+        provider=provider.name,
+        reference=intent.reference,
+        instructions=intent.instructions,
+        created_at=clock.now(),
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def notify(session: Session, contract: Contract, move: str, title: str) -> None:
+    for company_id in (contract.buyer_company_id, contract.supplier_company_id):
+        notifications.notify_company(
+            session, company_id, f"contract_{move}", title, contract_id=contract.id
+        )
