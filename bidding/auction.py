@@ -71,7 +71,7 @@ from bidding.decide import (
 from bidding.errors import (
     AuctionNotLive,
     BidNotVoidable,
-    IllegalTransition,
+    IllegalMove,
     InvalidPrice,
     InvalidRules,
     WrongFormat,
@@ -164,10 +164,10 @@ EVENT_OF_MOVE: Mapping[Move, StatusType] = {
 
 
 def transition(status: AuctionStatus, move: Move) -> AuctionStatus:
-    """The status after ``move``; raises `IllegalTransition` if ``status`` forbids it."""
+    """The status after ``move``; raises `IllegalMove` if ``status`` forbids it."""
     after = _TRANSITIONS.get((status, move))
     if after is None:
-        raise IllegalTransition(status.value, move.value)
+        raise IllegalMove(status.value, move.value)
     return after
 
 
@@ -329,7 +329,7 @@ def new_auction(
 def open_auction(auction: Auction, now_ms: int) -> tuple[Auction, tuple[Event, ...]]:
     """Make a scheduled auction live; refused before ``starts_at_ms``."""
     if auction.status is AuctionStatus.scheduled and now_ms < auction.starts_at_ms:
-        raise IllegalTransition(
+        raise IllegalMove(
             auction.status.value, Move.open.value, f"It starts at {auction.starts_at_ms}."
         )
     return _move(auction, Move.open, now_ms)
@@ -338,7 +338,7 @@ def open_auction(auction: Auction, now_ms: int) -> tuple[Auction, tuple[Event, .
 def close_auction(auction: Auction, now_ms: int) -> tuple[Auction, tuple[Event, ...]]:
     """Close a live auction; refused before ``ends_at_ms`` (which bids may have moved)."""
     if auction.status is AuctionStatus.live and now_ms < auction.ends_at_ms:
-        raise IllegalTransition(
+        raise IllegalMove(
             auction.status.value, Move.close.value, f"It is live until {auction.ends_at_ms}."
         )
     return _move(auction, Move.close, now_ms)
@@ -444,7 +444,7 @@ def void_bid(
     becomes its standing bid again.
     """
     if auction.status not in (AuctionStatus.live, AuctionStatus.closed):
-        raise IllegalTransition(auction.status.value, "void_bid")
+        raise IllegalMove(auction.status.value, "void_bid")
     found = [b for b in auction.bids if b.bid_id == bid_id]
     if not found:
         raise BidNotVoidable(f"There is no bid {bid_id!r} in this auction.")

@@ -11,7 +11,6 @@ sentence in ``message``. The HTTP and websocket layers turn them into
     │   ├── AuctionNotLive            auction_not_live
     │   ├── NotEligible               not_eligible
     │   │   └── DroppedOut            dropped_out
-    │   ├── RateLimited               rate_limited
     │   ├── WrongFormat               wrong_format
     │   ├── InvalidPrice              invalid_price
     │   ├── AboveCeiling              above_ceiling
@@ -19,13 +18,13 @@ sentence in ``message``. The HTTP and websocket layers turn them into
     │   ├── TieNotAllowed             tie_not_allowed
     │   └── PriceNotCurrent           price_not_current
     ├── InvalidRules                  invalid_rules (carries field)
-    ├── IllegalTransition             illegal_transition (carries state, move)
+    ├── IllegalMove                   illegal_transition (carries state, move)
     └── BidNotVoidable                bid_not_voidable
 
-The engine raises every ``BidRejected`` subclass except ``NotEligible`` for bids and
-``RateLimited``, which belong to the I/O layer (invitations, deposits, throttling); it
-raises ``DroppedOut`` (a ``NotEligible``) itself for a clock-auction supplier that has
-dropped out.
+The engine raises every ``BidRejected`` subclass except ``NotEligible`` for bids, which
+belongs to the I/O layer (invitations, deposits); throttling is the platform's
+``rfq.platform.errors.RateLimited``. The engine raises ``DroppedOut`` (a
+``NotEligible``) itself for a clock-auction supplier that has dropped out.
 """
 
 from __future__ import annotations
@@ -38,12 +37,11 @@ __all__ = [
     "BidNotVoidable",
     "BidRejected",
     "DroppedOut",
-    "IllegalTransition",
+    "IllegalMove",
     "InvalidPrice",
     "InvalidRules",
     "NotEligible",
     "PriceNotCurrent",
-    "RateLimited",
     "TieNotAllowed",
     "WrongFormat",
 ]
@@ -91,12 +89,6 @@ class DroppedOut(NotEligible):
     """A japanese clock's supplier did not accept a level and is out of the auction."""
 
     code = "dropped_out"
-
-
-class RateLimited(BidRejected):
-    """The supplier sent bids faster than allowed; raised by the I/O layer."""
-
-    code = "rate_limited"
 
 
 class WrongFormat(BidRejected):
@@ -154,7 +146,7 @@ class InvalidRules(AuctionError):
         self.field = field
 
 
-class IllegalTransition(AuctionError):
+class IllegalMove(AuctionError):
     """A move that the auction's current state does not allow.
 
     ``state`` and ``move`` name them; the message is a sentence naming both, plus an

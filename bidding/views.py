@@ -13,7 +13,9 @@
   acceptances; they show as above.
 
 Transformed prices are exact integers in 1/10000 of a minor unit
-(``ranking_price_e4``), never floats.
+(``ranking_price_e4``), never floats. The state comes in as :class:`Live` (the engine's
+adapter reads it from Redis) and the time as an argument: nothing here does I/O or reads
+a clock.
 """
 
 from __future__ import annotations
@@ -24,12 +26,48 @@ from typing import Any
 
 from bidding.decide import Situation, Transform, price_bound
 from bidding.price_clock import last_level, level_price
-from bidding.rules import Clock, Decrement, DecrementFrom, Format, LotRules, Ties, Visibility
+from bidding.rules import DecrementFrom, Format, LotRules, Visibility
 from rfq.platform import clock
 
-_AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
+AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
+"""Statuses in which a sealed lot's bids show (a cancelled one's never do)."""
 _NO_TRANSFORM = Transform()
-_PRICED = frozenset({"reverse_english", "sealed"})
+_PRICED = frozenset({Format.reverse_english, Format.sealed})
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """An auction's live state, as the engine keeps it."""
+
+    id: int
+    status: str
+    rules: LotRules
+    ceiling_price: int
+    reserve_price: int | None
+    starts_ms: int
+    ends_ms: int
+    extensions: int
+    seq: int
+    epoch: int
+    level: int = 0
+
+
+def concealed(fmt: str, status: str) -> bool:
+    """True while a sealed lot's bids show to nobody (the buyer sees only their count)."""
+    return fmt == Format.sealed and status not in AFTER_CLOSE
+
+
+def hidden(live: Live) -> bool:
+    """:func:`concealed` for a live state."""
+    return concealed(live.rules.format, live.status)
+
+
+def supplier_visibility(live: Live) -> Visibility:
+    """What a supplier sees of the others: the lot's visibility, and a sealed lot's every
+    price once it has closed."""
+    if live.rules.format is Format.sealed and live.status in AFTER_CLOSE:
+        return Visibility.full_ladder
+    return live.rules.visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,48 +79,47 @@ class Viewer:
 
 
 def view(
-    meta: Mapping[str, str],
+    live: Live,
     standings: Sequence[Mapping[str, Any]],
     viewer: Viewer,
     extra: Mapping[str, Any],
+    now_ms: int,
     transform: Transform = _NO_TRANSFORM,
 ) -> dict[str, Any]:
-    """The auction as ``viewer`` may see it.
+    """The auction as ``viewer`` may see it at ``now_ms``.
 
-    ``meta`` is the Redis meta hash, ``standings`` the standing bids best first (with
-    ``company`` and ``rank``), ``extra`` the fixed facts (rfq id, currency, quantity),
-    ``transform`` a supplier viewer's own ranking transform.
+    ``standings`` are the standing bids best first (with ``company`` and ``rank``),
+    ``extra`` the fixed facts (rfq id, currency, quantity), ``transform`` a supplier
+    viewer's own ranking transform.
     """
-    status = meta["status"]
-    sealed = meta["fmt"] == "sealed"
-    hidden = sealed and status not in _AFTER_CLOSE
-    visibility = "full_ladder" if sealed and not hidden else meta.get("vis", "rank_only")
+    status, fmt = live.status, live.rules.format
+    sealed_now = hidden(live)
     out: dict[str, Any] = {
-        "id": int(meta["id"]),
+        "id": live.id,
         **extra,
         "state": status,
-        "format": meta["fmt"],
-        "visibility": meta.get("vis", "rank_only"),
-        "ceiling_price": int(meta["ceiling"]),
-        "starts_at": clock.rfc3339(clock.from_ms(int(meta["starts"]))),
-        "ends_at": clock.rfc3339(clock.from_ms(int(meta["ends"]))),
-        "ends_at_ms": int(meta["ends"]),
-        "extensions": int(meta["ext"]),
-        "seq": int(meta["seq"]),
-        "epoch": int(meta["epoch"]),
-        "server_time": clock.now_ms(),
+        "format": fmt.value,
+        "visibility": live.rules.visibility.value,
+        "ceiling_price": live.ceiling_price,
+        "starts_at": clock.rfc3339(clock.from_ms(live.starts_ms)),
+        "ends_at": clock.rfc3339(clock.from_ms(live.ends_ms)),
+        "ends_at_ms": live.ends_ms,
+        "extensions": live.extensions,
+        "seq": live.seq,
+        "epoch": live.epoch,
+        "server_time": now_ms,
         "bidders": len(standings),
     }
-    if meta.get("ck_int"):
-        out["clock"] = clock_state(meta, standings)
+    if live.rules.clock is not None:
+        out["clock"] = clock_state(live, standings)
         if viewer.full:
             level = out["clock"]["level"]
             out["clock"]["accepted"] = sum(1 for b in standings if b.get("level") == level)
     best = standings[0] if standings else None
     if viewer.full:
-        reserve = int(meta["reserve"]) if meta.get("reserve") else None
+        reserve = live.reserve_price
         out["reserve_price"] = reserve
-        if hidden:
+        if sealed_now:
             out["ladder"], out["sealed_bids"] = [], len(standings)
             out["best_price"], out["reserve_met"] = None, None
             return out
@@ -93,20 +130,21 @@ def view(
     mine = next((b for b in standings if b["company"] == str(viewer.company_id)), None)
     out["my_price"] = mine["price"] if mine else None
     out["my_bid_id"] = mine["bid_id"] if mine else None
-    out["my_rank"] = None if hidden or mine is None else mine["rank"]
+    out["my_rank"] = None if sealed_now or mine is None else mine["rank"]
     out["min_acceptable"], out["min_acceptable_reason"] = next_price(
-        meta, standings, mine, transform
+        live, standings, mine, transform
     )
     if "clock" in out:
-        out["clock"].update(_my_clock(out["clock"], meta["fmt"], mine, status == "live"))
+        out["clock"].update(_my_clock(out["clock"], fmt, mine, status == "live"))
         if out["clock"]["may_accept"]:
             out["min_acceptable"], out["min_acceptable_reason"] = out["clock"]["price"], "clock"
-    if hidden:
+    if sealed_now:
         out["bidders"] = None
         return out
-    if visibility in ("best_price", "full_ladder"):
+    visibility = supplier_visibility(live)
+    if visibility is not Visibility.rank_only:
         out["best_price"] = best["price"] if best else None
-    if visibility == "full_ladder":
+    if visibility is Visibility.full_ladder:
         out["ladder"] = [
             {"rank": b["rank"], "price": b["price"], "mine": b["company"] == str(viewer.company_id)}
             for b in standings
@@ -115,7 +153,7 @@ def view(
 
 
 def next_price(
-    meta: Mapping[str, str],
+    live: Live,
     standings: Sequence[Mapping[str, Any]],
     mine: Mapping[str, Any] | None,
     transform: Transform,
@@ -129,19 +167,10 @@ def next_price(
     Ties with other suppliers (``ties=rejected``) are not stepped past here: a bid at
     this price may still be refused ``tie_not_allowed``.
     """
-    if meta["status"] not in ("live", "scheduled") or meta["fmt"] not in _PRICED:
+    rules = live.rules
+    if live.status not in ("live", "scheduled") or rules.format not in _PRICED:
         return None, "not_open"
-    rules = LotRules(
-        format=Format(meta["fmt"]),
-        visibility=Visibility(meta.get("vis", "rank_only")),
-        decrement=Decrement(
-            amount=int(meta["dec_amt"]) if meta.get("dec_amt") else None,
-            bps=int(meta["dec_bps"]) if meta.get("dec_bps") else None,
-        ),
-        decrement_from=DecrementFrom(meta.get("dec_from", "own")),
-        ties=Ties(meta.get("ties", "earlier_wins")),
-    )
-    ceiling = int(meta["ceiling"])
+    ceiling = live.ceiling_price
     own = Situation(ceiling, transform, mine["price"] if mine else None)
     best = standings[0] if standings else None
     by_best = rules.decrement_from is DecrementFrom.best and best is not None
@@ -154,20 +183,20 @@ def next_price(
     return (price if price >= 1 else None), reason
 
 
-def clock_state(meta: Mapping[str, str], standings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def clock_state(live: Live, standings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A clock auction's public state: its level, price, the level's end, and (japanese)
     how many suppliers are still in: those that accepted the level before."""
-    c = Clock(int(meta["ck_start"]), int(meta["ck_step"]), int(meta["ck_int"]), int(meta["ck_end"]))
-    level = int(meta["lvl"])
-    starts = int(meta["starts"])
+    c = live.rules.clock
+    assert c is not None, "only clock formats have a clock state"
+    level = live.level
     active = None
-    if meta["fmt"] == "japanese" and level > 0:
+    if live.rules.format is Format.japanese and level > 0:
         active = sum(1 for b in standings if b.get("level") in (level - 1, level))
     return {
         "level": level,
         "last_level": last_level(c),
         "price": level_price(c, level),
-        "level_ends_at_ms": starts + (level + 1) * c.interval_s * 1000,
+        "level_ends_at_ms": live.starts_ms + (level + 1) * c.interval_s * 1000,
         "start_price": c.start_price,
         "step": c.step,
         "interval_s": c.interval_s,
@@ -177,12 +206,13 @@ def clock_state(meta: Mapping[str, str], standings: Sequence[Mapping[str, Any]])
 
 
 def _my_clock(
-    state: Mapping[str, Any], fmt: str, mine: Mapping[str, Any] | None, live: bool
+    state: Mapping[str, Any], fmt: Format, mine: Mapping[str, Any] | None, live: bool
 ) -> dict[str, Any]:
     """A supplier's own position in a clock: accepted the level, may accept it, or out."""
     level = state["level"]
     accepted = mine is not None and mine.get("level") == level
-    still_in = fmt == "dutch" or level == 0 or (mine is not None and mine.get("level") == level - 1)
+    previous = mine is not None and mine.get("level") == level - 1
+    still_in = fmt is Format.dutch or level == 0 or previous
     return {"accepted_by_me": accepted, "dropped_out": not accepted and not still_in,
             "may_accept": live and not accepted and still_in}  # fmt: skip
 

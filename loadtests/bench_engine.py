@@ -35,7 +35,7 @@ from rfq import accounts, deposits, participation
 from rfq import auctions as auction_records
 from rfq.accounts import CompanyKind, Principal, RegisterCreate, Role, Via
 from rfq.certification import Certification, CertStatus
-from rfq.deposits import Account, DepositEntry
+from rfq.deposits import DepositAccount, DepositEntry
 from rfq.lifecycle import RfqStatus
 from rfq.platform import clock, db
 from rfq.platform.embedded_redis import EmbeddedRedis
@@ -254,7 +254,7 @@ def seed_world(session: Any, bidders: int, auctions: int) -> tuple[list[Principa
                 key=f"bench:{company.id}",
                 company_id=company.id,
                 currency="CNY",
-                account=Account.held,
+                account=DepositAccount.held,
                 amount=deposits.RECOMMENDED,
                 at=now,
             )

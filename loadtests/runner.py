@@ -49,33 +49,34 @@ class Scenario:
     spawn_rate: float
 
 
-SCENARIOS = {
-    "festival": Scenario(
-        Plan(
-            groups=5,
-            suppliers_per_lot=20,
-            lots_per_group=20,
-            lead_s=0,
-            lot_s=150,
-            window_s=30,
-            extend_s=30,
-            max_extensions=2,
-        ),
-        watchers=5000,
-        surge_watchers=500,
-        spawn_rate=250,
+FESTIVAL = Scenario(
+    Plan(
+        groups=5,
+        suppliers_per_lot=20,
+        lots_per_group=20,
+        lead_s=0,
+        lot_s=150,
+        window_s=30,
+        extend_s=30,
+        max_extensions=2,
     ),
-    "smoke": Scenario(
-        Plan(
-            groups=1,
-            suppliers_per_lot=5,
-            lots_per_group=5,
-            lead_s=0,
-            lot_s=15,
-            window_s=6,
-            extend_s=6,
-            max_extensions=1,
-        ),
+    watchers=5000,
+    surge_watchers=500,
+    spawn_rate=250,
+)
+"""A festival day's shape: 100 lots in five waves, 20 suppliers each, 5,000 watchers."""
+
+_SMOKE_PLAN = {
+    "groups": 1, "suppliers_per_lot": 5, "lots_per_group": 5,
+    "lot_s": 15, "window_s": 6, "extend_s": 6, "max_extensions": 1,
+}  # fmt: skip
+
+SCENARIOS = {
+    "festival": FESTIVAL,
+    # the same day in miniature: one wave of five lots, in well under a minute
+    "smoke": replace(
+        FESTIVAL,
+        plan=replace(FESTIVAL.plan, **_SMOKE_PLAN),
         watchers=40,
         surge_watchers=10,
         spawn_rate=50,

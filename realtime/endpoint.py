@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bidding.errors import AuctionError, BidRejected
 from bidding.views import Viewer
-from realtime import codec
+from realtime import codec, frames
 from realtime.hub import SEND_TIMEOUT_S, Hub, LotTick, Subscriber, server_time
 from realtime.notifier import TOPIC as NOTIFICATIONS
 from realtime.notifier import Notifier
@@ -245,14 +245,8 @@ class _Session:
             or isinstance(value, bool)
             or not (isinstance(value, int) or (op == "proxy" and value is None))
         ):
-            await self._send(
-                {
-                    "type": "rejected",
-                    "key": key,
-                    "code": "invalid_price",
-                    "message": "Send an integer price (minor units), a key and an auction id.",
-                }
-            )
+            message = "Send an integer price (minor units), a key and an auction id."
+            await self._send(frames.rejected(key, None, "invalid_price", message))
             return
         desk = self.hub.desk
         try:
@@ -286,48 +280,21 @@ class _Session:
                     }
                 )
         except BidRejected as exc:
-            await self._send(
-                {
-                    "type": "rejected",
-                    "key": key,
-                    "auction": auction_id,
-                    "code": exc.code,
-                    "message": exc.message,
-                    "min_acceptable": exc.min_acceptable,
-                }
+            rejected = frames.rejected(
+                key, auction_id, exc.code, exc.message, min_acceptable=exc.min_acceptable
             )
+            await self._send(rejected)
         except RateLimited as exc:
-            await self._send(
-                {
-                    "type": "rejected",
-                    "key": key,
-                    "auction": auction_id,
-                    "code": "rate_limited",
-                    "message": exc.message,
-                    "retry_after": exc.retry_after,
-                }
+            rejected = frames.rejected(
+                key, auction_id, "rate_limited", exc.message, retry_after=exc.retry_after
             )
+            await self._send(rejected)
         except (RfqError, AuctionError) as exc:
-            await self._send(
-                {
-                    "type": "rejected",
-                    "key": key,
-                    "auction": auction_id,
-                    "code": exc.code,
-                    "message": exc.message,
-                }
-            )
+            await self._send(frames.rejected(key, auction_id, exc.code, exc.message))
         except (RedisError, SQLAlchemyError, ConnectionError, TimeoutError, OSError) as exc:
             log.warning("bid over websocket failed: %r", exc)
-            await self._send(
-                {
-                    "type": "rejected",
-                    "key": key,
-                    "auction": auction_id,
-                    "code": "unavailable",
-                    "message": "The service is briefly unavailable; retry with the same key.",
-                }
-            )
+            message = "The service is briefly unavailable; retry with the same key."
+            await self._send(frames.rejected(key, auction_id, "unavailable", message))
 
     async def _writer(self) -> None:
         sub = self.sub
@@ -420,7 +387,7 @@ class _Session:
         await self._raw_send(codec.encode(self.sub.protocol, frame))
 
     async def _error(self, code: str, message: str, **extra: Any) -> None:
-        await self._send({"type": "error", "code": code, "message": message, **extra})
+        await self._send(frames.error(code, message, **extra))
 
     def _flooding(self) -> bool:
         """Note one refused operation; True once more than ``FLOOD_CLOSE_AFTER`` were

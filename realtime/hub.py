@@ -35,6 +35,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ import msgpack
 from redis.asyncio.cluster import RedisCluster
 
 from bidding.live.desk import Desk
-from bidding.views import Viewer
-from realtime import codec
+from bidding.views import Viewer, hidden
+from realtime import codec, frames
 from rfq.platform import clock, metrics
 
 log = logging.getLogger("rfq.realtime")
@@ -55,7 +56,6 @@ SEND_TIMEOUT_S = 5.0
 BLOCK_MS = 250
 CLUSTER_POLL_S = 0.01
 _READ_ONE = (Path(__file__).parent / "xread.lua").read_text()
-_AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ class Hub:
                 # No await from here on: nothing is dispatched between the replay and
                 # the registration, so the live events follow the replay exactly.
                 for event in events:
-                    frame = self._render(feed, event, audience)
+                    frame = frames.event(feed, event, audience, partial(self._token, feed))
                     sub.offer(auction_id, codec.encode(sub.protocol, frame))
                 feed.subscribers[(sub, False)] = (audience, viewer)
                 return
@@ -222,13 +222,13 @@ class Hub:
             else ("supplier", Viewer(False))
         )
         if feed is not None and audience.startswith("festival"):
-            return self._lot_tick(feed, audience, feed.last_seq)
-        meta, standings, state = await self.desk.view(auction_id, viewer)
+            return frames.lot_tick(feed, audience, feed.last_seq)
+        live, standings, state = await self.desk.view(auction_id, viewer)
         frame: dict[str, Any] = {
             "type": "snapshot",
             "auction": auction_id,
-            "seq": int(meta["seq"]),
-            "epoch": int(meta["epoch"]),
+            "seq": live.seq,
+            "epoch": live.epoch,
             "state": state,
         }
         if not viewer.full:
@@ -240,8 +240,7 @@ class Hub:
                 return self._token(feed, str(company))
 
             frame["my_token"] = name(viewer.company_id or 0)
-            hidden = meta["fmt"] == "sealed" and meta["status"] not in _AFTER_CLOSE
-            if not hidden:
+            if not hidden(live):
                 frame["order"] = [name(b["company"]) for b in standings]
         return frame
 
@@ -341,80 +340,9 @@ class Hub:
                 continue
             cache = (audience, sub.protocol)
             if cache not in encoded:
-                encoded[cache] = codec.encode(sub.protocol, self._render(feed, event, audience))
+                frame = frames.event(feed, event, audience, partial(self._token, feed))
+                encoded[cache] = codec.encode(sub.protocol, frame)
             sub.offer(topic, encoded[cache])
-
-    def _render(self, feed: Feed, event: dict[str, Any], audience: str) -> dict[str, Any]:
-        if audience.startswith("festival"):
-            return self._lot_tick(feed, audience, event["seq"])
-        base: dict[str, Any] = {
-            "type": event["type"],
-            "auction": feed.auction_id,
-            "seq": event["seq"],
-            "epoch": feed.epoch,
-            "at": event["at"],
-        }
-        kind = event["type"]
-        if kind == "extended":
-            return {**base, "ends_at_ms": event["ends"], "extensions": event["ext"]}
-        if kind in ("round", "price"):  # a clock's new level: public to every viewer
-            return {
-                **base,
-                "level": event["level"],
-                "price": event["price"],
-                "level_ends_at_ms": event["level_ends"],
-                "active": event.get("active"),
-            }
-        if kind != "bid":
-            return {**base, "state": event.get("status"), "ends_at_ms": event.get("ends")}
-        if audience == "full":
-            if feed.sealed and feed.status not in _AFTER_CLOSE:
-                return {**base, "bids": len(feed.standings)}
-            return {
-                **base,
-                "bid_id": event["bid_id"],
-                "supplier_company_id": int(event["company"]),
-                "price": event["price"],
-                "ranking_price_e4": event["t"],
-                "proxy": bool(event.get("proxy")),
-                "bidders": len(feed.standings),
-            }
-        if feed.sealed and feed.status not in _AFTER_CLOSE:
-            return base
-        ranked = sorted(feed.standings.items(), key=lambda kv: (kv[1][0], kv[1][1]))
-        frame = {
-            **base,
-            "bidders": len(ranked),
-            "ends_at_ms": feed.ends_ms,
-            "order": [self._token(feed, company) for company, _ in ranked],
-        }
-        if feed.visibility in ("best_price", "full_ladder") and ranked:
-            frame["best_price"] = ranked[0][1][2]
-        if feed.visibility == "full_ladder":
-            frame["prices"] = [price for _, (_, _, price) in ranked]
-        return frame
-
-    def _lot_tick(self, feed: Feed, audience: str, seq: int) -> dict[str, Any]:
-        """A festival control room's view of one lot: state, bidders, time, best price
-        where this audience may see it."""
-        frame: dict[str, Any] = {
-            "type": "lot",
-            "festival": feed.festival,
-            "auction": feed.auction_id,
-            "seq": seq,
-            "epoch": feed.epoch,
-            "state": feed.status,
-            "ends_at_ms": feed.ends_ms,
-            "bidders": len(feed.standings),
-        }
-        hidden = feed.sealed and feed.status not in _AFTER_CLOSE
-        if hidden and audience != "festival-full":
-            frame.pop("bidders")  # a sealed lot shows nothing of its bids to others
-        shown = audience == "festival-full" or feed.visibility in ("best_price", "full_ladder")
-        if shown and not hidden and feed.standings:
-            best = min(feed.standings.values(), key=lambda v: (v[0], v[1]))
-            frame["best_price"] = best[2]
-        return frame
 
     async def _load(self, auction_id: int) -> Feed:
         facts = await self.desk.facts(auction_id)

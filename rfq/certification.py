@@ -297,12 +297,3 @@ def public(session: Session, cert: Certification) -> CertificationPublic:
     data["badge"] = LEVELS.get(cert.level) if cert.level and cert.status == "approved" else None
     data["documents"] = [DocumentRef(kind=d.kind, file_id=d.file_id) for d in docs]
     return CertificationPublic.model_validate(data)
-
-
-def company_badge(session: Session, company_id: int) -> tuple[CertStatus | None, str | None]:
-    """A company's certification status and badge, as shown to buyers."""
-    cert = current(session, company_id) or latest(session, company_id)
-    if cert is None:
-        return None, None
-    badge = LEVELS.get(cert.level or 0) if cert.status is CertStatus.approved else None
-    return cert.status, badge

@@ -29,7 +29,7 @@ from rfq.access import require_login
 from rfq.accounts import Company, CompanyKind, Principal, Role
 from rfq.auctions import BidRecord
 from rfq.contracts.model import GONE, Contract, ContractStatus, Dispute
-from rfq.deposits import Account, DepositEntry
+from rfq.deposits import DepositAccount, DepositEntry
 from rfq.platform.errors import NotFound
 
 BASE = 60
@@ -75,7 +75,7 @@ def record(session: Session, principal: Principal | None, company_id: int) -> di
     }
     forfeited = session.exec(
         select(func.count()).where(
-            DepositEntry.company_id == company_id, DepositEntry.account == Account.forfeited
+            DepositEntry.company_id == company_id, DepositEntry.account == DepositAccount.forfeited
         )
     ).one()
     done = (ContractStatus.released, ContractStatus.refunded, ContractStatus.settled)

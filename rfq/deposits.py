@@ -54,7 +54,7 @@ MOVES: dict[tuple[DepositStatus, str], DepositStatus] = {
 }
 
 
-class Account(StrEnum):
+class DepositAccount(StrEnum):
     held = "held"
     reserved = "reserved"
     forfeited = "forfeited"
@@ -81,7 +81,7 @@ class DepositEntry(SQLModel, table=True):
     key: str = Field(max_length=120, unique=True)
     company_id: int = Field(foreign_key="company.id", index=True)
     currency: str = Field(max_length=3)
-    account: Account = Field(sa_type=enum_type(Account))
+    account: DepositAccount = Field(sa_type=enum_type(DepositAccount))
     amount: int
     rfq_id: int | None = Field(default=None, index=True)
     deposit_id: int | None = Field(default=None, foreign_key="deposit.id")
@@ -177,7 +177,7 @@ def confirm(session: Session, principal: Principal | None, deposit_id: int) -> D
         f"deposit:{deposit_id}",
         deposit.company_id,
         deposit.currency,
-        Account.held,
+        DepositAccount.held,
         deposit.amount,
         deposit_id=deposit_id,
         reason="deposit received",
@@ -209,7 +209,7 @@ def refund(session: Session, principal: Principal | None, deposit_id: int, note:
         f"refund:{deposit_id}",
         deposit.company_id,
         deposit.currency,
-        Account.held,
+        DepositAccount.held,
         -deposit.amount,
         deposit_id=deposit_id,
         reason=note or "refunded",
@@ -250,8 +250,8 @@ def balance(session: Session, company_id: int, currency: str) -> Balance:
         .where(DepositEntry.company_id == company_id, DepositEntry.currency == currency)
         .group_by(DepositEntry.account)
     ).all()
-    sums = {Account(account): int(total or 0) for account, total in rows}
-    return Balance(currency, sums.get(Account.held, 0), sums.get(Account.reserved, 0))
+    sums = {DepositAccount(account): int(total or 0) for account, total in rows}
+    return Balance(currency, sums.get(DepositAccount.held, 0), sums.get(DepositAccount.reserved, 0))
 
 
 def balances(session: Session, company_id: int) -> list[Balance]:
@@ -268,7 +268,7 @@ def bond_reserved(session: Session, company_id: int, rfq_id: int) -> bool:
         select(func.sum(DepositEntry.amount)).where(
             DepositEntry.company_id == company_id,
             DepositEntry.rfq_id == rfq_id,
-            DepositEntry.account == Account.reserved,
+            DepositEntry.account == DepositAccount.reserved,
         )
     ).one()
     return int(total or 0) > 0
@@ -290,7 +290,7 @@ def reserve_bond(session: Session, company_id: int, rfq_id: int, bond: int, curr
         f"reserve:{rfq_id}:{company_id}",
         company_id,
         currency,
-        Account.reserved,
+        DepositAccount.reserved,
         bond,
         rfq_id=rfq_id,
         reason="bid bond reserved",
@@ -307,7 +307,7 @@ def release_bond(session: Session, company_id: int, rfq_id: int, reason: str) ->
         f"release:{rfq_id}:{company_id}",
         company_id,
         entry.currency,
-        Account.reserved,
+        DepositAccount.reserved,
         -entry.amount,
         rfq_id=rfq_id,
         reason=reason,
@@ -330,7 +330,7 @@ def forfeit_bond(
         key + ":r",
         company_id,
         entry.currency,
-        Account.reserved,
+        DepositAccount.reserved,
         -entry.amount,
         rfq_id=rfq_id,
         reason=reason,
@@ -340,7 +340,7 @@ def forfeit_bond(
         key + ":h",
         company_id,
         entry.currency,
-        Account.held,
+        DepositAccount.held,
         -entry.amount,
         rfq_id=rfq_id,
         reason=reason,
@@ -350,7 +350,7 @@ def forfeit_bond(
         key + ":f",
         company_id,
         entry.currency,
-        Account.forfeited,
+        DepositAccount.forfeited,
         entry.amount,
         rfq_id=rfq_id,
         reason=reason,
@@ -380,7 +380,7 @@ def _post(
     key: str,
     company_id: int,
     currency: str,
-    account: Account,
+    account: DepositAccount,
     amount: int,
     *,
     rfq_id: int | None = None,

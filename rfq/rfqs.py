@@ -44,6 +44,11 @@ from rfq.platform.money import DEFAULT_CURRENCY, Amount, CurrencyCode, PositiveA
 from rfq.rfq_tables import Audience, Lot, Rfq
 
 MAX_LOTS = 100
+_AS_GIVEN = {
+    "description", "category", "keywords", "currency", "festival_id", "bid_bond", "audience",
+    "delivery_terms", "starts_at", "ends_at",
+}  # fmt: skip
+"""The fields of an RFQ taken from the draft's body as they are."""
 
 
 class LotCreate(SQLModel):
@@ -154,19 +159,10 @@ def create(session: Session, principal: Principal | None, body: RfqCreate) -> Rf
         festivals.check_attach(festival, caller.company_id, body.starts_at, _last_end(lots, body))
     now = clock.now()
     rfq = Rfq(
+        **body.model_dump(include=_AS_GIVEN),
+        title=body.title.strip(),
         buyer_company_id=caller.company_id,
         created_by=caller.user_id,
-        title=body.title.strip(),
-        description=body.description,
-        category=body.category,
-        keywords=body.keywords,
-        currency=body.currency,
-        festival_id=body.festival_id,
-        bid_bond=body.bid_bond,
-        audience=body.audience,
-        delivery_terms=body.delivery_terms,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
         status=RfqStatus.draft,
         created_at=now,
     )

@@ -88,7 +88,7 @@ async def _viewer(call: Call[Any], auction_id: int) -> tuple[Principal, Viewer]:
     return caller, await viewer_of(call.state, caller, auction_id)
 
 
-@api("GET", "/api/auctions/{auction_id:int}", tags=("auctions",))
+@api("GET", "/api/auctions/{auction_id:int}")
 async def state(call: Call[Any]) -> Any:
     """The auction's live state as the caller may see it."""
     auction_id = call.path["auction_id"]
@@ -98,14 +98,7 @@ async def state(call: Call[Any]) -> Any:
     return state
 
 
-@api(
-    "POST",
-    "/api/auctions/{auction_id:int}/bids",
-    body=BidCreate,
-    response=BidAck,
-    status=201,
-    tags=("auctions",),
-)
+@api("POST", "/api/auctions/{auction_id:int}/bids", body=BidCreate, response=BidAck, status=201)
 async def place_bid(call: Call[BidCreate]) -> Any:
     """Place a bid (the same engine as the websocket's ``bid``); 201 once durable."""
     caller = require_login(call.principal)
@@ -124,7 +117,7 @@ async def place_bid(call: Call[BidCreate]) -> Any:
     )
 
 
-@api("POST", "/api/auctions/{auction_id:int}/proxy", body=ProxyCreate, tags=("auctions",))
+@api("POST", "/api/auctions/{auction_id:int}/proxy", body=ProxyCreate)
 async def set_proxy(call: Call[ProxyCreate]) -> Any:
     """Set (or clear, with ``floor`` null) the supplier's private proxy floor."""
     caller = require_login(call.principal)
@@ -135,9 +128,7 @@ async def set_proxy(call: Call[ProxyCreate]) -> Any:
     return {"floor": call.body.floor, "rank": outcome.rank, "replay": outcome.replay}
 
 
-@api(
-    "POST", "/api/auctions/{auction_id:int}/bids/{bid_id}/void", body=VoidCreate, tags=("auctions",)
-)
+@api("POST", "/api/auctions/{auction_id:int}/bids/{bid_id}/void", body=VoidCreate)
 async def void_bid(call: Call[VoidCreate]) -> Any:
     """Operators void a bid, with a reason on the record; the ladder is ranked without it."""
     require_operator(call.principal)
@@ -147,13 +138,7 @@ async def void_bid(call: Call[VoidCreate]) -> Any:
     return {"ok": True, "bid_id": bid_id}
 
 
-@api(
-    "POST",
-    "/api/auctions/{auction_id:int}/transforms",
-    body=TransformCreate,
-    status=201,
-    tags=("auctions",),
-)
+@api("POST", "/api/auctions/{auction_id:int}/transforms", body=TransformCreate, status=201)
 async def set_transform(call: Call[TransformCreate]) -> Any:
     """The buyer fixes a supplier's ranking transform before the auction starts."""
     auction_id = call.path["auction_id"]
@@ -246,7 +231,7 @@ async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
     return found
 
 
-@api("GET", "/api/auctions/{auction_id:int}/bids", tags=("auctions",))
+@api("GET", "/api/auctions/{auction_id:int}/bids")
 async def bids(call: Call[Any]) -> Any:
     """Every bid of the auction, oldest first (buyer, operators): ``[{bid_id,
     supplier_company_id, supplier, price, currency, ranking_price_e4, proxy, at, voided,
@@ -255,7 +240,7 @@ async def bids(call: Call[Any]) -> Any:
     return await _bids(call)
 
 
-@api("GET", "/api/auctions/{auction_id:int}/bids.csv", tags=("auctions",))
+@api("GET", "/api/auctions/{auction_id:int}/bids.csv")
 async def bids_csv(call: Call[Any]) -> Any:
     """Every bid of the auction as CSV (the buyer and operators), voided ones marked."""
     buffer = io.StringIO()
@@ -272,7 +257,7 @@ async def bids_csv(call: Call[Any]) -> Any:
     )
 
 
-@api("GET", "/api/auctions/{auction_id:int}/audit", tags=("auctions",))
+@api("GET", "/api/auctions/{auction_id:int}/audit")
 async def audit_log(call: Call[Any]) -> Any:
     """The auction's hash-chained audit log and its verification (buyer, operators)."""
     auction_id = call.path["auction_id"]

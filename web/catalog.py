@@ -13,7 +13,7 @@ from rfq.notifications import NotificationPublic
 from web.routing import Call, api, query_int
 
 
-@api("GET", "/api/categories", auth=False, tags=("catalog",))
+@api("GET", "/api/categories", auth=False)
 async def category_tree(call: Call[Any]) -> Any:
     """The two-level tree of industrial-goods categories."""
     return categories.tree()
@@ -39,7 +39,7 @@ async def mark_read(call: Call[Any]) -> Any:
     return await call.state.db.run(notifications.mark_read, caller, call.path["notification_id"])
 
 
-@api("GET", "/api/admin/matching", response=RatioReport, tags=("catalog",))
+@api("GET", "/api/admin/matching", response=RatioReport)
 async def matching_ratio(call: Call[Any]) -> Any:
     """Operators: purchase requests per supply listing (target 3:1), ``?days=30``."""
     days = query_int(call.request, "days", 30, 1, 3650)

@@ -12,12 +12,7 @@ from web.routing import Call, api, query_enum
 
 
 @api(
-    "POST",
-    "/api/certification",
-    body=CertificationCreate,
-    response=CertificationPublic,
-    status=201,
-    tags=("certification",),
+    "POST", "/api/certification", body=CertificationCreate, response=CertificationPublic, status=201
 )
 async def apply(call: Call[CertificationCreate]) -> Any:
     """A supplier applies for certification with its code, categories and documents."""
@@ -29,7 +24,7 @@ async def apply(call: Call[CertificationCreate]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/certification", response=CertificationPublic, tags=("certification",))
+@api("GET", "/api/certification", response=CertificationPublic)
 async def mine(call: Call[Any]) -> Any:
     """The caller's company's latest certification application."""
 
@@ -39,9 +34,7 @@ async def mine(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api(
-    "GET", "/api/admin/certifications", response=list[CertificationPublic], tags=("certification",)
-)
+@api("GET", "/api/admin/certifications", response=list[CertificationPublic])
 async def review_queue(call: Call[Any]) -> Any:
     """Operators: applications in a status (``?status=``, default pending), oldest first."""
     status = query_enum(call.request, "status", CertStatus)
@@ -53,12 +46,7 @@ async def review_queue(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api(
-    "GET",
-    "/api/admin/certifications/{cert_id:int}",
-    response=CertificationPublic,
-    tags=("certification",),
-)
+@api("GET", "/api/admin/certifications/{cert_id:int}", response=CertificationPublic)
 async def one(call: Call[Any]) -> Any:
     """One application (its company's members and operators)."""
 
@@ -75,7 +63,6 @@ def _decision(move: str) -> Any:
         f"/api/admin/certifications/{{cert_id:int}}/{move}",
         body=Decision,
         response=CertificationPublic,
-        tags=("certification",),
     )
     async def decide(call: Call[Decision]) -> Any:
         """Operators approve, reject, suspend or reinstate a certification."""

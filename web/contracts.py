@@ -24,14 +24,7 @@ from web.routing import Call, api, query_enum
 Doc = dict[str, Any]
 
 
-@api(
-    "POST",
-    "/api/auctions/{auction_id:int}/award",
-    body=AwardCreate,
-    response=Doc,
-    status=201,
-    tags=("contracts",),
-)
+@api("POST", "/api/auctions/{auction_id:int}/award", body=AwardCreate, response=Doc, status=201)
 async def award(call: Call[AwardCreate]) -> Any:
     """The buyer awards a closed lot (best bid, another bidder, a split) or closes it
     without award; the contracts are offered to the winners."""
@@ -67,13 +60,13 @@ async def _first_award(desk: Desk, auction_id: int, decision: dict[str, Any]) ->
         raise Conflict(f"The auction is {out.status}.", code="already_decided")
 
 
-@api("GET", "/api/auctions/{auction_id:int}/award", response=Doc, tags=("contracts",))
+@api("GET", "/api/auctions/{auction_id:int}/award", response=Doc)
 async def award_of(call: Call[Any]) -> Any:
     """The lot's award rounds and contracts (the buyer and operators)."""
     return await call.state.db.run(awards.of_auction, call.principal, call.path["auction_id"])
 
 
-@api("GET", "/api/contracts", response=list[Doc], tags=("contracts",))
+@api("GET", "/api/contracts", response=list[Doc])
 async def listed(call: Call[Any]) -> Any:
     """The caller's company's contracts, as buyer or supplier (operators: all)."""
     status = query_enum(call.request, "status", ContractStatus)
@@ -85,13 +78,13 @@ async def listed(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/contracts/{contract_id:int}", response=Doc, tags=("contracts",))
+@api("GET", "/api/contracts/{contract_id:int}", response=Doc)
 async def one(call: Call[Any]) -> Any:
     """One contract: terms, status, escrow position, payments, dispute, allowed moves."""
     return await _public(call, reading.get, call.path["contract_id"])
 
 
-@api("GET", "/api/contracts/{contract_id:int}/document", tags=("contracts",))
+@api("GET", "/api/contracts/{contract_id:int}/document")
 async def document(call: Call[Any]) -> Any:
     """The contract as a printable HTML document."""
 
@@ -118,7 +111,6 @@ def _command_route(move: str, fn: Any, body: type[Any], doc: str) -> Any:
         f"/api/contracts/{{contract_id:int}}/{move}",
         body=body,
         response=Doc,
-        tags=("contracts",),
     )(handler)
 
 
@@ -148,12 +140,7 @@ dispute = _command_route(
 
 
 @api(
-    "POST",
-    "/api/contracts/{contract_id:int}/evidence",
-    body=EvidenceAdd,
-    response=Doc,
-    status=201,
-    tags=("contracts",),
+    "POST", "/api/contracts/{contract_id:int}/evidence", body=EvidenceAdd, response=Doc, status=201
 )
 async def evidence(call: Call[EvidenceAdd]) -> Any:
     """A party adds a file to the open dispute."""
@@ -165,20 +152,14 @@ async def evidence(call: Call[EvidenceAdd]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/admin/disputes", response=list[Doc], tags=("contracts",))
+@api("GET", "/api/admin/disputes", response=list[Doc])
 async def dispute_queue(call: Call[Any]) -> Any:
     """Operators: disputes (``?status=open`` for the queue)."""
     status = query_enum(call.request, "status", DisputeStatus)
     return await call.state.db.run(reading.disputes, call.principal, status)
 
 
-@api(
-    "POST",
-    "/api/admin/disputes/{dispute_id:int}/resolve",
-    body=Resolution,
-    response=Doc,
-    tags=("contracts",),
-)
+@api("POST", "/api/admin/disputes/{dispute_id:int}/resolve", body=Resolution, response=Doc)
 async def resolve(call: Call[Resolution]) -> Any:
     """Operators rule on a dispute: release, refund or split what escrow holds."""
 
@@ -189,7 +170,7 @@ async def resolve(call: Call[Resolution]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/admin/payments", response=list[Doc], tags=("contracts",))
+@api("GET", "/api/admin/payments", response=list[Doc])
 async def payments_pending(call: Call[Any]) -> Any:
     """Operators: escrow payments (funding, payouts, refunds) waiting for confirmation."""
 
@@ -199,12 +180,7 @@ async def payments_pending(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api(
-    "POST",
-    "/api/admin/payments/{payment_id:int}/confirm",
-    response=Doc,
-    tags=("contracts",),
-)
+@api("POST", "/api/admin/payments/{payment_id:int}/confirm", response=Doc)
 async def payment_confirm(call: Call[Any]) -> Any:
     """Operators confirm a payment went through: funding moves money into escrow."""
 

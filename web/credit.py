@@ -13,13 +13,13 @@ from rfq.platform import clock
 from web.routing import Call, api
 
 
-@api("GET", "/api/companies/{company_id:int}/credit", response=dict[str, Any], tags=("credit",))
+@api("GET", "/api/companies/{company_id:int}/credit", response=dict[str, Any])
 async def record(call: Call[Any]) -> Any:
     """A supplier's credit record and score (buyers, operators, the supplier itself)."""
     return await call.state.db.run(credit.record, call.principal, call.path["company_id"])
 
 
-@api("GET", "/api/companies/{company_id:int}/credit.csv", tags=("credit",))
+@api("GET", "/api/companies/{company_id:int}/credit.csv")
 async def export(call: Call[Any]) -> Any:
     """The supplier's contract history as CSV, with the record's counts in a header."""
     data = await call.state.db.run(credit.record, call.principal, call.path["company_id"])

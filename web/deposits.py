@@ -23,27 +23,20 @@ class Forfeit(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@api(
-    "POST",
-    "/api/deposits",
-    body=DepositCreate,
-    response=DepositPublic,
-    status=201,
-    tags=("deposits",),
-)
+@api("POST", "/api/deposits", body=DepositCreate, response=DepositPublic, status=201)
 async def post(call: Call[DepositCreate]) -> Any:
     """A supplier posts its security deposit (pending until an operator confirms it)."""
     return await call.state.db.run(deposits.post, call.principal, call.body)
 
 
-@api("GET", "/api/deposits", response=list[DepositPublic], tags=("deposits",))
+@api("GET", "/api/deposits", response=list[DepositPublic])
 async def listed(call: Call[Any]) -> Any:
     """The caller's company's deposits (operators: all, ``?status=`` to filter)."""
     status = query_enum(call.request, "status", DepositStatus)
     return await call.state.db.run(deposits.listed, call.principal, status)
 
 
-@api("GET", "/api/deposits/balance", response=list[BalancePublic], tags=("deposits",))
+@api("GET", "/api/deposits/balance", response=list[BalancePublic])
 async def balance(call: Call[Any]) -> Any:
     """The caller's company's held, reserved and available deposit per currency."""
     caller = require_role(call.principal, Role.supplier)
@@ -59,13 +52,13 @@ async def balance(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("POST", "/api/deposits/{deposit_id:int}/cancel", response=DepositPublic, tags=("deposits",))
+@api("POST", "/api/deposits/{deposit_id:int}/cancel", response=DepositPublic)
 async def cancel(call: Call[Any]) -> Any:
     """Withdraw a deposit that was never received."""
     return await call.state.db.run(deposits.cancel, call.principal, call.path["deposit_id"])
 
 
-@api("GET", "/api/admin/deposits", response=list[DepositPublic], tags=("deposits",))
+@api("GET", "/api/admin/deposits", response=list[DepositPublic])
 async def admin_listed(call: Call[Any]) -> Any:
     """Operators: deposits to confirm (``?status=pending``) or in any status."""
     require_operator(call.principal)
@@ -73,24 +66,13 @@ async def admin_listed(call: Call[Any]) -> Any:
     return await call.state.db.run(deposits.listed, call.principal, status)
 
 
-@api(
-    "POST",
-    "/api/admin/deposits/{deposit_id:int}/confirm",
-    response=DepositPublic,
-    tags=("deposits",),
-)
+@api("POST", "/api/admin/deposits/{deposit_id:int}/confirm", response=DepositPublic)
 async def confirm(call: Call[Any]) -> Any:
     """Operators confirm that a deposit was received: it is held."""
     return await call.state.db.run(deposits.confirm, call.principal, call.path["deposit_id"])
 
 
-@api(
-    "POST",
-    "/api/admin/deposits/{deposit_id:int}/refund",
-    body=Note,
-    response=DepositPublic,
-    tags=("deposits",),
-)
+@api("POST", "/api/admin/deposits/{deposit_id:int}/refund", body=Note, response=DepositPublic)
 async def refund(call: Call[Note]) -> Any:
     """Operators pay a held deposit back (no bond may be reserved against it)."""
     return await call.state.db.run(
@@ -98,7 +80,7 @@ async def refund(call: Call[Note]) -> Any:
     )
 
 
-@api("POST", "/api/admin/bonds/forfeit", body=Forfeit, tags=("deposits",))
+@api("POST", "/api/admin/bonds/forfeit", body=Forfeit)
 async def forfeit(call: Call[Forfeit]) -> Any:
     """Operators forfeit a supplier's bid bond for an RFQ (a winner refused its contract)."""
     body = call.body
@@ -108,7 +90,7 @@ async def forfeit(call: Call[Forfeit]) -> Any:
     return {"ok": True}
 
 
-@api("POST", "/api/admin/bonds/release", body=Forfeit, tags=("deposits",))
+@api("POST", "/api/admin/bonds/release", body=Forfeit)
 async def release(call: Call[Forfeit]) -> Any:
     """Operators release a bond they decided not to forfeit (e.g. a declined contract)."""
     require_operator(call.principal)

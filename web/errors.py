@@ -157,9 +157,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 _AUCTION_STATUS: tuple[tuple[type[AuctionError], int], ...] = (
     (auction_errors.NotEligible, 403),
-    (auction_errors.RateLimited, 429),
     (auction_errors.AuctionNotLive, 409),
-    (auction_errors.IllegalTransition, 409),
+    (auction_errors.IllegalMove, 409),
     (auction_errors.BidNotVoidable, 409),
     (auction_errors.BidRejected, 422),
     (auction_errors.InvalidRules, 422),

@@ -12,26 +12,19 @@ from rfq.festivals import Festival, FestivalCreate, FestivalPublic, FestivalRepo
 from web.routing import Call, api
 
 
-@api(
-    "POST",
-    "/api/festivals",
-    body=FestivalCreate,
-    response=FestivalPublic,
-    status=201,
-    tags=("festivals",),
-)
+@api("POST", "/api/festivals", body=FestivalCreate, response=FestivalPublic, status=201)
 async def create(call: Call[FestivalCreate]) -> Any:
     """Operators create a brand procurement festival."""
     return await call.state.db.run(festivals.create, call.principal, call.body)
 
 
-@api("GET", "/api/festivals", response=list[FestivalPublic], tags=("festivals",))
+@api("GET", "/api/festivals", response=list[FestivalPublic])
 async def listed(call: Call[Any]) -> Any:
     """Every festival, soonest first."""
     return await call.state.db.run(festivals.listed, call.principal)
 
 
-@api("GET", "/api/festivals/{festival_id:int}", response=FestivalReport, tags=("festivals",))
+@api("GET", "/api/festivals/{festival_id:int}", response=FestivalReport)
 async def one(call: Call[Any]) -> Any:
     """One festival with its lots: state, best price, bidders, savings against ceilings."""
 

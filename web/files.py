@@ -18,7 +18,7 @@ from web.routing import Call, api
 _OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
 
 
-@api("POST", "/api/files", response=FilePublic, status=201, tags=("files",))
+@api("POST", "/api/files", response=FilePublic, status=201)
 async def upload(call: Call[Any]) -> Any:
     """Upload a PDF, PNG or JPEG document (multipart field ``file``, at most 10 MB)."""
     caller = require_login(call.principal)
@@ -44,7 +44,7 @@ async def upload(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/files/{file_id}", tags=("files",))
+@api("GET", "/api/files/{file_id}")
 async def download(call: Call[Any]) -> Any:
     """Download a file: its company's members and operators only."""
     row = await call.state.db.run(files.get, call.principal, call.path["file_id"])

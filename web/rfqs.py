@@ -20,7 +20,7 @@ class Reason(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-@api("POST", "/api/rfqs", body=RfqCreate, response=RfqPublic, status=201, tags=("rfqs",))
+@api("POST", "/api/rfqs", body=RfqCreate, response=RfqPublic, status=201)
 async def create(call: Call[RfqCreate]) -> Any:
     """A buyer drafts an RFQ with its lots and each lot's auction rules."""
 
@@ -31,7 +31,7 @@ async def create(call: Call[RfqCreate]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/rfqs", response=list[RfqPublic], tags=("rfqs",))
+@api("GET", "/api/rfqs", response=list[RfqPublic])
 async def listed(call: Call[Any]) -> Any:
     """RFQs the caller may see; suppliers choose ``?scope=mine`` (default) or ``discover``."""
     scope = call.request.query_params.get("scope", "mine")
@@ -43,7 +43,7 @@ async def listed(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/rfqs/{rfq_id:int}", response=RfqPublic, tags=("rfqs",))
+@api("GET", "/api/rfqs/{rfq_id:int}", response=RfqPublic)
 async def one(call: Call[Any]) -> Any:
     """One RFQ as the caller may see it (reserve prices only for its buyer and operators)."""
     caller = require_login(call.principal)
@@ -54,7 +54,7 @@ async def one(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("PATCH", "/api/rfqs/{rfq_id:int}", body=RfqUpdate, response=RfqPublic, tags=("rfqs",))
+@api("PATCH", "/api/rfqs/{rfq_id:int}", body=RfqUpdate, response=RfqPublic)
 async def update(call: Call[RfqUpdate]) -> Any:
     """Amend an RFQ; once published only in ways that cannot hurt bidders."""
     caller = require_login(call.principal)
@@ -75,7 +75,7 @@ async def update(call: Call[RfqUpdate]) -> Any:
     return updated
 
 
-@api("POST", "/api/rfqs/{rfq_id:int}/publish", response=RfqPublic, tags=("rfqs",))
+@api("POST", "/api/rfqs/{rfq_id:int}/publish", response=RfqPublic)
 async def publish(call: Call[Any]) -> Any:
     """Publish a draft: matching suppliers are invited and notified."""
     caller = require_login(call.principal)
@@ -89,7 +89,7 @@ async def publish(call: Call[Any]) -> Any:
     return published
 
 
-@api("POST", "/api/rfqs/{rfq_id:int}/cancel", body=Reason, response=RfqPublic, tags=("rfqs",))
+@api("POST", "/api/rfqs/{rfq_id:int}/cancel", body=Reason, response=RfqPublic)
 async def cancel(call: Call[Reason]) -> Any:
     """Cancel an RFQ that has not closed; participants' bonds are released."""
     caller = require_login(call.principal)
@@ -107,7 +107,7 @@ async def cancel(call: Call[Reason]) -> Any:
     return cancelled
 
 
-@api("GET", "/api/rfqs/{rfq_id:int}/history", response=list[HistoryPublic], tags=("rfqs",))
+@api("GET", "/api/rfqs/{rfq_id:int}/history", response=list[HistoryPublic])
 async def moves(call: Call[Any]) -> Any:
     """Every move of the RFQ's lifecycle (its buyer and operators)."""
 
@@ -124,7 +124,6 @@ async def moves(call: Call[Any]) -> Any:
     body=InvitationCreate,
     response=ParticipantPublic,
     status=201,
-    tags=("rfqs",),
 )
 async def invite(call: Call[InvitationCreate]) -> Any:
     """The buyer invites a supplier (or admits one that asked to join)."""
@@ -138,7 +137,7 @@ async def invite(call: Call[InvitationCreate]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("GET", "/api/rfqs/{rfq_id:int}/invitations", response=list[ParticipantPublic], tags=("rfqs",))
+@api("GET", "/api/rfqs/{rfq_id:int}/invitations", response=list[ParticipantPublic])
 async def invitations(call: Call[Any]) -> Any:
     """The RFQ's suppliers: matched, invited, and those asking to join (buyer, operators)."""
 
@@ -149,7 +148,7 @@ async def invitations(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-@api("POST", "/api/rfqs/{rfq_id:int}/join", response=ParticipantPublic, status=201, tags=("rfqs",))
+@api("POST", "/api/rfqs/{rfq_id:int}/join", response=ParticipantPublic, status=201)
 async def join(call: Call[Any]) -> Any:
     """A certified supplier asks to join a public RFQ it discovered."""
     caller = require_login(call.principal)

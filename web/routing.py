@@ -75,13 +75,15 @@ def api(
     response: Any = None,
     status: int = 200,
     auth: bool = True,
-    tags: tuple[str, ...] = (),
+    tags: tuple[str, ...] | None = None,
 ) -> Callable[[Handler], Route]:
-    """Declare a JSON endpoint; the decorated function becomes a ``Route``."""
+    """Declare a JSON endpoint; the decorated function becomes a ``Route``. Its OpenAPI
+    tag is the name of the handler's module (``web/rfqs.py``: ``rfqs``) unless given."""
 
     def wrap(fn: Handler) -> Route:
+        tagged = tags if tags is not None else (fn.__module__.rsplit(".", 1)[-1],)
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _SPECS.append(Spec(method, path, summary, body, response, status, auth, tags))
+        _SPECS.append(Spec(method, path, summary, body, response, status, auth, tagged))
         adapter = TypeAdapter(response) if response is not None else None
 
         async def endpoint(request: Request) -> Response:

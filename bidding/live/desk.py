@@ -32,12 +32,12 @@ from sqlmodel import Session
 
 from bidding import errors
 from bidding.decide import Transform
-from bidding.live.engine import Engine, Outcome, RateLimit, StatusOutcome
+from bidding.live.engine import Engine, Outcome, RateLimit, StatusOutcome, live_of
 from bidding.live.journal import Journal
 from bidding.live.restore import due_ms, snapshot, voiding
 from bidding.live.store import Output
 from bidding.sealed import commitment
-from bidding.views import Viewer, view
+from bidding.views import Live, Viewer, view
 from rfq import eligibility
 from rfq.accounts import Principal, Role
 from rfq.auctions import AuctionRecord
@@ -218,20 +218,21 @@ class Desk:
 
     async def view(
         self, auction_id: int, viewer: Viewer
-    ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
-        """The auction's meta hash, its standings and the state ``viewer`` may see
+    ) -> tuple[Live, list[dict[str, Any]], dict[str, Any]]:
+        """The auction's live state, its standings and the state ``viewer`` may see
         (loading the auction from SQL first if Redis does not hold it)."""
         meta = await self.engine.meta(auction_id)
         if not meta:
             await self.restore(auction_id, rebuild=False)
             meta = await self.engine.meta(auction_id)
+        live = live_of(meta)
         standings = await self.engine.standings(auction_id)
         facts = await self.facts(auction_id)
         extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
         transform = Transform()
         if not viewer.full and viewer.company_id is not None:
             transform = Transform(*await self.engine.transform(auction_id, str(viewer.company_id)))
-        return meta, standings, view(meta, standings, viewer, extra, transform)
+        return live, standings, view(live, standings, viewer, extra, clock.now_ms(), transform)
 
     async def move(
         self,

@@ -8,6 +8,7 @@ the outcomes mean for durability and for people is ``bidding/live/desk.py``'s bu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,18 @@ import msgpack
 
 from bidding.live.batching import ScriptBatcher
 from bidding.price_clock import clock_end_ms
-from bidding.rules import LotRules
+from bidding.rules import (
+    Clock,
+    Decrement,
+    DecrementFrom,
+    Format,
+    LotRules,
+    SoftClose,
+    Ties,
+    Trigger,
+    Visibility,
+)
+from bidding.views import Live
 from rfq.platform.keys import AuctionKeys, Keys
 
 MAXLEN = 10_000
@@ -132,6 +144,52 @@ def meta_of(
         "ck_end": "" if c is None else c.end_price,
         "lvl": level,
     }
+
+
+def live_of(meta: Mapping[str, str]) -> Live:
+    """The auction's live state from its ``{a:<id>}:m`` hash (the reverse of
+    :func:`meta_of`; the hash's field names stay in this adapter)."""
+
+    def number(name: str) -> int | None:
+        value = meta.get(name, "")
+        return int(value) if value != "" else None
+
+    clock = None
+    if number("ck_int") is not None:
+        clock = Clock(
+            int(meta["ck_start"]), int(meta["ck_step"]), int(meta["ck_int"]), int(meta["ck_end"])
+        )
+    soft_close = None
+    window, extend = number("sc_win"), number("sc_ext")
+    if window is not None and extend is not None:
+        soft_close = SoftClose(
+            window, extend, Trigger(meta["sc_trig"]), number("sc_topn"), number("sc_max")
+        )
+    decrement = None
+    if clock is None:
+        decrement = Decrement(amount=number("dec_amt"), bps=number("dec_bps"))
+    rules = LotRules(
+        format=Format(meta["fmt"]),
+        visibility=Visibility(meta.get("vis") or "rank_only"),
+        decrement=decrement,
+        decrement_from=DecrementFrom(meta.get("dec_from") or "own"),
+        ties=Ties(meta.get("ties") or "earlier_wins"),
+        soft_close=soft_close,
+        clock=clock,
+    )
+    return Live(
+        id=int(meta["id"]),
+        status=meta["status"],
+        rules=rules,
+        ceiling_price=int(meta["ceiling"]),
+        reserve_price=number("reserve"),
+        starts_ms=int(meta["starts"]),
+        ends_ms=int(meta["ends"]),
+        extensions=int(meta["ext"]),
+        seq=int(meta["seq"]),
+        epoch=int(meta["epoch"]),
+        level=number("lvl") or 0,
+    )
 
 
 class Engine:

@@ -10,12 +10,12 @@ script stays inside one Redis Cluster slot.
 | ``<p>rl:{<scope>:<h>}`` | string | login/registration rate limit (GCRA arrival time)      |
 | ``<p>{a:<id>}:m``    | hash   | an auction's live state and rules (status, ends, seq...)  |
 | ``<p>{a:<id>}:lad``  | zset   | standing bids: ``<seq:012>:<company>`` by transformed price |
-| ``<p>{a:<id>}:st``   | hash   | company -> its standing bid (JSON)                        |
+| ``<p>{a:<id>}:st``   | hash   | company -> its standing bid (msgpack)                     |
 | ``<p>{a:<id>}:tf``   | hash   | company -> ``multiplier_bps:adder`` ranking transform     |
 | ``<p>{a:<id>}:px``   | hash   | company -> proxy floor (private)                          |
-| ``<p>{a:<id>}:idem`` | hash   | ``<company>:<key>`` -> the first outcome (JSON)           |
+| ``<p>{a:<id>}:idem`` | hash   | ``<company>:<key>`` -> the first outcome (msgpack)        |
 | ``<p>{a:<id>}:rl``   | hash   | company -> bid rate-limit state (GCRA arrival time)       |
-| ``<p>{a:<id>}:ev``   | stream | public events (``seq``, ``type``, ``d``), capped          |
+| ``<p>{a:<id>}:ev``   | stream | public events (``seq``, ``d``: msgpack), capped           |
 | ``<p>{a:<id>}:au``   | stream | audit records, accepted and rejected, capped              |
 | ``<p>sched``         | zset   | auction id -> the next time the scheduler must look at it |
 """

@@ -18,7 +18,7 @@ from bidding.errors import (
     BelowDecrement,
     BidNotVoidable,
     BidRejected,
-    IllegalTransition,
+    IllegalMove,
     InvalidPrice,
     InvalidRules,
     TieNotAllowed,
@@ -89,7 +89,7 @@ def test_every_other_transition_is_illegal() -> None:
         for move in Move:
             if (status, move) in legal:
                 continue
-            with pytest.raises(IllegalTransition) as caught:
+            with pytest.raises(IllegalMove) as caught:
                 A.transition(status, move)
             assert status.value in caught.value.message and move.value in caught.value.message
 
@@ -97,10 +97,10 @@ def test_every_other_transition_is_illegal() -> None:
 def test_open_and_close_wait_for_their_times() -> None:
     """The auction cannot open before starts_at nor close before ends_at."""
     auction = A.new_auction("a1", RULES, ceiling_price=120, starts_at_ms=START, ends_at_ms=END)
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalMove):
         A.open_auction(auction, START - 1)
     auction = A.open_auction(auction, START)[0]
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalMove):
         A.close_auction(auction, END - 1)
     assert A.close_auction(auction, END)[0].status is AuctionStatus.closed
 
@@ -285,7 +285,7 @@ def test_leader_trigger_ignores_bids_that_do_not_lead() -> None:
 def test_close_is_refused_while_an_extension_runs() -> None:
     """A close at the old ends_at is refused after an extension moved it."""
     auction = _bid(_live(SOFT), "s1", 100, END - 1_000)
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalMove):
         A.close_auction(auction, END)
     assert A.tick(auction, END)[0].status is AuctionStatus.live
 
@@ -316,7 +316,7 @@ def test_void_is_refused_once_settled() -> None:
     """An awarded auction's bids cannot be voided."""
     auction = _bid(_live(), "s1", 100)
     auction = A.settle(A.close_auction(auction, END)[0], awarded=True, now_ms=END)[0]
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalMove):
         A.void_bid(auction, auction.bids[0].bid_id, "x", END)
 
 
@@ -624,7 +624,7 @@ class AuctionMachine(RuleBasedStateMachine):
         target = data.draw(st.sampled_from(live))
         try:
             self.auction, events = A.void_bid(self.auction, target.bid_id, "test", self.now)
-        except IllegalTransition:
+        except IllegalMove:
             assert m.status not in (AuctionStatus.live, AuctionStatus.closed)
             return
         target.voided = True

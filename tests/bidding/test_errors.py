@@ -9,9 +9,10 @@ from bidding.errors import (
     AboveCeiling,
     AuctionError,
     BidRejected,
-    IllegalTransition,
+    IllegalMove,
     InvalidRules,
 )
+from rfq.platform.errors import RateLimited
 
 CONTRACT_CODES = {
     "above_ceiling",
@@ -19,9 +20,10 @@ CONTRACT_CODES = {
     "tie_not_allowed",
     "auction_not_live",
     "not_eligible",
-    "rate_limited",
     "invalid_price",
 }
+"""The contract's bid rejection codes that the auction's rules decide (its other one,
+``rate_limited``, is the platform's throttle: ``rfq.platform.errors.RateLimited``)."""
 
 
 def _error_classes() -> list[type[AuctionError]]:
@@ -33,6 +35,7 @@ def test_every_contract_rejection_code_has_a_bid_rejected_class() -> None:
     """Each bid rejection code the contract names belongs to a BidRejected subclass."""
     codes = {c.code for c in _error_classes() if issubclass(c, BidRejected)}
     assert codes >= CONTRACT_CODES
+    assert RateLimited.code == "rate_limited"
 
 
 def test_codes_are_unique_snake_case() -> None:
@@ -72,8 +75,8 @@ def test_invalid_rules_names_the_field() -> None:
 
 
 def test_illegal_transition_names_state_and_move() -> None:
-    """IllegalTransition's sentence names the state and the move."""
-    with pytest.raises(IllegalTransition) as caught:
-        raise IllegalTransition("closed", "open")
+    """IllegalMove's sentence names the state and the move."""
+    with pytest.raises(IllegalMove) as caught:
+        raise IllegalMove("closed", "open")
     assert "'closed'" in caught.value.message and "'open'" in caught.value.message
     assert (caught.value.state, caught.value.move) == ("closed", "open")

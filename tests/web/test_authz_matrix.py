@@ -25,15 +25,13 @@ from tests.support import (
     bearer,
     certified_supplier,
     live_auction,
-    operator_token,
-    pending_supplier,
     place_bid,
-    register,
     upload,
     wait_for,
 )
+from tests.web import authz
+from tests.web.authz import World
 from tests.web.test_procurement_authz import MATRIX as PROCUREMENT
-from tests.web.test_procurement_authz import ROLES, World
 from web import app as _app  # noqa: F401  (importing it declares every route)
 from web.routing import _SPECS
 
@@ -41,12 +39,11 @@ from web.routing import _SPECS
 @pytest.fixture(scope="module")
 def world(live: LiveServer) -> World:
     with httpx.Client(base_url=live.url, timeout=30) as c:
-        operator = operator_token(live)
-        buyer = register(c, "buyer")
-        other_buyer = register(c, "buyer")
-        pending = pending_supplier(c, ["fasteners"])
-        approved = certified_supplier(c, operator, ["fasteners"], deposit=None)
-        bidder = certified_supplier(c, operator, ["fasteners"])
+        world = authz.people(c, live, "fasteners")
+        operator = world.tokens["operator"]
+        assert operator is not None
+        buyer, other_buyer = world.people["buyer"], world.people["other_buyer"]
+        approved, bidder = world.people["sup_approved"], world.people["sup_deposit"]
         suspended = certified_supplier(c, operator, ["fasteners"], deposit=None)
         cert = c.get("/api/certification", headers=bearer(suspended["token"])).json()
         c.post(
@@ -83,15 +80,6 @@ def world(live: LiveServer) -> World:
             "/api/auth/tokens", json={"name": "matrix"}, headers=bearer(other_buyer["token"])
         ).json()["info"]["id"]
         notification = c.get("/api/notifications", headers=bearer(bidder["token"])).json()[0]
-        tokens = {
-            "anon": None,
-            "buyer": buyer["token"],
-            "other_buyer": other_buyer["token"],
-            "sup_pending": pending["token"],
-            "sup_approved": approved["token"],
-            "sup_deposit": bidder["token"],
-            "operator": operator,
-        }
         ids = {
             "live": live_id,
             "closed": closing,
@@ -107,7 +95,8 @@ def world(live: LiveServer) -> World:
             "buyer_email": buyer["email"],
             "rfq": c.get(f"/api/auctions/{live_id}", headers=auth).json()["rfq_id"],
         }
-        return World(tokens, ids)
+        world.ids.update(ids)
+        return world
 
 
 #  row: (method, path, body) -> statuses for ROLES
@@ -308,35 +297,9 @@ def _body(spec: Any, world: World) -> Any:
 @pytest.mark.parametrize("row", list(MATRIX))
 def test_authorization_matrix(row: str, world: World, live: LiveServer) -> None:
     """Each role gets exactly the status the expected table says for this endpoint."""
-    method, path, spec, expected = MATRIX[row]
-    url = path.format(**world.ids)
-    got = []
-    with httpx.Client(base_url=live.url, timeout=30) as client:  # no cookies between roles
-        for role in ROLES:
-            token = world.tokens[role]
-            headers = bearer(token) if token else {}
-            response = client.request(method, url, json=_body(spec, world), headers=headers)
-            got.append(response.status_code)
-            if response.status_code >= 400:
-                assert "error" in response.json(), response.text
-    assert tuple(got) == expected, f"got {tuple(got)} for {ROLES}"
+    authz.check(live.url, MATRIX[row], world, _body)
 
 
 def test_every_endpoint_is_in_a_table() -> None:
-    covered = {(m, p) for m, p, _, _ in [*MATRIX.values(), *PROCUREMENT.values()]}
-    missing = []
-    for spec in _SPECS:
-        plain = spec.path.replace(":int}", "}")
-        hit = (
-            any(m == spec.method and _same_shape(p, plain) for m, p in covered)
-            or (spec.method, plain) in EXEMPT
-        )
-        if not hit:
-            missing.append(f"{spec.method} {plain}")
-    assert not missing, missing
-
-
-def _same_shape(concrete: str, template: str) -> bool:
-    """``/api/x/{a}/y`` matches ``/api/x/{b}/y`` and ``/api/x/999/y``."""
-    a, b = concrete.split("/"), template.split("/")
-    return len(a) == len(b) and all(x == y or y.startswith("{") for x, y in zip(a, b, strict=True))
+    """Every declared endpoint has a row in a matrix, or is exempt with a reason."""
+    assert not authz.uncovered(_SPECS, [MATRIX, PROCUREMENT], EXEMPT)

@@ -10,7 +10,6 @@ not matter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,41 +18,20 @@ import pytest
 from tests.support import (
     LiveServer,
     bearer,
-    certified_supplier,
-    operator_token,
-    pending_supplier,
-    register,
     rfq_body,
     uscc_for,
 )
-
-ROLES = ("anon", "buyer", "other_buyer", "sup_pending", "sup_approved", "sup_deposit", "operator")
-
-
-@dataclass
-class World:
-    tokens: dict[str, str | None]
-    ids: dict[str, Any]
+from tests.web import authz
+from tests.web.authz import World
 
 
 @pytest.fixture(scope="module")
 def world(live: LiveServer) -> World:
     with httpx.Client(base_url=live.url, timeout=30) as c:
-        operator = operator_token(live)
-        buyer = register(c, "buyer")
-        other_buyer = register(c, "buyer")
-        pending = pending_supplier(c, ["tools"])
-        approved = certified_supplier(c, operator, ["tools"], deposit=None)
-        with_deposit = certified_supplier(c, operator, ["tools"])
-        tokens = {
-            "anon": None,
-            "buyer": buyer["token"],
-            "other_buyer": other_buyer["token"],
-            "sup_pending": pending["token"],
-            "sup_approved": approved["token"],
-            "sup_deposit": with_deposit["token"],
-            "operator": operator,
-        }
+        world = authz.people(c, live, "tools")
+        operator = world.tokens["operator"]
+        buyer, pending = world.people["buyer"], world.people["sup_pending"]
+        approved, with_deposit = world.people["sup_approved"], world.people["sup_deposit"]
         auth = bearer(buyer["token"])
         draft = c.post("/api/rfqs", json=rfq_body(), headers=auth).json()
         published = c.post("/api/rfqs", json=rfq_body(), headers=auth).json()
@@ -91,7 +69,8 @@ def world(live: LiveServer) -> World:
                 },
             )
             ids["festival"] = made.json()["id"]
-        return World(tokens, ids)
+        world.ids.update(ids)
+        return world
 
 
 FESTIVAL = {
@@ -209,17 +188,6 @@ def _body(spec: Any, world: World) -> Any:
 
 
 @pytest.mark.parametrize("row", list(MATRIX))
-def test_authorization_matrix(row: str, world: World, client: httpx.Client) -> None:
+def test_authorization_matrix(row: str, world: World, live: LiveServer) -> None:
     """Each role gets exactly the status the expected table says for this endpoint."""
-    method, path, spec, expected = MATRIX[row]
-    url = path.format(**world.ids)
-    got = []
-    for role in ROLES:
-        token = world.tokens[role]
-        headers = bearer(token) if token else {}
-        body = _body(spec, world)
-        response = client.request(method, url, json=body, headers=headers)
-        got.append(response.status_code)
-        if response.status_code >= 400:
-            assert "error" in response.json(), response.text
-    assert tuple(got) == expected, dict(zip(ROLES, got, strict=True))
+    authz.check(live.url, MATRIX[row], world, _body)

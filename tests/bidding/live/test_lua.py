@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from bidding import auction as core
 from bidding import price_clock as clock_core
 from bidding.decide import Transform
-from bidding.errors import BidRejected, IllegalTransition, PriceNotCurrent
+from bidding.errors import BidRejected, IllegalMove, PriceNotCurrent
 from bidding.live.engine import Engine, RateLimit, meta_of
 from bidding.price_clock import Accepted, LevelStarted
 from bidding.rules import parse_rules
@@ -131,7 +131,7 @@ async def _run(spec: tuple[dict[str, Any], int], tf: dict[str, Transform], ops: 
                 try:
                     a, events = core.set_proxy(a, supplier, value, now)
                     expected: Any = ("ok", None, None, [e.type for e in events])
-                except (BidRejected, IllegalTransition) as exc:
+                except (BidRejected, IllegalMove) as exc:
                     expected = ("rejected", exc.code, None, [])
                 got = await engine.proxy(auction_id, supplier, value, f"p{n}", now_ms=now,
                                          eligible=True)  # fmt: skip
