@@ -2,10 +2,11 @@
 
 It builds a throwaway world in a temporary data dir (an SQLite database unless
 ``RFQ_DATABASE_URL`` names one, the embedded Redis with ``appendfsync always`` unless
-``--redis-url`` names one): a buyer, ``--bidders`` certified suppliers with deposits,
-and ``--auctions`` live auctions. Then each bidder places bids one after another (each
-undercutting its last) through `bidding.live.desk.Desk` — eligibility, ``bid.lua``, the
-group-commit journal to SQL, the acknowledgement — until ``--bids`` are acknowledged.
+``--redis-url`` names one) through the API, as every world is built: a buyer,
+``--bidders`` certified suppliers with deposits, and one RFQ of ``--auctions`` lots. Then
+each bidder places bids one after another (each undercutting its last) through
+`bidding.live.desk.Desk` — eligibility, ``bid.lua``, the group-commit journal to SQL,
+the acknowledgement — until ``--bids`` are acknowledged.
 
 In the same run it measures the raw ceiling: as many concurrent callers calling a
 trivial script (``return 1``) through redis-py's EVALSHA from this one process. It
@@ -22,7 +23,6 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +31,13 @@ from bidding.live.engine import Engine, RateLimit
 from bidding.live.journal import Journal
 from bidding.live.scheduler import Scheduler
 from bidding.live.store import DOMAIN_HOOKS
-from rfq import accounts, deposits, participation
-from rfq import auctions as auction_records
-from rfq.accounts import CompanyKind, Principal, RegisterCreate, Role, Via
-from rfq.certification import Certification, CertStatus
-from rfq.deposits import DepositAccount, DepositEntry
-from rfq.lifecycle import RfqStatus
+from loadtests import world
+from loadtests.processes import served
+from rfq.accounts import Principal, Role, Via
 from rfq.platform import clock, db
 from rfq.platform.embedded_redis import EmbeddedRedis
 from rfq.platform.keys import Keys
 from rfq.platform.redis_client import connect
-from rfq.rfq_tables import Audience, Lot, Rfq
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,12 +54,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rfq-bench-") as tmp:
         data_dir = Path(tmp)
         url = os.environ.get("RFQ_DATABASE_URL") or f"sqlite:///{data_dir / 'bench.sqlite3'}"
-        db.upgrade(url)
+        made = build_world(data_dir, url, args.bidders, args.auctions)
         if args.redis_url:
-            return asyncio.run(_bench(args, url, args.redis_url, "external"))
+            return asyncio.run(_bench(args, url, args.redis_url, "external", made))
         with EmbeddedRedis(data_dir) as embedded:
             assert embedded.url is not None
-            return asyncio.run(_bench(args, url, embedded.url, "embedded, appendfsync always"))
+            kind = "embedded, appendfsync always"
+            return asyncio.run(_bench(args, url, embedded.url, kind, made))
+
+
+def build_world(data_dir: Path, url: str, bidders: int, auctions: int) -> world.Market:
+    """The benchmark's world, built the one way every world is (``loadtests/world.py``):
+    through the API of a short-lived ``rfq serve`` on the benchmark's database, stopped
+    before the lots open, so that only the benchmark's engine runs them."""
+    env = {"RFQ_DATABASE_URL": url}
+    with served(data_dir / "world", data_dir / "world.log", env=env) as (host, email, password):
+        return world.market(host, email, password, suppliers=bidders, lots=auctions, lead_s=3)
 
 
 def report(figures: dict[str, Any], as_json: bool) -> None:
@@ -90,7 +96,7 @@ def report(figures: dict[str, Any], as_json: bool) -> None:
 
 
 async def _bench(
-    args: argparse.Namespace, url: str, redis_url: str, redis_kind: str
+    args: argparse.Namespace, url: str, redis_url: str, redis_kind: str, made: world.Market
 ) -> dict[str, Any]:
     database = db.Database(url)
     redis = connect(redis_url)
@@ -99,7 +105,12 @@ async def _bench(
         engine = Engine(redis, keys)
         journal = Journal(database, DOMAIN_HOOKS)
         desk = Desk(database, engine, journal, RateLimit(0, 0))
-        suppliers, auction_ids = await database.run(seed_world, args.bidders, args.auctions)
+        suppliers = [
+            Principal(s["user_id"], s["email"], Role.supplier, s["company_id"], 0, Via.bearer)
+            for s in made.suppliers
+        ]
+        auction_ids = made.auctions
+        await asyncio.sleep(max(0.0, (made.opens_at - clock.now()).total_seconds()))
         writer = asyncio.create_task(journal.run())
         try:
             for auction_id in auction_ids:
@@ -165,103 +176,6 @@ async def _evalsha_ceiling(redis: Any, callers: int, calls: int) -> float:
     start = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(callers)))
     return calls / (time.perf_counter() - start)
-
-
-def seed_world(session: Any, bidders: int, auctions: int) -> tuple[list[Principal], list[int]]:
-    """A buyer, certified suppliers with deposits, and live RFQ auctions."""
-    now = clock.now()
-    hashed = "not-a-login"
-    buyer, buyer_co = accounts.register(
-        session,
-        RegisterCreate(
-            email="bench-buyer@example.com",
-            password="x" * 12,
-            company_name="Bench buyer",
-            role=CompanyKind.buyer,
-        ),
-        hashed,
-    )
-    rfq = Rfq(
-        buyer_company_id=buyer_co.id or 0,
-        created_by=buyer.id or 0,
-        title="Bench",
-        category="fasteners.bolts",
-        keywords=[],
-        currency="CNY",
-        bid_bond=0,
-        audience=Audience.public,
-        starts_at=now - timedelta(seconds=1),
-        ends_at=now + timedelta(hours=1),
-        status=RfqStatus.published,
-        created_at=now,
-    )
-    session.add(rfq)
-    session.flush()
-    rules = {
-        "format": "reverse_english",
-        "visibility": "rank_only",
-        "decrement": {"amount": 1},
-        "decrement_from": "own",
-        "ties": "earlier_wins",
-    }
-    auction_ids = []
-    for n in range(auctions):
-        lot = Lot(
-            rfq_id=rfq.id or 0,
-            position=n,
-            name=f"Lot {n}",
-            quantity=1000,
-            unit="pcs",
-            ceiling_price=10_000_000,
-            starts_at=rfq.starts_at,
-            ends_at=rfq.ends_at,
-            rules=rules,
-        )
-        session.add(lot)
-        session.flush()
-        auction_records.create(session, lot, rfq)
-        auction_ids.append(lot.id or 0)
-    suppliers = []
-    for n in range(bidders):
-        user, company = accounts.register(
-            session,
-            RegisterCreate(
-                email=f"bench-{n}@example.com",
-                password="x" * 12,
-                company_name=f"Bench supplier {n}",
-                role=CompanyKind.supplier,
-            ),
-            hashed,
-        )
-        assert company.id is not None and user.id is not None
-        session.add(
-            Certification(
-                company_id=company.id,
-                uscc=f"BENCH{n:013d}",
-                company_name=company.name,
-                categories=["fasteners"],
-                keywords=[],
-                brands=[],
-                status=CertStatus.approved,
-                level=1,
-                submitted_by=user.id,
-                submitted_at=now,
-                decided_at=now,
-            )
-        )
-        session.add(
-            DepositEntry(
-                key=f"bench:{company.id}",
-                company_id=company.id,
-                currency="CNY",
-                account=DepositAccount.held,
-                amount=deposits.RECOMMENDED,
-                at=now,
-            )
-        )
-        participation.add(session, rfq, company.id, participation.Source.invited)
-        suppliers.append(Principal(user.id, user.email, Role.supplier, company.id, 0, Via.bearer))
-    return suppliers, auction_ids
 
 
 async def _cleanup(redis: Any, keys: Keys) -> None:

@@ -29,26 +29,20 @@ import itertools
 import json
 import logging
 import multiprocessing
-import os
-import resource
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from loadtests.bench_engine import percentile, seed_world
-from rfq import accounts
-from rfq.accounts import TokenKind
-from rfq.platform import db
+from loadtests import world
+from loadtests.bench_engine import percentile
+from loadtests.processes import free_port, raise_file_limit, served
 
 DRAIN_S = 10.0
 """How long a phase waits, after its last send, for frames still on their way."""
@@ -121,67 +115,32 @@ class _World:
 
 @contextlib.contextmanager
 def _servers(data_dir: Path) -> Iterator[_World]:
-    url = f"sqlite:///{data_dir / 'bench.sqlite3'}"
-    db.upgrade(url)
-    buyer, suppliers, auction = _seed(url)
-    app_port, bare_port = free_port(), free_port()
+    """The app (``rfq serve``: one worker, SQLite, its embedded Redis) with the engine
+    benchmark's kind of world built through its API (a buyer, 50 funded suppliers, one
+    live lot), and the bare server beside it."""
     env = {
-        **os.environ,
-        "RFQ_DATA_DIR": str(data_dir),
-        "RFQ_DATABASE_URL": url,
-        "RFQ_REDIS_URL": "",
+        "RFQ_DATABASE_URL": f"sqlite:///{data_dir / 'bench.sqlite3'}",
         "RFQ_BIDS_PER_SECOND": "1000",
     }
-    log = (data_dir / "app.log").open("w")
-    app = subprocess.Popen(
-        [sys.executable, "-m", "rfq", "serve", "--port", str(app_port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    bare_port = free_port()
     bare = multiprocessing.get_context("spawn").Process(
         target=_bare_main, args=(bare_port,), daemon=True
     )
     bare.start()
     try:
-        wait_ready(f"http://127.0.0.1:{app_port}/readyz", app)
-        yield _World(
-            f"http://127.0.0.1:{app_port}",
-            f"ws://127.0.0.1:{bare_port}/",
-            buyer,
-            suppliers,
-            auction,
-        )
+        with served(data_dir, data_dir / "app.log", env=env) as (url, email, password):
+            made = world.market(url, email, password, suppliers=50, lots=1, lead_s=2)
+            time.sleep(max(0.0, (made.opens_at - datetime.now(UTC)).total_seconds() + 0.5))
+            yield _World(
+                url,
+                f"ws://127.0.0.1:{bare_port}/",
+                made.buyer["token"],
+                [s["token"] for s in made.suppliers],
+                made.auctions[0],
+            )
     finally:
-        app.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            app.wait(timeout=15)
-        if app.poll() is None:
-            app.kill()
         bare.terminate()
         bare.join(5)
-        log.close()
-
-
-def _seed(url: str) -> tuple[str, list[str], int]:
-    """The engine benchmark's world (a buyer, 50 certified suppliers with deposits, one
-    live auction), with an API token for the buyer and each supplier."""
-
-    database = db.Database(url)
-    try:
-        with database.session() as session:
-            suppliers, [auction] = seed_world(session, 50, 1)
-            users = [accounts.find_user(session, "bench-buyer@example.com")]
-            users += [accounts.get_user(session, s.user_id) for s in suppliers]
-            tokens = []
-            for user in users:
-                assert user is not None
-                secret, _ = accounts.issue_token(session, user, TokenKind.api, "bench")
-                tokens.append(secret)
-            session.commit()
-    finally:
-        database.dispose()
-    return tokens[0], tokens[1:], auction
 
 
 def _bare_main(port: int) -> None:
@@ -383,34 +342,6 @@ async def _collect(
 
 
 # --- helpers ---------------------------------------------------------------------
-
-
-def raise_file_limit() -> None:
-    """Allow this process (and its children) as many open files as the hard limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_ready(url: str, app: subprocess.Popen[bytes]) -> None:
-    """Wait (at most 60 s) until ``url`` answers 200; raise if ``app`` exits first."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if app.poll() is not None:
-            raise RuntimeError("the app exited during startup; see its log")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("the app did not become ready in 60 s")
 
 
 def _ratio(a: float, b: float) -> float:

@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +34,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadtests import world as worlds
-from loadtests.bench_fanout import free_port, raise_file_limit, wait_ready
+from loadtests.processes import raise_file_limit, served
 from loadtests.world import Plan
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -149,45 +148,10 @@ def _app(args: argparse.Namespace, out: Path) -> Iterator[tuple[str, str, str]]:
             raise SystemExit("--host needs --operator-email and --operator-password")
         yield args.host.rstrip("/"), args.operator_email, args.operator_password
         return
-    data_dir = out / "app"
-    env = {
-        **os.environ,
-        "RFQ_DATA_DIR": str(data_dir),
-        "RFQ_REDIS_URL": "",
-        "RFQ_REGISTER_PER_HOUR": "100000",
-    }
-    if args.database_url:
-        env["RFQ_DATABASE_URL"] = args.database_url
-    email, password = f"load-operator-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4().hex
-    rfq = [sys.executable, "-m", "rfq"]
-    subprocess.run([*rfq, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*rfq, "admin", "create", "--email", email, "--password", password],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    log = (out / "app.log").open("wb")
-    app = subprocess.Popen(
-        [*rfq, "serve", "--workers", str(args.workers), "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    host = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(f"{host}/readyz", app)
-        print(f"app: rfq serve --workers {args.workers} on {host} (log: {out / 'app.log'})")
-        yield host, email, password
-    finally:
-        app.terminate()
-        try:
-            app.wait(30)
-        except subprocess.TimeoutExpired:
-            app.kill()
-            app.wait()
-        log.close()
+    env = {"RFQ_DATABASE_URL": args.database_url} if args.database_url else {}
+    with served(out / "app", out / "app.log", workers=args.workers, env=env) as app:
+        print(f"app: rfq serve --workers {args.workers} on {app[0]} (log: {out / 'app.log'})")
+        yield app
 
 
 # --- locust -----------------------------------------------------------------------

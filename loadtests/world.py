@@ -1,11 +1,18 @@
-"""A load test's world, built through the public HTTP API as real users would build it.
+"""Worlds built through the public HTTP API as real users would build them: the one
+builder of the demo festival (``rfq/demo.py``), the tests' suppliers (``tests/support.py``)
+and the load test.
 
-`build` registers the buyers and suppliers, has every supplier certified (document
-upload, application, an operator's approval) and funded (a deposit the operator
-confirms), has the operator create a festival, and has each buyer publish RFQs into it
-whose lots open together a little later. Suppliers are grouped by category: every
-supplier of a group is matched to every lot of its group's RFQs, so each lot has
-``suppliers_per_lot`` bidders and each supplier bids in ``lots_per_group`` lots.
+The steps (:func:`register`, :func:`certify`, :func:`fund`, :func:`festival`,
+:func:`publish`) speak the API over the standard library's HTTP client (:class:`Api`),
+so the demo needs nothing beyond the base install.
+
+`build` makes a load test's festival: it registers the buyers and suppliers, has every
+supplier certified (document upload, application, an operator's approval) and funded
+(a deposit the operator confirms), has the operator create a festival, and has each
+buyer publish RFQs into it whose lots open together a little later. Suppliers are
+grouped by category: every supplier of a group is matched to every lot of its group's
+RFQs, so each lot has ``suppliers_per_lot`` bidders and each supplier bids in
+``lots_per_group`` lots.
 
 `cross_check` reads every lot's bids back through ``GET /api/auctions/{id}/bids`` and
 returns the acknowledged bids that the database does not hold (there must be none).
@@ -14,14 +21,16 @@ returns the acknowledged bids that the database does not hold (there must be non
 from __future__ import annotations
 
 import itertools
+import json
+import secrets
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-
-import httpx
 
 from rfq.uscc import check_character
 
@@ -73,60 +82,227 @@ class SetupFailed(RuntimeError):
     """An API call of the setup was refused."""
 
 
+class Api:
+    """A JSON client of the API as one caller (standard library only)."""
+
+    def __init__(self, base: str, token: str | None = None, timeout_s: float = 60) -> None:
+        self.base, self.token, self.timeout_s = base.rstrip("/"), token, timeout_s
+
+    def as_caller(self, token: str) -> Api:
+        """The same server, as the holder of ``token``."""
+        return Api(self.base, token, self.timeout_s)
+
+    def call(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
+        """The status and JSON answer of one request."""
+        data = json.dumps(body).encode() if body is not None else None
+        return self._send(method, path, data, "application/json")
+
+    def ok(self, method: str, path: str, body: object | None = None) -> Any:
+        """The JSON answer of a request that must succeed (else `SetupFailed`)."""
+        status, answer = self.call(method, path, body)
+        if status >= 300:
+            raise SetupFailed(f"{method} {path}: {status} {str(answer)[:300]}")
+        return answer
+
+    def upload(self, name: str, content: bytes, kind: str = "application/pdf") -> str:
+        """Upload a file; its id."""
+        boundary = secrets.token_hex(8)
+        data = (
+            (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                f"Content-Type: {kind}\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        status, answer = self._send(
+            "POST", "/api/files", data, f"multipart/form-data; boundary={boundary}"
+        )
+        if status != 201:
+            raise SetupFailed(f"POST /api/files: {status} {str(answer)[:300]}")
+        return str(answer["file_id"])
+
+    def _send(self, method: str, path: str, data: bytes | None, kind: str) -> tuple[int, Any]:
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", kind)
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            # the URL is the caller's own server (the demo's, a test's, the load test's)
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # nosec B310
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+# --- the steps ------------------------------------------------------------------------
+
+
+def login(api: Api, email: str, password: str) -> Api:
+    """``api``'s server as the user with these credentials."""
+    answer = api.ok("POST", "/api/auth/login", {"email": email, "password": password})
+    return api.as_caller(str(answer["token"]))
+
+
+def register(api: Api, role: str, email: str, company_name: str, password: str) -> dict[str, Any]:
+    """A new company and its first user; the registration's answer (token, company...)."""
+    body = {"email": email, "password": password, "company_name": company_name, "role": role}
+    answer: dict[str, Any] = api.ok("POST", "/api/auth/register", body)
+    return {**answer, "email": email}
+
+
+def uscc(n: int) -> str:
+    """A valid unified social credit code, different for each ``n`` below 10**9."""
+    body = f"91440300{n % 10**9:09d}"
+    return body + check_character(body)
+
+
+def apply(
+    supplier: Api,
+    *,
+    company_name: str,
+    code: str,
+    categories: list[str],
+    keywords: list[str] | None = None,
+) -> dict[str, Any]:
+    """The supplier applies for certification with an uploaded business licence."""
+    file_id = supplier.upload("business-licence.pdf", PDF)
+    body = {
+        "uscc": code,
+        "company_name": company_name,
+        "categories": categories,
+        "keywords": keywords or [],
+        "documents": [{"kind": "business_licence", "file_id": file_id}],
+    }
+    answer: dict[str, Any] = supplier.ok("POST", "/api/certification", body)
+    return answer
+
+
+def certify(operator: Api, supplier: Api, level: int = 2, **application: Any) -> dict[str, Any]:
+    """:func:`apply`, then the operator approves at ``level``; the certification."""
+    applied = apply(supplier, **application)
+    approved: dict[str, Any] = operator.ok(
+        "POST", f"/api/admin/certifications/{applied['id']}/approve", {"level": level}
+    )
+    return approved
+
+
+def fund(operator: Api, supplier: Api, amount: int) -> dict[str, Any]:
+    """The supplier posts a deposit of ``amount`` and the operator confirms it."""
+    deposit = supplier.ok("POST", "/api/deposits", {"amount": amount})
+    confirmed: dict[str, Any] = operator.ok("POST", f"/api/admin/deposits/{deposit['id']}/confirm")
+    return confirmed
+
+
+def festival(operator: Api, **body: Any) -> dict[str, Any]:
+    """The operator creates a festival (``name``, ``starts_at``, ``ends_at``...)."""
+    made: dict[str, Any] = operator.ok("POST", "/api/festivals", body)
+    return made
+
+
+def publish(buyer: Api, body: dict[str, Any]) -> dict[str, Any]:
+    """The buyer drafts an RFQ and publishes it; the published RFQ with its lots."""
+    rfq = buyer.ok("POST", "/api/rfqs", body)
+    published: dict[str, Any] = buyer.ok("POST", f"/api/rfqs/{rfq['id']}/publish")
+    return published
+
+
+# --- a load test's festival -----------------------------------------------------------
+
+
 def build(host: str, operator_email: str, operator_password: str, plan: Plan) -> World:
     """Create the whole world through the API; the lots open ``plan.lead_s`` from now."""
-    with httpx.Client(base_url=host, timeout=60) as http:
-        operator = _login(http, operator_email, operator_password)
-        codes = [c["code"] for c in _ok(http.get("/api/categories"))][: plan.groups]
-        if len(codes) < plan.groups:
-            raise SetupFailed(f"only {len(codes)} categories exist; asked for {plan.groups}")
-        buyers = _parallel(lambda g: _company(http, "buyer", g), range(plan.groups))
-        supplier_slots = list(itertools.product(range(plan.groups), range(plan.suppliers_per_lot)))
-        suppliers = _parallel(
-            lambda slot: _supplier(http, operator, codes[slot[0]], slot[0]), supplier_slots
-        )
-        now = datetime.now(UTC).replace(microsecond=0)
-        opens = now + timedelta(seconds=plan.lead_s)
-        closes = opens + timedelta(seconds=plan.lot_s)
-        latest = closes + timedelta(seconds=plan.extend_s * plan.max_extensions)
-        festival = _ok(
-            http.post(
-                "/api/festivals",
-                json={
-                    "name": f"Load test festival {uuid.uuid4().hex[:6]}",
-                    "starts_at": (opens - timedelta(minutes=1)).isoformat(),
-                    "ends_at": (latest + timedelta(hours=1)).isoformat(),
-                    "categories": codes,
-                    "organisers": [b["company_id"] for b in buyers],
-                },
-                headers=_bearer(operator),
-            )
-        )
-        rfqs = [
-            (g, n) for g in range(plan.groups) for n in range(plan.lots_per_group // LOTS_PER_RFQ)
-        ]
-        published = _parallel(
-            lambda gn: _publish(http, buyers[gn[0]], codes[gn[0]], festival["id"], gn, opens, plan),
-            rfqs,
-        )
-        world = World(
-            host=host,
-            festival_id=festival["id"],
-            opens_at_ms=int(opens.timestamp() * 1000),
-            closes_at_ms=int(closes.timestamp() * 1000),
-            latest_close_ms=int(latest.timestamp() * 1000),
-            window_s=plan.window_s,
-            operator=operator,
-        )
-        for (g, _), lots in zip(rfqs, published, strict=True):
-            for lot in lots:
-                world.auctions.append({**lot, "group": g, "buyer": g})
-                buyers[g]["auctions"].append(lot["id"])
-        for supplier in suppliers:
-            group_lots = [a["id"] for a in world.auctions if a["group"] == supplier["group"]]
-            supplier["auctions"] = group_lots
-        world.buyers, world.suppliers = buyers, suppliers
-        return world
+    operator = login(Api(host), operator_email, operator_password)
+    codes = [c["code"] for c in operator.ok("GET", "/api/categories")][: plan.groups]
+    if len(codes) < plan.groups:
+        raise SetupFailed(f"only {len(codes)} categories exist; asked for {plan.groups}")
+    buyers = _parallel(lambda g: _company(operator, "buyer", g), range(plan.groups))
+    supplier_slots = list(itertools.product(range(plan.groups), range(plan.suppliers_per_lot)))
+    suppliers = _parallel(lambda slot: _supplier(operator, codes[slot[0]], slot[0]), supplier_slots)
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens = now + timedelta(seconds=plan.lead_s)
+    closes = opens + timedelta(seconds=plan.lot_s)
+    latest = closes + timedelta(seconds=plan.extend_s * plan.max_extensions)
+    made = festival(
+        operator,
+        name=f"Load test festival {uuid.uuid4().hex[:6]}",
+        starts_at=(opens - timedelta(minutes=1)).isoformat(),
+        ends_at=(latest + timedelta(hours=1)).isoformat(),
+        categories=codes,
+        organisers=[b["company_id"] for b in buyers],
+    )
+    rfqs = [(g, n) for g in range(plan.groups) for n in range(plan.lots_per_group // LOTS_PER_RFQ)]
+    published = _parallel(
+        lambda gn: _rfq(operator, buyers[gn[0]], codes[gn[0]], made["id"], gn, opens, plan),
+        rfqs,
+    )
+    world = World(
+        host=host,
+        festival_id=made["id"],
+        opens_at_ms=int(opens.timestamp() * 1000),
+        closes_at_ms=int(closes.timestamp() * 1000),
+        latest_close_ms=int(latest.timestamp() * 1000),
+        window_s=plan.window_s,
+        operator=operator.token or "",
+    )
+    for (g, _), lots in zip(rfqs, published, strict=True):
+        for lot in lots:
+            world.auctions.append({**lot, "group": g, "buyer": g})
+            buyers[g]["auctions"].append(lot["id"])
+    for supplier in suppliers:
+        group_lots = [a["id"] for a in world.auctions if a["group"] == supplier["group"]]
+        supplier["auctions"] = group_lots
+    world.buyers, world.suppliers = buyers, suppliers
+    return world
+
+
+@dataclass
+class Market:
+    """A benchmark's world: a buyer, funded certified suppliers, and one RFQ's lots."""
+
+    buyer: dict[str, Any]
+    suppliers: list[dict[str, Any]]
+    auctions: list[int]
+    opens_at: datetime
+
+
+def market(
+    host: str, operator_email: str, operator_password: str, *, suppliers: int, lots: int,
+    lead_s: float,
+) -> Market:  # fmt: skip
+    """A buyer, ``suppliers`` certified and funded suppliers, and one public RFQ of ``lots``
+    reverse English lots (rank only, decrement 1, ceiling 100,000.00) that every supplier
+    is matched to, opening ``lead_s`` seconds after it is published and running an hour."""
+    operator = login(Api(host), operator_email, operator_password)
+    buyer = _company(operator, "buyer", 0)
+    made = _parallel(lambda n: _supplier(operator, "fasteners", n), range(suppliers))
+    opens = datetime.now(UTC) + timedelta(seconds=lead_s)
+    lot = {
+        "quantity": 1_000,
+        "unit": "pcs",
+        "ceiling_price": 10_000_000,
+        "rules": {
+            "format": "reverse_english",
+            "visibility": "rank_only",
+            "decrement": {"amount": 1},
+            "decrement_from": "own",
+            "ties": "earlier_wins",
+        },
+    }
+    published = publish(
+        operator.as_caller(buyer["token"]),
+        {
+            "title": "Benchmark RFQ",
+            "category": "fasteners.bolts",
+            "currency": "CNY",
+            "starts_at": opens.isoformat(),
+            "ends_at": (opens + timedelta(hours=1)).isoformat(),
+            "lots": [{**lot, "name": f"Lot {n + 1}"} for n in range(lots)],
+        },
+    )
+    auctions = [int(x["auction_id"]) for x in published["lots"]]
+    return Market(buyer, made, auctions, opens)
 
 
 def cross_check(host: str, token: str, acked: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -136,64 +312,44 @@ def cross_check(host: str, token: str, acked: Iterable[dict[str, Any]]) -> list[
     for ack in acked:
         by_auction.setdefault(int(ack["auction"]), []).append(ack)
     missing: list[dict[str, Any]] = []
-    with httpx.Client(base_url=host, timeout=120, headers=_bearer(token)) as http:
-        for auction_id, acks in sorted(by_auction.items()):
-            rows = _ok(http.get(f"/api/auctions/{auction_id}/bids"))
-            stored = {b["bid_id"]: b["price"] for b in rows}
-            missing += [a for a in acks if stored.get(a["bid_id"]) != a["price"]]
+    api = Api(host, token, timeout_s=120)
+    for auction_id, acks in sorted(by_auction.items()):
+        rows = api.ok("GET", f"/api/auctions/{auction_id}/bids")
+        stored = {b["bid_id"]: b["price"] for b in rows}
+        missing += [a for a in acks if stored.get(a["bid_id"]) != a["price"]]
     return missing
 
 
-# --- the steps ------------------------------------------------------------------------
+def _company(api: Api, role: str, n: int) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:8]
+    email = f"load-{role}-{n}-{tag}@example.com"
+    data = register(api, role, email, f"Load {role} {n} {tag}", PASSWORD)
+    return {
+        "token": data["token"],
+        "company_id": data["company"]["id"],
+        "user_id": data["user"]["id"],
+        "email": email,
+        "auctions": [],
+    }
 
 
-def _company(http: httpx.Client, role: str, n: int) -> dict[str, Any]:
-    email = f"load-{role}-{n}-{uuid.uuid4().hex[:8]}@example.com"
-    data = _ok(
-        http.post(
-            "/api/auth/register",
-            json={
-                "email": email,
-                "password": PASSWORD,
-                "company_name": f"Load {role} {n} {uuid.uuid4().hex[:6]}",
-                "role": role,
-            },
-        )
+def _supplier(operator: Api, category: str, group: int) -> dict[str, Any]:
+    supplier = _company(operator, "supplier", group)
+    caller = operator.as_caller(supplier["token"])
+    company_id = supplier["company_id"]
+    certify(
+        operator,
+        caller,
+        company_name=f"Load supplier {company_id}",
+        code=uscc(company_id * 7919),
+        categories=[category],
     )
-    return {"token": data["token"], "company_id": data["company"]["id"], "auctions": []}
-
-
-def _supplier(http: httpx.Client, operator: str, category: str, group: int) -> dict[str, Any]:
-    supplier = _company(http, "supplier", group)
-    auth = _bearer(supplier["token"])
-    upload = _ok(http.post("/api/files", files={"file": ("licence.pdf", PDF)}, headers=auth))
-    body = f"91440300{supplier['company_id'] * 7919 % 10**9:09d}"
-    applied = _ok(
-        http.post(
-            "/api/certification",
-            json={
-                "uscc": body + check_character(body),
-                "company_name": f"Load supplier {supplier['company_id']}",
-                "categories": [category],
-                "documents": [{"kind": "business_licence", "file_id": upload["file_id"]}],
-            },
-            headers=auth,
-        )
-    )
-    _ok(
-        http.post(
-            f"/api/admin/certifications/{applied['id']}/approve",
-            json={"level": 2},
-            headers=_bearer(operator),
-        )
-    )
-    deposit = _ok(http.post("/api/deposits", json={"amount": 100_000_000}, headers=auth))
-    _ok(http.post(f"/api/admin/deposits/{deposit['id']}/confirm", headers=_bearer(operator)))
+    fund(operator, caller, 100_000_000)
     return {**supplier, "group": group}
 
 
-def _publish(
-    http: httpx.Client,
+def _rfq(
+    api: Api,
     buyer: dict[str, Any],
     category: str,
     festival_id: int,
@@ -227,23 +383,18 @@ def _publish(
                 },
             }
         )
-    auth = _bearer(buyer["token"])
-    rfq = _ok(
-        http.post(
-            "/api/rfqs",
-            json={
-                "title": f"Load RFQ {group}.{n}",
-                "category": category,
-                "currency": "CNY",
-                "festival_id": festival_id,
-                "starts_at": opens.isoformat(),
-                "ends_at": (opens + timedelta(seconds=plan.lot_s)).isoformat(),
-                "lots": lots,
-            },
-            headers=auth,
-        )
+    published = publish(
+        api.as_caller(buyer["token"]),
+        {
+            "title": f"Load RFQ {group}.{n}",
+            "category": category,
+            "currency": "CNY",
+            "festival_id": festival_id,
+            "starts_at": opens.isoformat(),
+            "ends_at": (opens + timedelta(seconds=plan.lot_s)).isoformat(),
+            "lots": lots,
+        },
     )
-    published = _ok(http.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth))
     return [
         {
             "id": lot["auction_id"],
@@ -253,27 +404,6 @@ def _publish(
         }
         for lot, spec in zip(published["lots"], lots, strict=True)
     ]
-
-
-# --- helpers --------------------------------------------------------------------------
-
-
-def _login(http: httpx.Client, email: str, password: str) -> str:
-    body = {"email": email, "password": password}
-    return str(_ok(http.post("/api/auth/login", json=body))["token"])
-
-
-def _ok(response: httpx.Response) -> Any:
-    if response.status_code >= 300:
-        raise SetupFailed(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:300]}"
-        )
-    return response.json()
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _parallel(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:

@@ -12,7 +12,6 @@ what is there and adds only what is missing.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import secrets
@@ -22,11 +21,12 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from loadtests import world
+from loadtests.world import Api
 from rfq import accounts
 from rfq.accounts import CompanyKind, RegisterCreate
 from rfq.platform import db
 from rfq.platform.settings import Settings
-from rfq.uscc import check_character
 
 log = logging.getLogger("rfq.demo")
 
@@ -76,7 +76,6 @@ def seed(settings: Settings) -> list[tuple[str, str]]:
 # --- the live part: a festival, RFQs and simulated bidders, through the HTTP API ------
 
 FESTIVAL = "Spring brand procurement festival"
-_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 _LOTS = (  # name, category, quantity, unit, ceiling, minutes
     ("M8x40 hex bolts, grade 8.8", "fasteners.bolts", 10_000, "pcs", 120, 20),
     ("M8 hex nuts, zinc plated", "fasteners.nuts", 20_000, "pcs", 35, 25),
@@ -88,51 +87,9 @@ _CLOCK = {"start_price": 2_400, "step": 50, "interval_s": 45, "end_price": 1_900
 """The last lot's clock: 2,400 falling by 50 every 45 s to 1,900 (11 levels, 8.25 min)."""
 
 
-class _Api:
-    """A tiny JSON client (standard library only) for the demo's simulated users."""
-
-    def __init__(self, base: str, token: str | None = None) -> None:
-        self.base, self.token = base, token
-
-    def call(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            # the URL is the demo's own http://host:port, never user input
-            with urllib.request.urlopen(request, timeout=10) as response:  # nosec B310
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
-
-    def upload(self, name: str, content: bytes) -> str:
-        boundary = secrets.token_hex(8)
-        body = (
-            (
-                f"--{boundary}\r\n"
-                f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
-                "Content-Type: application/pdf\r\n\r\n"
-            ).encode()
-            + content
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        request = urllib.request.Request(self.base + "/api/files", data=body, method="POST")
-        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-        request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=10) as response:  # nosec B310
-            return str(json.loads(response.read())["file_id"])
-
-
-def login(base: str, email: str) -> _Api:
+def login(base: str, email: str) -> Api:
     """An API client logged in as a demo account."""
-    status, body = _Api(base).call(
-        "POST", "/api/auth/login", {"email": email, "password": PASSWORD}
-    )
-    if status != 200:
-        raise RuntimeError(f"demo login of {email} failed: {body}")
-    return _Api(base, body["token"])
+    return world.login(Api(base, timeout_s=10), email, PASSWORD)
 
 
 def stage(base: str) -> tuple[int, list[int]]:
@@ -142,24 +99,19 @@ def stage(base: str) -> tuple[int, list[int]]:
     suppliers = [login(base, email) for email, _ in SUPPLIERS]
     for n, (supplier, (_, company)) in enumerate(zip(suppliers, SUPPLIERS, strict=True)):
         status, _ = supplier.call("GET", "/api/certification")
-        if status == 404:
-            file_id = supplier.upload("business-licence.pdf", _PDF)
-            _, cert = supplier.call(
-                "POST",
-                "/api/certification",
-                {
-                    "uscc": _uscc(n),
-                    "company_name": company,
-                    "categories": ["fasteners", "bearings"],
-                    "keywords": ["bolt", "bearing"],
-                    "documents": [{"kind": "business_licence", "file_id": file_id}],
-                },
-            )
-            if n >= CERTIFIED:
-                continue
-            operator.call("POST", f"/api/admin/certifications/{cert['id']}/approve", {"level": 2})
-            _, deposit = supplier.call("POST", "/api/deposits", {"amount": 2_000_000})
-            operator.call("POST", f"/api/admin/deposits/{deposit['id']}/confirm")
+        if status != 404:
+            continue
+        application: dict[str, Any] = {
+            "company_name": company,
+            "code": world.uscc(7_000_000 + n),
+            "categories": ["fasteners", "bearings"],
+            "keywords": ["bolt", "bearing"],
+        }
+        if n >= CERTIFIED:
+            world.apply(supplier, **application)
+            continue
+        world.certify(operator, supplier, **application)
+        world.fund(operator, supplier, 2_000_000)
     buyer = login(base, BUYERS[0][0])
     _, festivals = buyer.call("GET", "/api/festivals")
     now = datetime.now(UTC)
@@ -167,16 +119,13 @@ def stage(base: str) -> tuple[int, list[int]]:
         (f for f in festivals if f["name"] == FESTIVAL and f["ends_at"] > now.isoformat()), None
     )
     if festival is None:
-        _, festival = operator.call(
-            "POST",
-            "/api/festivals",
-            {
-                "name": FESTIVAL,
-                "theme": "Fasteners and bearings for the spring production run",
-                "starts_at": now.isoformat(),
-                "ends_at": (now + timedelta(days=2)).isoformat(),
-                "categories": ["fasteners", "bearings"],
-            },
+        festival = world.festival(
+            operator,
+            name=FESTIVAL,
+            theme="Fasteners and bearings for the spring production run",
+            starts_at=now.isoformat(),
+            ends_at=(now + timedelta(days=2)).isoformat(),
+            categories=["fasteners", "bearings"],
         )
     _, report = buyer.call("GET", f"/api/festivals/{festival['id']}")
     live = [lot["auction_id"] for lot in report["lots"] if lot["state"] in ("scheduled", "live")]
@@ -195,9 +144,8 @@ def stage(base: str) -> tuple[int, list[int]]:
         }
         if "clock" in name:
             rules = {"format": "japanese", "visibility": "rank_only", "clock": _CLOCK}
-        status, rfq = buyer.call(
-            "POST",
-            "/api/rfqs",
+        published = world.publish(
+            buyer,
             {
                 "title": name,
                 "category": category,
@@ -218,9 +166,6 @@ def stage(base: str) -> tuple[int, list[int]]:
                 ],
             },
         )
-        if status != 201:
-            raise RuntimeError(f"demo RFQ failed: {rfq}")
-        _, published = buyer.call("POST", f"/api/rfqs/{rfq['id']}/publish")
         ids.append(published["lots"][0]["auction_id"])
     return festival["id"], ids
 
@@ -252,7 +197,7 @@ def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:
 
 
 def _undercut(
-    bidders: list[_Api], auction: int, floors: dict[tuple[int, int], int], rng: random.Random
+    bidders: list[Api], auction: int, floors: dict[tuple[int, int], int], rng: random.Random
 ) -> None:
     """One simulated supplier, unless it leads, undercuts its own last bid a little."""
     n = rng.randrange(len(bidders))
@@ -271,7 +216,7 @@ def _undercut(
 
 
 def _accept_levels(
-    bidders: list[_Api], auction: int, floors: dict[tuple[int, int], int], rng: random.Random
+    bidders: list[Api], auction: int, floors: dict[tuple[int, int], int], rng: random.Random
 ) -> None:
     """Every simulated supplier still in a clock accepts its level unless the price fell
     below its floor (a share of the clock's start price)."""
@@ -303,8 +248,3 @@ def start_simulation(base: str) -> threading.Event:
 
     threading.Thread(target=run, name="demo-bidders", daemon=True).start()
     return stop
-
-
-def _uscc(n: int) -> str:
-    body = f"91330100{7_000_000 + n:09d}"
-    return body + check_character(body)

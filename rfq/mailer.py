@@ -11,49 +11,18 @@ cannot be reached nothing is counted and the rows wait for the lease to run out.
 
 from __future__ import annotations
 
-import smtplib
-from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from rfq.notifications import EmailOutbox
 from rfq.platform import clock
+from rfq.platform.smtp import Mail, Smtp
 
 MAX_ATTEMPTS = 5
 BATCH = 50
 LEASE = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Smtp:
-    """Where and as whom to send: ``smtp://[user:password@]host[:port]`` (STARTTLS
-    when the server offers it) or ``smtps://...`` (TLS from the start)."""
-
-    host: str
-    port: int
-    tls: bool
-    user: str
-    password: str
-    sender: str
-
-    @classmethod
-    def from_url(cls, url: str, sender: str) -> Smtp:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("an SMTP URL looks like smtp://[user:password@]host[:port]")
-        tls = parts.scheme == "smtps"
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (465 if tls else 25),
-            tls=tls,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            sender=sender,
-        )
 
 
 def claim(session: Session) -> list[EmailOutbox]:
@@ -98,27 +67,5 @@ def record(session: Session, sent: list[int], failed: list[int]) -> None:
 def send(smtp: Smtp, rows: list[EmailOutbox]) -> tuple[list[int], list[int]]:
     """Send the rows over one SMTP connection; the ids sent and the ids refused. A
     connection that fails raises (nothing is counted against the rows)."""
-    sent: list[int] = []
-    failed: list[int] = []
-    if not rows:
-        return sent, failed
-    connect = smtplib.SMTP_SSL if smtp.tls else smtplib.SMTP
-    with connect(smtp.host, smtp.port, timeout=10) as server:
-        if not smtp.tls and server.has_extn("starttls"):
-            server.starttls()
-        if smtp.user:
-            server.login(smtp.user, smtp.password)
-        for row in rows:
-            assert row.id is not None
-            try:
-                message = EmailMessage()
-                message["From"] = smtp.sender
-                message["To"] = row.to_email
-                message["Subject"] = " ".join(row.subject.split())
-                message.set_content(row.body)
-                server.send_message(message)
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, ValueError):
-                failed.append(row.id)
-                continue
-            sent.append(row.id)
-    return sent, failed
+    mails = [Mail(row.id or 0, row.to_email, row.subject, row.body) for row in rows]
+    return smtp.send(mails)

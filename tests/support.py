@@ -19,7 +19,8 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from loadtests.bench_fanout import free_port as free_port  # re-exported for the tests
+from loadtests import world
+from loadtests.processes import free_port as free_port  # re-exported for the tests
 from realtime import codec
 from rfq.platform.settings import Settings
 from web.app import create_app
@@ -172,23 +173,13 @@ def upload(client: httpx.Client, token: str, content: bytes = PDF, name: str = "
 
 def uscc_for(n: int) -> str:
     """A valid unified social credit code, different for each ``n``."""
-    from rfq.uscc import check_character
-
-    body = f"91440300{n:09d}"
-    return body + check_character(body)
+    return world.uscc(n)
 
 
 def pending_supplier(client: httpx.Client, categories: list[str]) -> dict[str, Any]:
     """A supplier whose certification application waits for the operator."""
     data = register(client, "supplier")
-    body = {
-        "uscc": uscc_for(data["company"]["id"] * 7919 % 10**9),
-        "company_name": data["company"]["name"],
-        "categories": categories,
-        "documents": [{"kind": "business_licence", "file_id": upload(client, data["token"])}],
-    }
-    applied = client.post("/api/certification", json=body, headers=bearer(data["token"]))
-    assert applied.status_code == 201, applied.text
+    world.apply(_api(client, data["token"]), **_application(data, categories))
     return data
 
 
@@ -202,30 +193,24 @@ def certified_supplier(
 ) -> dict[str, Any]:
     """A supplier with an approved certification and, unless None, a held deposit."""
     data = register(client, "supplier")
-    token = data["token"]
-    file_id = upload(client, token)
-    body = {
-        "uscc": uscc_for(data["company"]["id"] * 7919 % 10**9),
-        "company_name": data["company"]["name"],
-        "categories": categories,
-        "keywords": keywords or [],
-        "documents": [{"kind": "business_licence", "file_id": file_id}],
-    }
-    applied = client.post("/api/certification", json=body, headers=bearer(token))
-    assert applied.status_code == 201, applied.text
-    cert_id = applied.json()["id"]
-    approved = client.post(
-        f"/api/admin/certifications/{cert_id}/approve", json={"level": 2}, headers=bearer(operator)
-    )
-    assert approved.status_code == 200, approved.text
+    supplier, operating = _api(client, data["token"]), _api(client, operator)
+    world.certify(operating, supplier, **_application(data, categories), keywords=keywords)
     if deposit is not None:
-        posted = client.post("/api/deposits", json={"amount": deposit}, headers=bearer(token))
-        assert posted.status_code == 201, posted.text
-        done = client.post(
-            f"/api/admin/deposits/{posted.json()['id']}/confirm", headers=bearer(operator)
-        )
-        assert done.status_code == 200, done.text
+        world.fund(operating, supplier, deposit)
     return data
+
+
+def _api(client: httpx.Client, token: str) -> world.Api:
+    """The shared world builder's client of the test's server, as ``token``."""
+    return world.Api(str(client.base_url), token, timeout_s=30)
+
+
+def _application(data: dict[str, Any], categories: list[str]) -> dict[str, Any]:
+    return {
+        "company_name": data["company"]["name"],
+        "code": uscc_for(data["company"]["id"] * 7919 % 10**9),
+        "categories": categories,
+    }
 
 
 def rfq_body(
@@ -304,11 +289,8 @@ def _open_soon(client: httpx.Client, buyer: dict[str, Any], body: Any, seconds: 
     body["starts_at"] = start.isoformat()
     body["ends_at"] = (start + timedelta(seconds=seconds)).isoformat()
     auth = bearer(buyer["token"])
-    rfq = client.post("/api/rfqs", json=body, headers=auth)
-    assert rfq.status_code == 201, rfq.text
-    published = client.post(f"/api/rfqs/{rfq.json()['id']}/publish", headers=auth)
-    assert published.status_code == 200, published.text
-    auction_id = int(published.json()["lots"][0]["auction_id"])
+    published = world.publish(_api(client, buyer["token"]), body)
+    auction_id = int(published["lots"][0]["auction_id"])
     wait_for(
         lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
         10,

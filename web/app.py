@@ -38,6 +38,7 @@ from rfq.platform.keys import Keys
 from rfq.platform.ratelimit import RateLimiter
 from rfq.platform.redis_client import connect, log_persistence
 from rfq.platform.settings import Settings
+from rfq.platform.smtp import Smtp
 from web import (
     accounts,
     auctions,
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.notifier.run)
                 tasks.start_soon(_timers, state.db, TIMERS_EVERY_S)
                 if settings.smtp_url:
-                    smtp = mailer.Smtp.from_url(settings.smtp_url, settings.smtp_from)
+                    smtp = Smtp.from_url(settings.smtp_url, settings.smtp_from)
                     tasks.start_soon(_mail_loop, state.db, smtp, MAIL_EVERY_S)
                 yield
                 tasks.cancel_scope.cancel()
@@ -158,7 +159,7 @@ async def _timers(database: db.Database, every_s: float) -> None:
 MAIL_EVERY_S = 2.0
 
 
-async def _mail_loop(database: db.Database, smtp: mailer.Smtp, every_s: float) -> None:
+async def _mail_loop(database: db.Database, smtp: Smtp, every_s: float) -> None:
     """Send the email outbox (at least once: a crash between sending and marking
     resends the row)."""
     while True:

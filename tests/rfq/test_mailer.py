@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from rfq import mailer
 from rfq.notifications import EmailOutbox
 from rfq.platform import db
+from rfq.platform.smtp import Smtp
 from tests.conftest import make_settings
 from tests.support import free_port, register, run_server, wait_for
 
@@ -65,7 +66,7 @@ def test_claims_are_exclusive_and_sent_once(tmp_path: Path, smtp_server: Any) ->
         first = database.run_sync(mailer.claim)
         second = database.run_sync(mailer.claim)
         assert len(first) == 5 and second == []
-        smtp = mailer.Smtp.from_url(f"smtp://127.0.0.1:{port}", "RFQ Arena <noreply@x.test>")
+        smtp = Smtp.from_url(f"smtp://127.0.0.1:{port}", "RFQ Arena <noreply@x.test>")
         sent, failed = mailer.send(smtp, first)
         assert failed == []
         database.run_sync(mailer.record, sent, failed)

@@ -1,0 +1,94 @@
+"""Running the app as a process for a benchmark or a load test: ``rfq serve`` with an
+operator account (:func:`served`), a free port, the open file limit, and waiting until
+the app answers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+
+
+def raise_file_limit() -> None:
+    """Allow this process (and its children) as many open files as the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, app: subprocess.Popen[bytes]) -> None:
+    """Wait (at most 60 s) until ``url`` answers 200; raise if ``app`` exits first."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            raise RuntimeError("the app exited during startup; see its log")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the app did not become ready in 60 s")
+
+
+@contextlib.contextmanager
+def served(
+    data_dir: Path,
+    log_path: Path,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[str, str, str]]:
+    """``rfq serve`` on a free port of 127.0.0.1, on its own data dir (and embedded Redis
+    unless ``env`` names one), with a new operator account; yields the URL and the
+    operator's email and password, and stops the app afterwards."""
+    full = {
+        **os.environ,
+        "RFQ_DATA_DIR": str(data_dir),
+        "RFQ_REDIS_URL": "",
+        "RFQ_REGISTER_PER_HOUR": "100000",
+        **(env or {}),
+    }
+    email, password = f"operator-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4().hex
+    rfq = [sys.executable, "-m", "rfq"]
+    subprocess.run([*rfq, "db", "upgrade"], env=full, check=True, capture_output=True)
+    subprocess.run(
+        [*rfq, "admin", "create", "--email", email, "--password", password],
+        env=full,
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    with log_path.open("wb") as log:
+        app = subprocess.Popen(
+            [*rfq, "serve", "--workers", str(workers), "--port", str(port)],
+            env=full,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        host = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(f"{host}/readyz", app)
+            yield host, email, password
+        finally:
+            app.terminate()
+            try:
+                app.wait(30)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
