@@ -124,6 +124,8 @@ class AuctionStatus(StrEnum):
     cancelled = "cancelled"
 
 
+OPEN = frozenset({AuctionStatus.scheduled, AuctionStatus.live})
+"""Statuses that take bids now or will."""
 ENDED = frozenset(
     {AuctionStatus.closed, AuctionStatus.awarded, AuctionStatus.no_award, AuctionStatus.cancelled}
 )

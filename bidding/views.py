@@ -24,12 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bidding.auction import ENDED, OPEN, AuctionStatus
 from bidding.decide import Situation, Transform, price_bound
 from bidding.price_clock import last_level, level_price
 from bidding.rules import DecrementFrom, Format, LotRules, Visibility
 from rfq.platform import clock
 
-AFTER_CLOSE = frozenset({"closed", "awarded", "no_award"})
+AFTER_CLOSE = ENDED - {AuctionStatus.cancelled}
 """Statuses in which a sealed lot's bids show (a cancelled one's never do)."""
 _NO_TRANSFORM = Transform()
 _PRICED = frozenset({Format.reverse_english, Format.sealed})
@@ -135,7 +136,7 @@ def view(
         live, standings, mine, transform
     )
     if "clock" in out:
-        out["clock"].update(_my_clock(out["clock"], fmt, mine, status == "live"))
+        out["clock"].update(_my_clock(out["clock"], fmt, mine, status == AuctionStatus.live))
         if out["clock"]["may_accept"]:
             out["min_acceptable"], out["min_acceptable_reason"] = out["clock"]["price"], "clock"
     if sealed_now:
@@ -168,7 +169,7 @@ def next_price(
     this price may still be refused ``tie_not_allowed``.
     """
     rules = live.rules
-    if live.status not in ("live", "scheduled") or rules.format not in _PRICED:
+    if live.status not in OPEN or rules.format not in _PRICED:
         return None, "not_open"
     ceiling = live.ceiling_price
     own = Situation(ceiling, transform, mine["price"] if mine else None)

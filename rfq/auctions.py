@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel
 
+from bidding.auction import AuctionStatus
 from rfq.platform.db import UtcDateTime
 
 
@@ -127,7 +128,7 @@ def create(session: Session, lot: Any, rfq: Any) -> AuctionRecord:
     record = AuctionRecord(
         id=lot.id,
         rfq_id=rfq.id,
-        status="scheduled",
+        status=AuctionStatus.scheduled,
         format=lot.rules["format"],
         rules=lot.rules,
         currency=rfq.currency,

@@ -38,6 +38,7 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
+from bidding.auction import DECIDED, OPEN, AuctionStatus
 from rfq import audit_chain, history, notifications
 from rfq.access import require_login
 from rfq.accounts import Principal
@@ -193,7 +194,7 @@ def on_auction_status(
 ) -> None:
     """The journal's hook: an ``awarded`` / ``no_award`` entry becomes the award record
     and its contracts, in the journal's transaction."""
-    if status not in ("awarded", "no_award"):
+    if status not in (AuctionStatus.awarded, AuctionStatus.no_award):
         return
     decision = entry.get("decision")
     if not isinstance(decision, dict):
@@ -286,9 +287,9 @@ def _round(session: Session, auction: AuctionRecord, body: AwardCreate) -> int:
         select(Award).where(Award.auction_id == auction.id).order_by(col(Award.round).desc())
     ).first()
     if last is None:
-        if auction.status in ("scheduled", "live") and auction.ends_at > clock.now():
+        if auction.status in OPEN and auction.ends_at > clock.now():
             raise Conflict("The auction has not closed yet.", code="auction_not_closed")
-        if auction.status in ("cancelled", "no_award", "awarded"):
+        if auction.status in DECIDED:
             raise Conflict(f"The auction is {auction.status}.", code="already_decided")
         return 1
     if last.kind == "no_award" or _open_quantity(session, auction) == 0:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import Column, UniqueConstraint, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from bidding.auction import AuctionStatus
 from rfq import certification, deposits, history, notifications
 from rfq.access import require_role
 from rfq.accounts import Company, CompanyKind, Principal, Role
@@ -198,7 +199,7 @@ def remind_opening(session: Session, now: datetime | None = None) -> list[int]:
     now = now or clock.now()
     due = session.execute(
         select(AuctionRecord.id, AuctionRecord.rfq_id, AuctionRecord.starts_at).where(
-            AuctionRecord.status == "scheduled",
+            AuctionRecord.status == AuctionStatus.scheduled,
             col(AuctionRecord.reminded_at).is_(None),
             col(AuctionRecord.starts_at) <= now + OPENS_SOON,
             col(AuctionRecord.starts_at) > now,

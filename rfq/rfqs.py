@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import AwareDatetime, field_validator
 from sqlmodel import Field, Session, SQLModel, select
 
-from bidding.auction import DECIDED, ENDED
+from bidding.auction import DECIDED, ENDED, OPEN, AuctionStatus
 from bidding.errors import InvalidRules
 from bidding.price_clock import last_level
 from bidding.rules import Clock, parse_rules, rules_to_dict
@@ -277,8 +277,8 @@ def cancel(session: Session, principal: Principal | None, rfq_id: int, reason: s
     rfq.status = lifecycle.move(session, rfq_id, rfq.status, "cancel", caller.user_id, reason)
     session.add(rfq)
     for auction in session.exec(select(AuctionRecord).where(AuctionRecord.rfq_id == rfq_id)):
-        if auction.status in ("scheduled", "live"):
-            auction.status = "cancelled"  # in this transaction; the engine is told next
+        if auction.status in OPEN:
+            auction.status = AuctionStatus.cancelled  # in this transaction; the engine is told next
             session.add(auction)
     participation.release_all(session, rfq, f"RFQ cancelled: {reason}")
     participation.notify_all(session, rfq, "rfq_cancelled", f"RFQ cancelled: {rfq.title}", reason)
@@ -468,7 +468,7 @@ def on_auction_status(
     rfq = session.get(Rfq, auction.rfq_id)
     if rfq is None or rfq.id is None:
         return
-    if status == "live" and rfq.status is RfqStatus.published:
+    if status == AuctionStatus.live and rfq.status is RfqStatus.published:
         rfq.status = lifecycle.move(session, rfq.id, rfq.status, "open", None)
         session.add(rfq)
     siblings = list(

@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session
 from starlette.responses import HTMLResponse
 
+from bidding.auction import OPEN
 from bidding.live.desk import Desk
 from rfq import awards
 from rfq.access import require_login
@@ -55,7 +56,7 @@ async def _first_award(desk: Desk, auction_id: int, decision: dict[str, Any]) ->
     move = "no_award" if decision["kind"] == "no_award" else "award"
     out = await desk.move(auction_id, move, decision=decision)
     if out.result != "ok":
-        if out.status in ("scheduled", "live"):
+        if out.status in OPEN:
             raise Conflict("The auction has not closed yet.", code="auction_not_closed")
         raise Conflict(f"The auction is {out.status}.", code="already_decided")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bidding.auction import OPEN
 from rfq import festivals, rfqs
 from rfq.access import may_see, require_login
 from rfq.festivals import Festival, FestivalCreate, FestivalPublic, FestivalReport
@@ -41,7 +42,7 @@ async def one(call: Call[Any]) -> Any:
     for auction, _, rfq in rows:
         standings = await engine.standings(auction.id)
         price = standings[0]["price"] if standings else None
-        sealed = auction.format == "sealed" and auction.status in ("scheduled", "live")
+        sealed = auction.format == "sealed" and auction.status in OPEN
         shown = may_see(caller, rfq.buyer_company_id) or (
             auction.rules.get("visibility") in ("best_price", "full_ladder")
         )

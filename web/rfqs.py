@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from bidding.auction import OPEN
 from rfq import history, participation, rfqs
 from rfq.access import require_login
 from rfq.history import HistoryPublic
@@ -102,7 +103,7 @@ async def cancel(call: Call[Reason]) -> Any:
     desk = call.state.desk
     for lot in cancelled.lots:
         out = await desk.move(lot.auction_id, "cancel")
-        if out.result != "ok" and out.status in ("scheduled", "live"):
+        if out.result != "ok" and out.status in OPEN:
             await desk.restore(lot.auction_id, rebuild=True)  # loads SQL's "cancelled"
     return cancelled
 

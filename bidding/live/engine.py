@@ -15,6 +15,7 @@ from typing import Any
 
 import msgpack
 
+from bidding.auction import OPEN
 from bidding.live.batching import ScriptBatcher
 from bidding.price_clock import clock_end_ms
 from bidding.rules import (
@@ -112,7 +113,7 @@ def meta_of(
     (``ends_ms`` is then ignored); ``level`` is its current price level.
     """
     d, sc, c = rules.decrement, rules.soft_close, rules.clock
-    if c is not None and status in ("scheduled", "live"):
+    if c is not None and status in OPEN:
         ends_ms = clock_end_ms(c, starts_ms)
     return {
         "id": str(auction_id),

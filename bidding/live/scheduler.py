@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from bidding.auction import AuctionStatus
 from bidding.live.desk import Desk
 from bidding.live.restore import due_ms
 from bidding.live.store import Output
@@ -39,7 +40,7 @@ from rfq.platform import clock
 
 log = logging.getLogger("rfq.scheduler")
 
-UNFINISHED = ("scheduled", "live", "closed")
+UNFINISHED = (AuctionStatus.scheduled, AuctionStatus.live, AuctionStatus.closed)
 GRACE_MS = 10_000
 """Redis entries younger than this are in flight in some journal, not lost."""
 

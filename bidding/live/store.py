@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from bidding.auction import DECIDED, AuctionStatus
 from rfq import auction_notices, audit_chain, awards, rfqs
 from rfq.auctions import AuctionRecord, AuditRecord, BidRecord, EventRecord
 from rfq.platform import bulk, clock
@@ -200,7 +201,12 @@ def _unstored(
     return [wanted[k] for k in sorted(wanted)]
 
 
-_ORDER = {"scheduled": 0, "live": 1, "closed": 2, "awarded": 3, "no_award": 3, "cancelled": 3}
+_ORDER = {
+    AuctionStatus.scheduled: 0,
+    AuctionStatus.live: 1,
+    AuctionStatus.closed: 2,
+    **{status: 3 for status in DECIDED},
+}
 
 
 def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
@@ -215,7 +221,7 @@ def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
     elif "status" in item and _ORDER.get(item["status"], 0) > _ORDER.get(auction["status"], 0):
         # Statuses only move forward; commits from several workers may arrive out of order.
         auction["status"], auction["ends_at"] = item["status"], _dt(item["ends"])
-        if item["status"] == "closed" and auction["closed_at"] is None:
+        if item["status"] == AuctionStatus.closed and auction["closed_at"] is None:
             auction["closed_at"] = clock.now()
 
 
