@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from rfq import history, payments
 from rfq.access import require_member, require_operator, require_role
@@ -275,19 +275,23 @@ def bond_reserved(session: Session, company_id: int, rfq_id: int) -> bool:
 
 
 def reserve_bond(session: Session, company_id: int, rfq_id: int, bond: int, currency: str) -> None:
-    """Reserve ``bond`` for the RFQ from the company's available deposit (idempotent)."""
+    """Reserve ``bond`` for the RFQ from the company's available deposit (idempotent while
+    reserved; reserved anew after a release, e.g. for a later award round)."""
     if bond <= 0 or bond_reserved(session, company_id, rfq_id):
         return
     _lock_company(session, company_id)
+    if bond_reserved(session, company_id, rfq_id):
+        return  # reserved by a racing call while this one waited for the lock
     available = balance(session, company_id, currency).available
     if available < bond:
         raise InsufficientDeposit(
             f"This RFQ's bid bond is {bond} {currency} minor units and your available "
             f"deposit is {available}; post or top up a deposit first."
         )
+    n = _reservations(session, company_id, rfq_id) + 1
     _post(
         session,
-        f"reserve:{rfq_id}:{company_id}",
+        _bond_key("reserve", rfq_id, company_id, n),
         company_id,
         currency,
         DepositAccount.reserved,
@@ -299,12 +303,13 @@ def reserve_bond(session: Session, company_id: int, rfq_id: int, bond: int, curr
 
 def release_bond(session: Session, company_id: int, rfq_id: int, reason: str) -> None:
     """Release the company's bond for the RFQ, if one is reserved (idempotent)."""
+    _lock_company(session, company_id)
     entry = _reservation(session, company_id, rfq_id)
     if entry is None:
         return
     _post(
         session,
-        f"release:{rfq_id}:{company_id}",
+        _settled_key(session, company_id, rfq_id),
         company_id,
         entry.currency,
         DepositAccount.reserved,
@@ -321,13 +326,14 @@ def forfeit_bond(
     caller = require_operator(principal)
     if not reason.strip():
         raise Invalid("Say why the bond is forfeited.", code="reason_required", field="reason")
+    _lock_company(session, company_id)
     entry = _reservation(session, company_id, rfq_id)
     if entry is None:
         raise Conflict("No bond of this supplier is reserved for this RFQ.", code="no_bond")
-    key = f"forfeit:{rfq_id}:{company_id}"
+    settled = _settled_key(session, company_id, rfq_id)
     _post(
         session,
-        key + ":r",
+        settled,
         company_id,
         entry.currency,
         DepositAccount.reserved,
@@ -337,7 +343,7 @@ def forfeit_bond(
     )
     _post(
         session,
-        key + ":h",
+        settled + ":held",
         company_id,
         entry.currency,
         DepositAccount.held,
@@ -347,7 +353,7 @@ def forfeit_bond(
     )
     _post(
         session,
-        key + ":f",
+        settled + ":forfeited",
         company_id,
         entry.currency,
         DepositAccount.forfeited,
@@ -367,11 +373,44 @@ def forfeit_bond(
     )
 
 
+def _reservations(session: Session, company_id: int, rfq_id: int) -> int:
+    """How many times the company's bond for the RFQ has been reserved."""
+    count = session.exec(
+        select(func.count()).where(
+            DepositEntry.company_id == company_id,
+            DepositEntry.rfq_id == rfq_id,
+            DepositEntry.account == DepositAccount.reserved,
+            DepositEntry.amount > 0,
+        )
+    ).one()
+    return int(count or 0)
+
+
+def _bond_key(what: str, rfq_id: int, company_id: int, n: int) -> str:
+    """The ledger key of a bond's ``n``-th reservation or of its settlement: one key per
+    reservation, so a release and a forfeit of the same one cannot both be posted."""
+    base = f"{what}:{rfq_id}:{company_id}"
+    return base if n == 1 else f"{base}:{n}"
+
+
+def _settled_key(session: Session, company_id: int, rfq_id: int) -> str:
+    """The key that ends the current reservation, whether released or forfeited."""
+    return _bond_key("settle", rfq_id, company_id, _reservations(session, company_id, rfq_id))
+
+
 def _reservation(session: Session, company_id: int, rfq_id: int) -> DepositEntry | None:
+    """The reservation that stands (the latest), if the bond is reserved."""
     if not bond_reserved(session, company_id, rfq_id):
         return None
     return session.exec(
-        select(DepositEntry).where(DepositEntry.key == f"reserve:{rfq_id}:{company_id}")
+        select(DepositEntry)
+        .where(
+            DepositEntry.company_id == company_id,
+            DepositEntry.rfq_id == rfq_id,
+            DepositEntry.account == DepositAccount.reserved,
+            DepositEntry.amount > 0,
+        )
+        .order_by(col(DepositEntry.id).desc())
     ).first()
 
 

@@ -190,9 +190,10 @@ def certified_supplier(
     *,
     deposit: int | None = 2_000_000,
     keywords: list[str] | None = None,
+    company_name: str | None = None,
 ) -> dict[str, Any]:
     """A supplier with an approved certification and, unless None, a held deposit."""
-    data = register(client, "supplier")
+    data = register(client, "supplier", **({"company_name": company_name} if company_name else {}))
     supplier, operating = _api(client, data["token"]), _api(client, operator)
     world.certify(operating, supplier, **_application(data, categories), keywords=keywords)
     if deposit is not None:

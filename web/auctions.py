@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, Strict
 from sqlalchemy import select
 from sqlmodel import Session, col
-from starlette.responses import Response
 
+from bidding.auction import AuctionStatus
 from bidding.live.desk import Desk
 from bidding.live.engine import Outcome
-from bidding.views import Viewer
+from bidding.views import AFTER_CLOSE, Viewer
 from rfq import audit_chain, rfqs
 from rfq.access import may_see, require_login, require_member, require_operator
 from rfq.accounts import Company, Principal
@@ -22,6 +20,7 @@ from rfq.platform import clock
 from rfq.platform.db import RowId
 from rfq.platform.errors import Conflict, Invalid, NotFound
 from rfq.platform.money import MAX_AMOUNT
+from web import csv_export
 from web.routing import Call, api
 
 Price = Annotated[int, Strict(), Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
@@ -150,7 +149,7 @@ async def set_transform(call: Call[TransformCreate]) -> Any:
     def write(session: Session) -> None:
         auction = session.get(AuctionRecord, auction_id)
         assert auction is not None
-        if auction.status != "scheduled" or auction.starts_at <= clock.now():
+        if auction.status != AuctionStatus.scheduled or auction.starts_at <= clock.now():
             raise Conflict("Transforms are fixed before the start.", code="auction_started")
         if auction.format in ("japanese", "dutch"):
             raise Conflict(
@@ -243,18 +242,11 @@ async def bids(call: Call[Any]) -> Any:
 @api("GET", "/api/auctions/{auction_id:int}/bids.csv")
 async def bids_csv(call: Call[Any]) -> Any:
     """Every bid of the auction as CSV (the buyer and operators), voided ones marked."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(_BID_COLUMNS)
+    rows: list[list[Any]] = [list(_BID_COLUMNS)]
     for row in await _bids(call):
         sealed = row["price"] is None
-        writer.writerow(["sealed" if sealed and v is None else v for v in row.values()])
-    auction_id = call.path["auction_id"]
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="auction-{auction_id}-bids.csv"'},
-    )
+        rows.append(["sealed" if sealed and v is None else v for v in row.values()])
+    return csv_export.download(rows, f"auction-{call.path['auction_id']}-bids.csv")
 
 
 @api("GET", "/api/auctions/{auction_id:int}/audit")
@@ -276,7 +268,7 @@ async def audit_log(call: Call[Any]) -> Any:
 async def _sealed_open(desk: Desk, auction_id: int) -> bool:
     """True once a sealed auction has closed and its bids may be seen."""
     meta = await desk.engine.meta(auction_id)
-    return meta.get("status") in ("closed", "awarded", "no_award")
+    return meta.get("status") in AFTER_CLOSE
 
 
 ROUTES = [state, place_bid, set_proxy, void_bid, set_transform, bids, bids_csv, audit_log]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
-
-from starlette.responses import Response
 
 from rfq import credit
 from rfq.platform import clock
+from web import csv_export
 from web.routing import Call, api
 
 
@@ -23,10 +20,6 @@ async def record(call: Call[Any]) -> Any:
 async def export(call: Call[Any]) -> Any:
     """The supplier's contract history as CSV, with the record's counts in a header."""
     data = await call.state.db.run(credit.record, call.principal, call.path["company_id"])
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["# supplier", data["company_name"], "score", data["score"]])
-    writer.writerow(["# bids", data["bids"], "auctions", data["auctions"]])
     columns = [
         "contract_id",
         "auction_id",
@@ -40,17 +33,16 @@ async def export(call: Call[Any]) -> Any:
         "created_at",
         "closed_at",
     ]
-    writer.writerow(columns)
+    rows: list[list[Any]] = [
+        ["# supplier", data["company_name"], "score", data["score"]],
+        ["# bids", data["bids"], "auctions", data["auctions"]],
+        columns,
+    ]
     for row in data["contracts"]:
-        writer.writerow(
+        rows.append(
             [clock.rfc3339(row[c]) if c.endswith("_at") and row[c] else row[c] for c in columns]
         )
-    name = f"credit-{data['company_id']}.csv"
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_export.download(rows, f"credit-{data['company_id']}.csv")
 
 
 ROUTES = [record, export]

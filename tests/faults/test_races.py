@@ -122,3 +122,39 @@ def test_racing_award_payment_and_release_moves_money_once(
         "paid_out": total,
         "refunds_paid": 0,
     }
+
+
+def test_a_racing_release_and_forfeit_settle_a_bond_once(
+    client: httpx.Client, live: LiveServer
+) -> None:
+    """Operators release and forfeit the same reserved bond at once: exactly one of them
+    settles it, and the supplier's reserved deposit never goes below zero."""
+    operator = operator_token(live)
+    buyer = register(client, "buyer")
+    supplier = certified_supplier(client, operator, ["fasteners"], deposit=2_000_000)
+    auction_id = live_auction(client, buyer, seconds=300)
+    assert place_bid(client, supplier, auction_id, 110, "bond").status_code == 201
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()[
+        "rfq_id"
+    ]
+    mine = bearer(supplier["token"])
+
+    def balance() -> dict[str, Any]:
+        [row] = client.get("/api/deposits/balance", headers=mine).json()
+        return dict(row)
+
+    bond = balance()["reserved"]
+    assert bond > 0
+    body = {"company_id": supplier["company"]["id"], "rfq_id": rfq_id, "reason": "race"}
+    answers = _race(
+        live,
+        lambda c, n: c.post(
+            f"/api/admin/bonds/{'forfeit' if n % 2 else 'release'}",
+            json=body,
+            headers=bearer(operator),
+        ),
+    )
+    assert set(answers) <= {200, 409}, answers
+    after = balance()
+    assert after["reserved"] == 0, after
+    assert after["held"] in (2_000_000, 2_000_000 - bond), after
