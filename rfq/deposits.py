@@ -28,9 +28,11 @@ from enum import StrEnum
 from sqlalchemy import Column, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from bidding.auction import OPEN
 from rfq import history, payments
 from rfq.access import require_member, require_operator, require_role
 from rfq.accounts import Company, Principal, Role
+from rfq.auctions import AuctionRecord
 from rfq.platform import clock
 from rfq.platform.db import UtcDateTime, enum_type
 from rfq.platform.errors import Conflict, Invalid, NotFound
@@ -319,13 +321,25 @@ def release_bond(session: Session, company_id: int, rfq_id: int, reason: str) ->
     )
 
 
+def release_by_operator(
+    session: Session, principal: Principal | None, company_id: int, rfq_id: int, reason: str
+) -> None:
+    """An operator releases a bond it decided not to forfeit (e.g. a declined contract);
+    not while a lot of the RFQ can still take bids."""
+    require_operator(principal)
+    _require_no_open_lot(session, rfq_id)
+    release_bond(session, company_id, rfq_id, f"released by an operator: {reason}")
+
+
 def forfeit_bond(
     session: Session, principal: Principal | None, company_id: int, rfq_id: int, reason: str
 ) -> None:
-    """An operator forfeits a reserved bond (the winner refused its contract)."""
+    """An operator forfeits a reserved bond (the winner refused its contract); not while a
+    lot of the RFQ can still take bids."""
     caller = require_operator(principal)
     if not reason.strip():
         raise Invalid("Say why the bond is forfeited.", code="reason_required", field="reason")
+    _require_no_open_lot(session, rfq_id)
     _lock_company(session, company_id)
     entry = _reservation(session, company_id, rfq_id)
     if entry is None:
@@ -371,6 +385,16 @@ def forfeit_bond(
         caller.user_id,
         f"company {company_id}: {reason}",
     )
+
+
+def _require_no_open_lot(session: Session, rfq_id: int) -> None:
+    """A bond backs bids: it is not settled while a lot of its RFQ can take bids."""
+    statuses = session.exec(select(AuctionRecord.status).where(AuctionRecord.rfq_id == rfq_id))
+    if any(status in OPEN for status in statuses):
+        raise Conflict(
+            "A lot of this RFQ is still scheduled or live; its bonds are settled after it.",
+            code="auction_live",
+        )
 
 
 def _reservations(session: Session, company_id: int, rfq_id: int) -> int:

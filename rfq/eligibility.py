@@ -20,6 +20,10 @@ from rfq.accounts import Company, CompanyKind
 from rfq.lifecycle import OPEN_TO_BIDDERS
 from rfq.rfq_tables import Rfq
 
+NOT_OPEN = "The RFQ is not open for bids now."
+"""The reason for an RFQ that is no longer (or not yet) open: not a question of who
+bids, so the desk answers it as ``auction_not_live``."""
+
 
 def check(session: Session, company_id: int | None, rfq: Rfq) -> str | None:
     """None if the company may bid in this RFQ's auctions, else why not."""
@@ -29,7 +33,7 @@ def check(session: Session, company_id: int | None, rfq: Rfq) -> str | None:
     if company_id == rfq.buyer_company_id:
         return "A company cannot bid in its own RFQ."
     if rfq.status not in OPEN_TO_BIDDERS:
-        return f"The RFQ is {rfq.status.value}."
+        return NOT_OPEN
     if not certification.is_approved(session, company_id):
         return "Your company's certification is not approved."
     assert rfq.id is not None and company_id is not None

@@ -145,7 +145,8 @@ class FestivalLot(SQLModel):
     quantity: int
     ceiling_price: int
     best_price: int | None
-    bidders: int
+    bidders: int | None
+    """None where the lot hides its bids from this viewer (a sealed lot before its close)."""
     savings: int
 
 
@@ -176,7 +177,9 @@ def lots_of(session: Session, festival_id: int) -> list[tuple[Any, Any, Any]]:
 
 
 def report(
-    festival: Festival, rows: list[tuple[Any, Any, Any]], best: dict[int, tuple[int | None, int]]
+    festival: Festival,
+    rows: list[tuple[Any, Any, Any]],
+    best: dict[int, tuple[int | None, int | None]],
 ) -> FestivalReport:
     """The festival with every lot's state, best price and savings against its ceiling.
 

@@ -93,13 +93,9 @@ async def forfeit(call: Call[Forfeit]) -> Any:
 @api("POST", "/api/admin/bonds/release", body=Forfeit)
 async def release(call: Call[Forfeit]) -> Any:
     """Operators release a bond they decided not to forfeit (e.g. a declined contract)."""
-    require_operator(call.principal)
     body = call.body
     await call.state.db.run(
-        deposits.release_bond,
-        body.company_id,
-        body.rfq_id,
-        f"released by an operator: {body.reason}",
+        deposits.release_by_operator, call.principal, body.company_id, body.rfq_id, body.reason
     )
     return {"ok": True}
 

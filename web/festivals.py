@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bidding.auction import OPEN
+from bidding.views import concealed
 from rfq import festivals, rfqs
 from rfq.access import may_see, require_login
 from rfq.festivals import Festival, FestivalCreate, FestivalPublic, FestivalReport
@@ -38,15 +38,18 @@ async def one(call: Call[Any]) -> Any:
     festival, rows = await call.state.db.run(load)
     caller = require_login(call.principal)
     engine = call.state.desk.engine
-    best: dict[int, tuple[int | None, int]] = {}
+    best: dict[int, tuple[int | None, int | None]] = {}
     for auction, _, rfq in rows:
         standings = await engine.standings(auction.id)
         price = standings[0]["price"] if standings else None
-        sealed = auction.format == "sealed" and auction.status in OPEN
-        shown = may_see(caller, rfq.buyer_company_id) or (
-            auction.rules.get("visibility") in ("best_price", "full_ladder")
-        )
-        best[auction.id] = (price if shown and not sealed else None, len(standings))
+        buyer_side = may_see(caller, rfq.buyer_company_id)
+        shown = buyer_side or auction.rules.get("visibility") in ("best_price", "full_ladder")
+        if concealed(auction.format, auction.status):
+            # sealed bids stay sealed unless the lot closes normally; others do not even
+            # learn how many there are (as on /ws)
+            best[auction.id] = (None, len(standings) if buyer_side else None)
+        else:
+            best[auction.id] = (price if shown else None, len(standings))
     return festivals.report(festival, rows, best)
 
 

@@ -18,7 +18,7 @@ from web.routing import Call, api
 _OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
 
 
-@api("POST", "/api/files", response=FilePublic, status=201)
+@api("POST", "/api/files", response=FilePublic, status=201, upload="file")
 async def upload(call: Call[Any]) -> Any:
     """Upload a PDF, PNG or JPEG document (multipart field ``file``, at most 10 MB)."""
     caller = require_login(call.principal)

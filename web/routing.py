@@ -60,6 +60,8 @@ class Spec:
     status: int
     auth: bool
     tags: tuple[str, ...] = field(default=())
+    upload: str | None = None
+    """The multipart field of an endpoint that takes one file instead of JSON."""
 
 
 Handler = Callable[[Call[Any]], Awaitable[Any]]
@@ -76,6 +78,7 @@ def api(
     status: int = 200,
     auth: bool = True,
     tags: tuple[str, ...] | None = None,
+    upload: str | None = None,
 ) -> Callable[[Handler], Route]:
     """Declare a JSON endpoint; the decorated function becomes a ``Route``. Its OpenAPI
     tag is the name of the handler's module (``web/rfqs.py``: ``rfqs``) unless given."""
@@ -83,7 +86,7 @@ def api(
     def wrap(fn: Handler) -> Route:
         tagged = tags if tags is not None else (fn.__module__.rsplit(".", 1)[-1],)
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _SPECS.append(Spec(method, path, summary, body, response, status, auth, tagged))
+        _SPECS.append(Spec(method, path, summary, body, response, status, auth, tagged, upload))
         adapter = TypeAdapter(response) if response is not None else None
 
         async def endpoint(request: Request) -> Response:
@@ -187,6 +190,19 @@ def openapi(title: str, version: str) -> dict[str, Any]:
                 "required": any(f.is_required() for f in spec.body.model_fields.values()),
                 "content": {"application/json": {"schema": _schema(spec.body, defs)}},
             }
+        if spec.upload is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": [spec.upload],
+                            "properties": {spec.upload: {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            }
         ok: dict[str, Any] = {"description": "Success"}
         if spec.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(spec.response, defs)}}
@@ -235,7 +251,7 @@ def _error_statuses(spec: Spec) -> list[str]:
     """Every error status the operation can answer (``docs/api.md``, Errors)."""
     # bad credentials (also on login); bad query parameters; limits; Redis or SQL down
     codes = {"400", "401", "422", "429", "503"}
-    if spec.body is not None or spec.method != "GET":  # a body too large or of a wrong type
+    if spec.body is not None or spec.upload or spec.method != "GET":  # too large, wrong type
         codes |= {"413", "415"}
     if spec.auth:
         codes |= {"401", "403", "404"}

@@ -314,6 +314,12 @@ class Desk:
         return outcome
 
     async def _eligibility(self, principal: Principal, facts: AuctionFacts) -> str | None:
+        reason = await self._eligibility_of(principal, facts)
+        if reason == eligibility.NOT_OPEN:
+            raise errors.AuctionNotLive(_MESSAGES["auction_not_live"])
+        return reason
+
+    async def _eligibility_of(self, principal: Principal, facts: AuctionFacts) -> str | None:
         if principal.role is not Role.supplier or principal.company_id is None:
             raise errors.NotEligible("Only suppliers bid.")
         cache_key = (facts.auction_id, principal.company_id)

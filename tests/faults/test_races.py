@@ -127,16 +127,21 @@ def test_racing_award_payment_and_release_moves_money_once(
 def test_a_racing_release_and_forfeit_settle_a_bond_once(
     client: httpx.Client, live: LiveServer
 ) -> None:
-    """Operators release and forfeit the same reserved bond at once: exactly one of them
-    settles it, and the supplier's reserved deposit never goes below zero."""
+    """Operators release and forfeit the same reserved bond of a closed lot at once:
+    exactly one of them settles it, and the supplier's reserved deposit never goes below
+    zero."""
     operator = operator_token(live)
     buyer = register(client, "buyer")
     supplier = certified_supplier(client, operator, ["fasteners"], deposit=2_000_000)
-    auction_id = live_auction(client, buyer, seconds=300)
+    auction_id = live_auction(client, buyer, seconds=3)
     assert place_bid(client, supplier, auction_id, 110, "bond").status_code == 201
-    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()[
-        "rfq_id"
-    ]
+    auth = bearer(buyer["token"])
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
+        15,
+        "the auction to close (bonds settle after their lot)",
+    )
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
     mine = bearer(supplier["token"])
 
     def balance() -> dict[str, Any]:

@@ -5,6 +5,7 @@ made through the API; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -20,9 +21,9 @@ from tests.support import (
     LiveServer,
     bearer,
     certified_supplier,
-    live_auction,
     operator_token,
     register,
+    rfq_body,
     unique_email,
     wait_for,
 )
@@ -35,10 +36,7 @@ def test_a_released_bond_is_reserved_again_and_settles_once(live: LiveServer) ->
         operator = operator_token(live)
         buyer = register(c, "buyer")
         supplier = certified_supplier(c, operator, ["fasteners"], deposit=1_000_000)
-        auction_id = live_auction(c, buyer, seconds=300)
-        rfq_id = c.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()[
-            "rfq_id"
-        ]
+        rfq_id = _decided_rfq(c, buyer)
     company = supplier["company"]["id"]
     database = Database(live.settings.database_url)
     try:
@@ -73,10 +71,7 @@ def test_a_release_waits_for_a_forfeit_in_flight(live: LiveServer) -> None:
         operator = operator_token(live)
         buyer = register(c, "buyer")
         supplier = certified_supplier(c, operator, ["fasteners"], deposit=1_000_000)
-        auction_id = live_auction(c, buyer, seconds=300)
-        rfq_id = c.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()[
-            "rfq_id"
-        ]
+        rfq_id = _decided_rfq(c, buyer)
     company = supplier["company"]["id"]
     database = Database(live.settings.database_url)
     try:
@@ -118,3 +113,12 @@ def _blocked(session: Session) -> bool:
         {"pid": mine},
     ).scalar_one()
     return bool(waiting)
+
+
+def _decided_rfq(client: httpx.Client, buyer: dict[str, Any]) -> int:
+    """A published RFQ, cancelled (its lot takes no bids: its bonds may be settled)."""
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=rfq_body(), headers=auth).json()
+    client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).raise_for_status()
+    client.post(f"/api/rfqs/{rfq['id']}/cancel", json={"reason": "x"}, headers=auth)
+    return int(rfq["id"])

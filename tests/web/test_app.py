@@ -26,6 +26,15 @@ def test_openapi_lists_the_auth_endpoints(client: httpx.Client) -> None:
     assert "Error" in doc["components"]["schemas"]
 
 
+def test_openapi_describes_the_file_upload(client: httpx.Client) -> None:
+    """POST /api/files is documented with its multipart body: one binary field ``file``."""
+    doc = client.get("/openapi.json").json()
+    body = doc["paths"]["/api/files"]["post"]["requestBody"]
+    schema = body["content"]["multipart/form-data"]["schema"]
+    assert body["required"] and schema["required"] == ["file"]
+    assert schema["properties"]["file"] == {"type": "string", "format": "binary"}
+
+
 def test_unknown_route_and_method_use_the_error_shape(client: httpx.Client) -> None:
     """A missing route is 404 not_found and a wrong method is 405, both in the error shape."""
     assert_error(client.get("/api/nothing-here"), 404, "not_found")

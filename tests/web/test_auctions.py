@@ -333,6 +333,62 @@ def test_festival_report_shows_lots_and_savings(client: httpx.Client, operator: 
     assert seen["lots"][0]["best_price"] is None and seen["lots"][0]["bidders"] == 1
 
 
+def test_festival_report_keeps_sealed_bids_sealed(client: httpx.Client, operator: str) -> None:
+    """A sealed lot's best price is in nobody's festival report while it runs, nor after
+    its RFQ is cancelled (sealed bids open only at a normal close); a supplier does not
+    learn how many bids it has, the buyer does."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    now = datetime.now(UTC)
+    festival = client.post(
+        "/api/festivals",
+        headers=bearer(operator),
+        json={
+            "name": "Sealed fest",
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(hours=2)).isoformat(),
+        },
+    ).json()
+    start = now + timedelta(seconds=1.5)
+    body = rfq_body(festival_id=festival["id"])
+    body["starts_at"], body["ends_at"] = (
+        start.isoformat(),
+        (start + timedelta(minutes=5)).isoformat(),
+    )
+    body["lots"][0]["rules"] = {
+        "format": "sealed",
+        "visibility": "best_price",
+        "decrement": {"amount": 1},
+        "decrement_from": "own",
+        "ties": "earlier_wins",
+    }
+    auth = bearer(buyer["token"])
+    rfq = client.post("/api/rfqs", json=body, headers=auth).json()
+    auction_id = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()["lots"][0][
+        "auction_id"
+    ]
+    wait_for(
+        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
+        10,
+        "open",
+    )
+    assert place_bid(client, a, auction_id, 100, "sealed-fest").status_code == 201
+
+    def lot(token: str) -> dict[str, Any]:
+        report = client.get(f"/api/festivals/{festival['id']}", headers=bearer(token)).json()
+        [found] = [x for x in report["lots"] if x["auction_id"] == auction_id]
+        return dict(found)
+
+    assert (lot(buyer["token"])["best_price"], lot(buyer["token"])["bidders"]) == (None, 1)
+    assert (lot(a["token"])["best_price"], lot(a["token"])["bidders"]) == (None, None)
+    cancel = client.post(f"/api/rfqs/{rfq['id']}/cancel", json={"reason": "x"}, headers=auth)
+    assert cancel.status_code == 200, cancel.text
+    for token in (buyer["token"], a["token"]):
+        seen = lot(token)
+        assert seen["state"] == "cancelled" and seen["best_price"] is None, seen
+        assert seen["savings"] == 0
+
+
 def test_losing_first_place_notifies_the_supplier(client: httpx.Client, operator: str) -> None:
     """When a rival takes first place, the former leader gets an `outbid` notification."""
     buyer = register(client, "buyer")
@@ -371,7 +427,8 @@ def test_amending_a_live_rfq_keeps_the_extended_end(client: httpx.Client, operat
 
 
 def test_cancelled_rfq_takes_no_more_bids(client: httpx.Client, operator: str) -> None:
-    """Cancelling a live RFQ cancels its auctions; a bid afterwards is refused."""
+    """Cancelling a live RFQ cancels its auctions; a bid afterwards is refused as
+    auction_not_live (not as a question of who may bid)."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     auction_id = live_auction(client, buyer)
@@ -380,8 +437,25 @@ def test_cancelled_rfq_takes_no_more_bids(client: httpx.Client, operator: str) -
     done = client.post(f"/api/rfqs/{rfq_id}/cancel", json={"reason": "specs changed"}, headers=auth)
     assert done.status_code == 200, done.text
     assert client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "cancelled"
-    refused = place_bid(client, a, auction_id, 100, "late")
-    assert refused.status_code in (403, 409)
+    assert_error(place_bid(client, a, auction_id, 100, "late"), 409, "auction_not_live")
+
+
+def test_bonds_are_not_settled_while_their_lot_is_live(
+    client: httpx.Client, operator: str
+) -> None:
+    """An operator can neither release nor forfeit a bond while its lot takes bids."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    auction_id = live_auction(client, buyer)
+    assert place_bid(client, a, auction_id, 110, "bonded").status_code == 201
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()[
+        "rfq_id"
+    ]
+    body = {"company_id": a["company"]["id"], "rfq_id": rfq_id, "reason": "early"}
+    for path in ("/api/admin/bonds/release", "/api/admin/bonds/forfeit"):
+        assert_error(client.post(path, json=body, headers=bearer(operator)), 409, "auction_live")
+    [position] = client.get("/api/deposits/balance", headers=bearer(a["token"])).json()
+    assert position["reserved"] == 500_000
 
 
 def test_rejected_ties_do_not_reveal_rival_prices(client: httpx.Client, operator: str) -> None:
