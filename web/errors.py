@@ -186,6 +186,7 @@ HANDLERS = {
     RedisTimeoutError: unavailable,
     OperationalError: unavailable,
     TimeoutError: unavailable,
+    ConnectionError: unavailable,  # the journal stopping or failing (JournalStopped, ...)
     HTTPException: http_error,
     ClientDisconnect: client_gone,
     Exception: server_error,

@@ -137,7 +137,7 @@ class Journal:
                     self.batches += 1
                     self.written += len(outputs)
             except Exception as exc:  # every waiter hears why its write failed
-                error = exc
+                error = exc if isinstance(exc, ConnectionError) else JournalFailed(exc)
             by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for p in batch:
                 by_loop.setdefault(p.loop, []).append(p.done)
@@ -167,6 +167,18 @@ class Journal:
 
 class JournalStopped(ConnectionError):
     """A write after the journal began to shut down (the desk answers ``unavailable``)."""
+
+
+class JournalFailed(ConnectionError):
+    """A commit failed (after its retries) for a reason other than a lost connection.
+
+    To the bidder it is the same: nothing was acknowledged and the outcome is not known
+    to it, so it is answered ``unavailable`` (503 over HTTP) with "retry with the same
+    key", never as a server error; the cause is kept as ``__cause__`` and logged."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"The journal's commit failed: {cause!r}.")
+        self.__cause__ = cause
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:

@@ -440,9 +440,7 @@ def test_cancelled_rfq_takes_no_more_bids(client: httpx.Client, operator: str) -
     assert_error(place_bid(client, a, auction_id, 100, "late"), 409, "auction_not_live")
 
 
-def test_bonds_are_not_settled_while_their_lot_is_live(
-    client: httpx.Client, operator: str
-) -> None:
+def test_bonds_are_not_settled_while_their_lot_is_live(client: httpx.Client, operator: str) -> None:
     """An operator can neither release nor forfeit a bond while its lot takes bids."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
