@@ -92,6 +92,7 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
                 voids.append((entry["bid_id"], entry.get("reason", "")))
     entries: list[dict[str, Any]] = []
     changed: list[tuple[int, str, dict[str, Any]]] = []
+    extended: set[tuple[int, int, int]] = set()
     table = AuctionRecord.__table__  # type: ignore[attr-defined]
     wanted = [table.c[name] for name in _AUCTION_STATE]
     rows = session.execute(
@@ -108,6 +109,8 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
         moved_by: dict[str, Any] = {}
         for epoch, entry in _unstored(session, auction, audit_entries):
             entries.append(audit_chain.seal(auction, epoch, entry))
+            if entry["kind"] == "extended":  # new: a replay tells nobody twice
+                extended.add((auction_id, entry["ext"], entry["ends"]))
             status = auction["status"]
             _apply(auction, entry)
             if auction["status"] != status:
@@ -131,12 +134,6 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     for auction_id, status, entry in changed:
         for on_status in hooks.on_status:
             on_status(session, auction_id, status, entry)
-    extended = {
-        (out.auction_id, entry["ext"], entry["ends"])
-        for out in outputs
-        for entry in out.audit
-        if entry["kind"] == "extended"
-    }
     for auction_id, ext, ends in sorted(extended):
         for on_extended in hooks.on_extended:
             on_extended(session, auction_id, ext, _dt(ends))

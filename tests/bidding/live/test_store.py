@@ -46,7 +46,8 @@ def test_output_is_written_once_and_the_hooks_see_the_moves(
     live: LiveServer, scheduled: tuple[int, int]
 ) -> None:
     """A bid, an extension and a status move are stored with a sealed chain and each
-    hook is called with them; the same output again adds no row."""
+    hook is called with them; the same output again adds no row, and moves nothing and
+    extends nothing again."""
     auction_id, company = scheduled
     now = clock.now_ms()
     ends = now + 3_600_000
@@ -78,9 +79,13 @@ def test_output_is_written_once_and_the_hooks_see_the_moves(
         assert ("status", auction_id, "live", 903) in calls
         assert ("extended", auction_id, 1, ends) in calls
         assert ("outbid", auction_id, company) in calls
+        calls.clear()
         with database.session() as session:
-            store.write(session, [out], Hooks())
+            store.write(session, [out], hooks)
             session.commit()
+        # only the outbid, which this output carries (the desk sends none with a replay)
+        assert calls == [("outbid", auction_id, company)]
+        with database.session() as session:
             assert _count(session, AuditRecord, auction_id) == before + 3
             assert _count(session, EventRecord, auction_id) >= 1
             bid = session.get(BidRecord, bid_id)
