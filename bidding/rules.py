@@ -204,6 +204,31 @@ def parse_rules(data: object, *, ceiling_price: int) -> LotRules:
     return rules
 
 
+def check_secrecy(rules: LotRules) -> None:
+    """Refuse the combinations whose refusals would tell a supplier what the lot's
+    visibility hides from it (checked when a lot is drafted; lots drafted before run on).
+
+    - ``ties: rejected`` is kept for ``full_ladder`` lots: a ``tie_not_allowed`` refusal
+      names a rival's exact (transformed) price, which only a full ladder shows anyway;
+    - ``decrement_from: best`` needs the best price shown (``best_price`` or
+      ``full_ladder``): the ``below_decrement`` boundary locates the best bid.
+
+    Sealed lots allow neither (`parse_rules`).
+    """
+    if rules.ties is Ties.rejected and rules.visibility is not Visibility.full_ladder:
+        raise InvalidRules(
+            "rules.ties",
+            "Rejecting ties tells a supplier a rival's exact price; only a full_ladder lot, "
+            "which shows every price, may reject them.",
+        )
+    if rules.decrement_from is DecrementFrom.best and rules.visibility is Visibility.rank_only:
+        raise InvalidRules(
+            "rules.decrement_from",
+            "A decrement from the best bid tells a rank_only supplier where the best price "
+            "is; use decrement_from own, or a visibility that shows the best price.",
+        )
+
+
 def rules_to_dict(rules: LotRules) -> dict[str, object]:
     """The JSON form of ``rules``; `parse_rules` turns it back into an equal value."""
     out: dict[str, object] = {

@@ -22,7 +22,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from bidding.auction import DECIDED, ENDED, OPEN, AuctionStatus
 from bidding.errors import InvalidRules
 from bidding.price_clock import last_level
-from bidding.rules import Clock, parse_rules, rules_to_dict
+from bidding.rules import Clock, check_secrecy, parse_rules, rules_to_dict
 from rfq import (
     auctions,
     categories,
@@ -374,7 +374,7 @@ def _lot_values(i: int, lot: LotCreate, body: RfqCreate) -> dict[str, Any]:
     where = f"lots.{i}"
     if lot.reserve_price is not None and lot.reserve_price > lot.ceiling_price:
         raise Invalid("The reserve cannot be above the ceiling.", field=f"{where}.reserve_price")
-    rules = _rules(lot.rules, lot.ceiling_price, where)
+    rules = _rules(lot.rules, lot.ceiling_price, where, drafting=True)
     return {
         "position": i,
         "name": lot.name.strip(),
@@ -389,9 +389,16 @@ def _lot_values(i: int, lot: LotCreate, body: RfqCreate) -> dict[str, Any]:
     }
 
 
-def _rules(data: dict[str, Any], ceiling_price: int, where: str) -> dict[str, Any]:
+def _rules(
+    data: dict[str, Any], ceiling_price: int, where: str, *, drafting: bool = False
+) -> dict[str, Any]:
+    """The lot's rules, validated; a lot being drafted also keeps its visibility's
+    secrets (`bidding.rules.check_secrecy`)."""
     try:
-        return rules_to_dict(parse_rules(data, ceiling_price=ceiling_price))
+        rules = parse_rules(data, ceiling_price=ceiling_price)
+        if drafting:
+            check_secrecy(rules)
+        return rules_to_dict(rules)
     except InvalidRules as exc:
         raise Invalid(exc.message, code="invalid_rules", field=f"{where}.{exc.field}") from None
 

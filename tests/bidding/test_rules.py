@@ -21,6 +21,7 @@ from bidding.rules import (
     Ties,
     Trigger,
     Visibility,
+    check_secrecy,
     min_decrement,
     parse_rules,
     rules_to_dict,
@@ -284,3 +285,23 @@ def test_clock_rules_have_no_decrement() -> None:
     """Asking a clock format for its decrement raises invalid_rules."""
     with pytest.raises(InvalidRules):
         min_decrement(parse_rules(JAPANESE, ceiling_price=120), 100)
+
+
+def test_secrecy_refuses_rejected_ties_and_best_decrements_where_prices_hide() -> None:
+    """Rejected ties need a full ladder; a decrement from the best bid needs the best
+    price shown; everything else passes."""
+
+    def rules(**extra: object) -> LotRules:
+        base = {"format": "reverse_english", "decrement": {"amount": 1}}
+        return parse_rules({**base, **extra}, ceiling_price=1000)
+
+    for visibility in ("rank_only", "best_price"):
+        with pytest.raises(InvalidRules) as refused:
+            check_secrecy(rules(visibility=visibility, ties="rejected"))
+        assert refused.value.field == "rules.ties"
+    with pytest.raises(InvalidRules) as refused:
+        check_secrecy(rules(visibility="rank_only", decrement_from="best"))
+    assert refused.value.field == "rules.decrement_from"
+    check_secrecy(rules(visibility="best_price", decrement_from="best"))
+    check_secrecy(rules(visibility="full_ladder", ties="rejected", decrement_from="best"))
+    check_secrecy(rules(visibility="rank_only"))

@@ -456,17 +456,40 @@ def test_bonds_are_not_settled_while_their_lot_is_live(client: httpx.Client, ope
     assert position["reserved"] == 500_000
 
 
+def test_rules_that_would_leak_a_hidden_price_are_refused(client: httpx.Client) -> None:
+    """A lot that hides prices may not reject ties (tie_not_allowed would name a rival's
+    price) nor decrement from the best bid (below_decrement would locate it); a full
+    ladder, which shows every price, may do both."""
+    buyer = register(client, "buyer")
+    auth = bearer(buyer["token"])
+
+    def draft(**rules: Any) -> httpx.Response:
+        body = rfq_body()
+        body["lots"][0]["rules"].update(rules)
+        return client.post("/api/rfqs", json=body, headers=auth)
+
+    for visibility in ("rank_only", "best_price"):
+        error = assert_error(draft(visibility=visibility, ties="rejected"), 422, "invalid_rules")
+        assert error["field"] == "lots.0.rules.ties"
+    error = assert_error(draft(visibility="rank_only", decrement_from="best"), 422, "invalid_rules")
+    assert error["field"] == "lots.0.rules.decrement_from"
+    assert draft(visibility="best_price", decrement_from="best").status_code == 201
+    assert (
+        draft(visibility="full_ladder", ties="rejected", decrement_from="best").status_code == 201
+    )
+
+
 def test_rejected_ties_do_not_reveal_rival_prices(client: httpx.Client, operator: str) -> None:
-    """With ties rejected on a rank_only lot, a rejection carries no min_acceptable that
-    would step past (and so reveal) rivals' prices."""
+    """With ties rejected (a full ladder lot), a tie is refused tie_not_allowed and an
+    undercut of the own bid that is not enough still refused below_decrement."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
     b = certified_supplier(client, operator, ["fasteners"])
-    auction_id = live_auction(client, buyer, ties="rejected")
+    auction_id = live_auction(client, buyer, ties="rejected", visibility="full_ladder")
     assert place_bid(client, a, auction_id, 100, "t1").status_code == 201
     assert place_bid(client, b, auction_id, 99, "t2").status_code == 201
-    error = assert_error(place_bid(client, a, auction_id, 100, "t3"), 422, "below_decrement")
-    assert "min_acceptable" not in error
+    assert_error(place_bid(client, b, auction_id, 99, "t3"), 422, "below_decrement")
+    assert_error(place_bid(client, a, auction_id, 99, "t4"), 422, "tie_not_allowed")
 
 
 def test_invited_suppliers_are_reminded_once_before_the_start(
