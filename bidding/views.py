@@ -6,7 +6,9 @@
   ``rank_only`` nothing of others; ``best_price`` the best price too; ``full_ladder``
   every price, with the other suppliers anonymised (no ids, no bid ids).
 - Sealed auctions show nobody any price but their own until the close (the buyer
-  sees how many bids arrived); after the close they show like ``full_ladder``.
+  sees how many bids arrived); after a normal close they show as the lot's own
+  ``visibility`` says (a cancelled sealed lot's bids stay sealed), the same rule as the
+  ``/ws`` frames (``realtime/frames.py``) and the festival report.
 - Clock auctions (japanese, dutch) add ``clock``: the level, its price and end, and how
   many suppliers are still in (japanese); the buyer side also sees how many accepted
   the level, a supplier whether it accepted it and whether it may. Bids are
@@ -61,14 +63,6 @@ def concealed(fmt: str, status: str) -> bool:
 def hidden(live: Live) -> bool:
     """:func:`concealed` for a live state."""
     return concealed(live.rules.format, live.status)
-
-
-def supplier_visibility(live: Live) -> Visibility:
-    """What a supplier sees of the others: the lot's visibility, and a sealed lot's every
-    price once it has closed."""
-    if live.rules.format is Format.sealed and live.status in AFTER_CLOSE:
-        return Visibility.full_ladder
-    return live.rules.visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +136,7 @@ def view(
     if sealed_now:
         out["bidders"] = None
         return out
-    visibility = supplier_visibility(live)
+    visibility = live.rules.visibility
     if visibility is not Visibility.rank_only:
         out["best_price"] = best["price"] if best else None
     if visibility is Visibility.full_ladder:

@@ -101,3 +101,19 @@ def test_supplier_view_carries_the_bound_and_the_buyer_view_does_not() -> None:
     supplier = view(_live(), standings, Viewer(False, 1), {}, now_ms=0)
     assert (supplier["min_acceptable"], supplier["min_acceptable_reason"]) == (940, "own")
     assert "min_acceptable" not in view(_live(), standings, Viewer(True), {}, now_ms=0)
+
+
+def test_a_closed_sealed_lot_shows_suppliers_what_its_visibility_says() -> None:
+    """Before the close a sealed lot shows a supplier nothing of others; after a normal
+    close its own visibility applies (rank_only: the rank, no rival price); a cancelled
+    one stays sealed."""
+    standings = [_bid("2", 900, 1), _bid("1", 950, 2)]
+    me = Viewer(False, 1)
+    live = view(_live(fmt="sealed"), standings, me, {}, now_ms=0)
+    assert (live["my_rank"], live["bidders"], "best_price" in live) == (None, None, False)
+    closed = view(_live(fmt="sealed", status="closed"), standings, me, {}, now_ms=0)
+    assert closed["my_rank"] == 2 and "best_price" not in closed and "ladder" not in closed
+    shown = view(_live(fmt="sealed", vis="best_price", status="closed"), standings, me, {}, 0)
+    assert shown["best_price"] == 900 and "ladder" not in shown
+    cancelled = view(_live(fmt="sealed", status="cancelled"), standings, me, {}, now_ms=0)
+    assert cancelled["my_rank"] is None and "best_price" not in cancelled
