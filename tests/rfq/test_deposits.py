@@ -32,12 +32,7 @@ from tests.support import (
 def test_a_released_bond_is_reserved_again_and_settles_once(live: LiveServer) -> None:
     """Reserve, release, reserve again: the bond stands again; a release and a forfeit of
     that reservation settle it once (the forfeit after the release finds no bond)."""
-    with httpx.Client(base_url=live.url, timeout=30) as c:
-        operator = operator_token(live)
-        buyer = register(c, "buyer")
-        supplier = certified_supplier(c, operator, ["fasteners"], deposit=1_000_000)
-        rfq_id = _decided_rfq(c, buyer)
-    company = supplier["company"]["id"]
+    company, rfq_id = _supplier_and_rfq(live)
     database = Database(live.settings.database_url)
     try:
         op = _operator(database)
@@ -67,12 +62,7 @@ def test_a_release_waits_for_a_forfeit_in_flight(live: LiveServer) -> None:
     write lock when they begin, so there they never overlap.)"""
     if live.settings.is_sqlite:
         pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE)")
-    with httpx.Client(base_url=live.url, timeout=30) as c:
-        operator = operator_token(live)
-        buyer = register(c, "buyer")
-        supplier = certified_supplier(c, operator, ["fasteners"], deposit=1_000_000)
-        rfq_id = _decided_rfq(c, buyer)
-    company = supplier["company"]["id"]
+    company, rfq_id = _supplier_and_rfq(live)
     database = Database(live.settings.database_url)
     try:
         op = _operator(database)
@@ -113,6 +103,15 @@ def _blocked(session: Session) -> bool:
         {"pid": mine},
     ).scalar_one()
     return bool(waiting)
+
+
+def _supplier_and_rfq(live: LiveServer) -> tuple[int, int]:
+    """A certified supplier with a deposit of 1,000,000, and a decided RFQ."""
+    with httpx.Client(base_url=live.url, timeout=30) as c:
+        operator = operator_token(live)
+        buyer = register(c, "buyer")
+        supplier = certified_supplier(c, operator, ["fasteners"], deposit=1_000_000)
+        return int(supplier["company"]["id"]), _decided_rfq(c, buyer)
 
 
 def _decided_rfq(client: httpx.Client, buyer: dict[str, Any]) -> int:

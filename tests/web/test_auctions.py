@@ -12,6 +12,7 @@ import io
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -289,38 +290,45 @@ def _rfq_cli(args: list[str], env: dict[str, str]) -> Any:
     )
 
 
-def test_festival_report_shows_lots_and_savings(client: httpx.Client, operator: str) -> None:
-    """A festival's report lists its lots with best price and savings for the buyer; a
-    supplier of a rank_only lot sees no best price there."""
-    buyer = register(client, "buyer")
-    a = certified_supplier(client, operator, ["fasteners"])
+def _festival_lot(
+    client: httpx.Client, operator: str, buyer: dict[str, Any], rules: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
+    """A festival, and a one-lot RFQ of the buyer's in it with these rules, live now."""
     now = datetime.now(UTC)
     festival = client.post(
         "/api/festivals",
         headers=bearer(operator),
         json={
-            "name": "Report fest",
+            "name": f"Fest {uuid.uuid4().hex[:6]}",
             "starts_at": now.isoformat(),
             "ends_at": (now + timedelta(hours=2)).isoformat(),
         },
     ).json()
     start = now + timedelta(seconds=1.5)
     body = rfq_body(festival_id=festival["id"])
-    body["starts_at"], body["ends_at"] = (
-        start.isoformat(),
-        (start + timedelta(minutes=5)).isoformat(),
-    )
-    body["lots"][0]["rules"].pop("soft_close")
+    body["starts_at"] = start.isoformat()
+    body["ends_at"] = (start + timedelta(minutes=5)).isoformat()
+    body["lots"][0]["rules"] = rules
     auth = bearer(buyer["token"])
     rfq = client.post("/api/rfqs", json=body, headers=auth).json()
-    auction_id = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()["lots"][0][
-        "auction_id"
-    ]
+    published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()
+    auction_id = int(published["lots"][0]["auction_id"])
     wait_for(
         lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
         10,
         "open",
     )
+    return festival, auction_id
+
+
+def test_festival_report_shows_lots_and_savings(client: httpx.Client, operator: str) -> None:
+    """A festival's report lists its lots with best price and savings for the buyer; a
+    supplier of a rank_only lot sees no best price there."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    rules = {k: v for k, v in rfq_body()["lots"][0]["rules"].items() if k != "soft_close"}
+    festival, auction_id = _festival_lot(client, operator, buyer, rules)
+    auth = bearer(buyer["token"])
     assert place_bid(client, a, auction_id, 100, "fest").status_code == 201
     report = client.get(f"/api/festivals/{festival['id']}", headers=auth).json()
     lot = report["lots"][0]
@@ -339,39 +347,10 @@ def test_festival_report_keeps_sealed_bids_sealed(client: httpx.Client, operator
     learn how many bids it has, the buyer does."""
     buyer = register(client, "buyer")
     a = certified_supplier(client, operator, ["fasteners"])
-    now = datetime.now(UTC)
-    festival = client.post(
-        "/api/festivals",
-        headers=bearer(operator),
-        json={
-            "name": "Sealed fest",
-            "starts_at": now.isoformat(),
-            "ends_at": (now + timedelta(hours=2)).isoformat(),
-        },
-    ).json()
-    start = now + timedelta(seconds=1.5)
-    body = rfq_body(festival_id=festival["id"])
-    body["starts_at"], body["ends_at"] = (
-        start.isoformat(),
-        (start + timedelta(minutes=5)).isoformat(),
-    )
-    body["lots"][0]["rules"] = {
-        "format": "sealed",
-        "visibility": "best_price",
-        "decrement": {"amount": 1},
-        "decrement_from": "own",
-        "ties": "earlier_wins",
-    }
+    sealed = {"format": "sealed", "visibility": "best_price", "decrement": {"amount": 1}}
+    festival, auction_id = _festival_lot(client, operator, buyer, sealed)
     auth = bearer(buyer["token"])
-    rfq = client.post("/api/rfqs", json=body, headers=auth).json()
-    auction_id = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=auth).json()["lots"][0][
-        "auction_id"
-    ]
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
-        10,
-        "open",
-    )
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
     assert place_bid(client, a, auction_id, 100, "sealed-fest").status_code == 201
 
     def lot(token: str) -> dict[str, Any]:
@@ -381,7 +360,7 @@ def test_festival_report_keeps_sealed_bids_sealed(client: httpx.Client, operator
 
     assert (lot(buyer["token"])["best_price"], lot(buyer["token"])["bidders"]) == (None, 1)
     assert (lot(a["token"])["best_price"], lot(a["token"])["bidders"]) == (None, None)
-    cancel = client.post(f"/api/rfqs/{rfq['id']}/cancel", json={"reason": "x"}, headers=auth)
+    cancel = client.post(f"/api/rfqs/{rfq_id}/cancel", json={"reason": "x"}, headers=auth)
     assert cancel.status_code == 200, cancel.text
     for token in (buyer["token"], a["token"]):
         seen = lot(token)
