@@ -55,6 +55,11 @@ async def _first_award(desk: Desk, auction_id: int, decision: dict[str, Any]) ->
     """Through the engine: exactly one decision wins; the journal makes the contracts."""
     move = "no_award" if decision["kind"] == "no_award" else "award"
     out = await desk.move(auction_id, move, decision=decision)
+    if out.result == "stale":
+        raise Conflict(
+            "A bid of this award was voided meanwhile; look at the ladder and decide again.",
+            code="award_stale",
+        )
     if out.result != "ok":
         if out.status in OPEN:
             raise Conflict("The auction has not closed yet.", code="auction_not_closed")

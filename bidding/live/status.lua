@@ -16,7 +16,8 @@
 --   3 maxlen   approximate cap of both streams
 -- Returns msgpack {r="ok", status, ends, starts, due, epoch, events={...}, audit={...}}
 -- (due: when the scheduler must tick it next, absent when never) or
--- {r="illegal", status} or {r="missing"}.
+-- {r="illegal", status}, {r="stale", status, bid_id} (an awarded bid no longer stands:
+-- voided since the decision) or {r="missing"}.
 
 local M, LAD, ST, EV, AU = KEYS[1], KEYS[2], KEYS[3], KEYS[8], KEYS[9]
 local now, move, maxlen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -115,6 +116,14 @@ elseif move == 'cancel' and (status == 'scheduled' or status == 'live') then
 elseif (move == 'award' or move == 'no_award') and status == 'closed' then
   local decision = nil
   if ARGV[4] ~= '' then decision = cmsgpack.unpack(ARGV[4]) end
+  -- Every awarded bid must still stand: an operator's void may have come in between the
+  -- buyer's decision (read from SQL) and this move.
+  for _, line in ipairs((decision and decision.awards) or {}) do
+    local current = redis.call('HGET', ST, S(line.company))
+    if not current or cmsgpack.unpack(current).bid_id ~= line.bid_id then
+      return cmsgpack.pack({r = 'stale', status = status, bid_id = line.bid_id})
+    end
+  end
   if move == 'award' then become('awarded', 'awarded', decision)
   else become('no_award', 'no_award', decision) end
 elseif move == 'void' and (status == 'live' or status == 'closed') then
