@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlmodel import Session
 
 from rfq import accounts, deposits
 from rfq.accounts import Principal, Role, Via
@@ -77,7 +76,8 @@ def test_a_release_waits_for_a_forfeit_in_flight(live: LiveServer) -> None:
                 )
                 # the release either waits for this transaction's lock, or (without one)
                 # has gone ahead and committed; only then does the forfeit commit
-                wait_for(lambda: release.done() or _blocked(forfeiting), 20, "the release")
+                pid = forfeiting.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                wait_for(lambda: release.done() or _blocked(database, pid), 20, "the release")
                 forfeiting.commit()
                 release.result(timeout=30)
         with database.session() as s:
@@ -95,13 +95,14 @@ def _operator(database: Database) -> Principal:
         return Principal(user.id or 0, user.email, Role.operator, None, 0, Via.bearer)
 
 
-def _blocked(session: Session) -> bool:
-    """True if another backend waits for a lock this session's transaction holds."""
-    mine = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    waiting = session.execute(
-        text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-        {"pid": mine},
-    ).scalar_one()
+def _blocked(database: Database, pid: int) -> bool:
+    """True if another backend waits for a lock that backend ``pid`` holds (asked on a
+    connection of its own: a transaction sees pg_stat_activity as it was when it began)."""
+    with database.session() as probe:
+        waiting = probe.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+            {"pid": pid},
+        ).scalar_one()
     return bool(waiting)
 
 
