@@ -16,6 +16,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from bidding.auction import AuctionStatus
 from rfq.platform.db import UtcDateTime
+from rfq.rfq_tables import Lot, Rfq
 
 
 class AuctionRecord(SQLModel, table=True):
@@ -119,15 +120,15 @@ class TransformRecord(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
 
 
-def create(session: Session, lot: Any, rfq: Any) -> AuctionRecord:
+def create(session: Session, lot: Lot, rfq: Rfq) -> AuctionRecord:
     """The auction record of a lot being published (status scheduled, epoch 1); the
     existing one if the lot has it already."""
     existing = session.get(AuctionRecord, lot.id)
     if existing is not None:
         return existing
     record = AuctionRecord(
-        id=lot.id,
-        rfq_id=rfq.id,
+        id=lot.id or 0,
+        rfq_id=rfq.id or 0,
         status=AuctionStatus.scheduled,
         format=lot.rules["format"],
         rules=lot.rules,

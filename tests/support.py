@@ -281,6 +281,20 @@ def clock_auction(
     return _open_soon(client, buyer, body, 300)
 
 
+def wait_state(
+    client: httpx.Client, token: str, auction_id: int, state: str, timeout_s: float = 20.0
+) -> None:
+    """Wait until the auction, as the holder of ``token`` sees it, is in ``state``."""
+    wait_for(
+        lambda: (
+            client.get(f"/api/auctions/{auction_id}", headers=bearer(token)).json()["state"]
+            == state
+        ),
+        timeout_s,
+        f"auction {auction_id} to be {state}",
+    )
+
+
 def _open_soon(client: httpx.Client, buyer: dict[str, Any], body: Any, seconds: int) -> int:
     """Publish ``body`` to start in 1.5 s and run ``seconds``; its first lot's auction id
     once the scheduler has opened it."""
@@ -289,14 +303,9 @@ def _open_soon(client: httpx.Client, buyer: dict[str, Any], body: Any, seconds: 
     start = datetime.now(UTC) + timedelta(seconds=1.5)
     body["starts_at"] = start.isoformat()
     body["ends_at"] = (start + timedelta(seconds=seconds)).isoformat()
-    auth = bearer(buyer["token"])
     published = world.publish(_api(client, buyer["token"]), body)
     auction_id = int(published["lots"][0]["auction_id"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "live",
-        10,
-        "the auction to open",
-    )
+    wait_state(client, buyer["token"], auction_id, "live", 10)
     return auction_id
 
 

@@ -20,7 +20,7 @@ from tests.support import (
     operator_token,
     place_bid,
     register,
-    wait_for,
+    wait_state,
 )
 
 RACERS = 8
@@ -48,11 +48,7 @@ def test_racing_award_payment_and_release_moves_money_once(
     assert place_bid(client, a, auction_id, 110, "ra").status_code == 201
     won = place_bid(client, b, auction_id, 100, "rb").json()
     auth = bearer(buyer["token"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
-        15,
-        "the auction to close",
-    )
+    wait_state(client, buyer["token"], auction_id, "closed", 15)
 
     awards = _race(
         live,
@@ -136,11 +132,7 @@ def test_a_racing_release_and_forfeit_settle_a_bond_once(
     auction_id = live_auction(client, buyer, seconds=3)
     assert place_bid(client, supplier, auction_id, 110, "bond").status_code == 201
     auth = bearer(buyer["token"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
-        15,
-        "the auction to close (bonds settle after their lot)",
-    )
+    wait_state(client, buyer["token"], auction_id, "closed", 15)
     rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
     mine = bearer(supplier["token"])
 

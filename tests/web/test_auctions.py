@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from rfq.platform.db import Database
@@ -27,17 +26,12 @@ from tests.support import (
     bearer,
     certified_supplier,
     live_auction,
-    operator_token,
     place_bid,
     register,
     rfq_body,
     wait_for,
+    wait_state,
 )
-
-
-@pytest.fixture(scope="module")
-def operator(live: LiveServer) -> str:
-    return operator_token(live)
 
 
 def test_bidding_ranks_and_views(client: httpx.Client, operator: str) -> None:
@@ -151,11 +145,7 @@ def test_soft_close_extends_and_auction_closes(client: httpx.Client, operator: s
     [note] = [n for n in notes if n["kind"] == "extended"]
     assert note["data"] == {"auction_id": auction_id, "ends_at": bid.json()["ends_at"]}
     auth = bearer(buyer["token"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
-        15,
-        "the close",
-    )
+    wait_state(client, buyer["token"], auction_id, "closed", 15)
     assert_error(place_bid(client, a, auction_id, 90, "after"), 409, "auction_not_live")
     rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
     wait_for(

@@ -27,7 +27,7 @@ from tests.support import (
     live_auction,
     place_bid,
     upload,
-    wait_for,
+    wait_state,
 )
 from tests.web import authz
 from tests.web.authz import World
@@ -59,11 +59,7 @@ def world(live: LiveServer) -> World:
         closing = live_auction(c, buyer, seconds=3)
         won = place_bid(c, bidder, closing, 100, "matrix-win").json()
         auth = bearer(buyer["token"])
-        wait_for(
-            lambda: c.get(f"/api/auctions/{closing}", headers=auth).json()["state"] == "closed",
-            20,
-            "the short auction to close",
-        )
+        wait_state(c, buyer["token"], closing, "closed", 20)
         award = c.post(
             f"/api/auctions/{closing}/award",
             json={"awards": [{"bid_id": won["bid_id"]}]},

@@ -34,6 +34,7 @@ from tests.support import (
     run_server,
     uscc_for,
     wait_for,
+    wait_state,
 )
 
 pytestmark = pytest.mark.browser
@@ -447,11 +448,7 @@ def _shipped_contract(client: httpx.Client, operator: str) -> tuple[dict[str, An
     bid = place_bid(client, supplier, auction_id, 105, "win")
     assert bid.status_code == 201, bid.text
     auth = bearer(buyer["token"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
-        15,
-        "the auction to close",
-    )
+    wait_state(client, buyer["token"], auction_id, "closed", 15)
     award = {"awards": [{"bid_id": bid.json()["bid_id"]}]}
     made = client.post(f"/api/auctions/{auction_id}/award", json=award, headers=auth)
     assert made.status_code == 201, made.text

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 import redis
 
 from rfq.platform.keys import Keys
@@ -21,7 +20,6 @@ from tests.support import (
     bearer,
     certified_supplier,
     clock_auction,
-    operator_token,
     place_bid,
     register,
     rfq_body,
@@ -29,11 +27,6 @@ from tests.support import (
 )
 
 INTERVAL_S = 2
-
-
-@pytest.fixture(scope="module")
-def operator(live: LiveServer) -> str:
-    return operator_token(live)
 
 
 def _state(client: httpx.Client, who: dict[str, Any], auction_id: int) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from rfq.contracts import commands
@@ -22,18 +21,13 @@ from tests.support import (
     bearer,
     certified_supplier,
     live_auction,
-    operator_token,
     place_bid,
     register,
     run_server,
     upload,
     wait_for,
+    wait_state,
 )
-
-
-@pytest.fixture(scope="module")
-def operator(live: LiveServer) -> str:
-    return operator_token(live)
 
 
 def _closed_auction(
@@ -47,12 +41,7 @@ def _closed_auction(
         answer = place_bid(client, supplier, auction_id, price, f"k{i}")
         assert answer.status_code == 201, answer.text
         supplier["bid_id"] = answer.json()["bid_id"]
-    auth = bearer(buyer["token"])
-    wait_for(
-        lambda: client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
-        15,
-        "the auction to close",
-    )
+    wait_state(client, buyer["token"], auction_id, "closed", 15)
     return buyer, suppliers, auction_id
 
 

@@ -10,21 +10,13 @@ import httpx
 import pytest
 
 from tests.support import (
-    LiveServer,
     bearer,
     certified_supplier,
     live_auction,
-    operator_token,
     place_bid,
     register,
 )
 from web.csv_export import cell
-
-
-@pytest.fixture(scope="module")
-def operator(live: LiveServer) -> str:
-    return operator_token(live)
-
 
 FORMULAS = ['=HYPERLINK("http://x.test")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
 

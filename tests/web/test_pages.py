@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support import (
     PASSWORD,
@@ -17,17 +16,11 @@ from tests.support import (
     bearer,
     certified_supplier,
     live_auction,
-    operator_token,
     place_bid,
     register,
 )
 
 WEB = Path(__file__).resolve().parents[2] / "web"
-
-
-@pytest.fixture(scope="module")
-def operator(live: LiveServer) -> str:
-    return operator_token(live)
 
 
 @contextlib.contextmanager

@@ -21,11 +21,6 @@ from tests.support import (
 )
 
 
-@pytest.fixture(scope="module")
-def operator(live: LiveServer) -> str:
-    return operator_token(live)
-
-
 def test_categories_tree(client: httpx.Client) -> None:
     """/api/categories is a two-level tree with codes and names in both languages."""
     tree = client.get("/api/categories").json()

@@ -21,7 +21,7 @@ from tests.support import (
     operator_token,
     place_bid,
     register,
-    wait_for,
+    wait_state,
 )
 
 
@@ -50,11 +50,7 @@ def test_an_award_of_a_bid_voided_meanwhile_is_refused(live: LiveServer) -> None
         assert place_bid(c, b, auction_id, 110, "s1").status_code == 201
         bid = place_bid(c, a, auction_id, 100, "s2").json()
         auth = bearer(buyer["token"])
-        wait_for(
-            lambda: c.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "closed",
-            15,
-            "the close",
-        )
+        wait_state(c, buyer["token"], auction_id, "closed", 15)
         line = {"bid_id": bid["bid_id"], "company": a["company"]["id"], "quantity": 10_000}
         decision = {"kind": "award", "round": 1, "awards": [{**line, "price": 100}]}
         voided = c.post(
