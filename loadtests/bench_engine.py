@@ -103,7 +103,7 @@ async def _bench(
     keys = Keys(f"bench:{os.getpid()}:")
     try:
         engine = Engine(redis, keys)
-        journal = Journal(database, DOMAIN_HOOKS)
+        journal = Journal(database, DOMAIN_HOOKS, publish=engine.publish)
         desk = Desk(database, engine, journal, RateLimit(0, 0))
         suppliers = [
             Principal(s["user_id"], s["email"], Role.supplier, s["company_id"], 0, Via.bearer)

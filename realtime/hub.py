@@ -1,11 +1,13 @@
 """The per-process hub: one reader of the watched auctions' streams, fan-out to sockets.
 
-Each process runs one :class:`Hub`. It reads every watched auction's event stream from
-Redis once (one ``XREAD`` over all of them, however many local subscribers each has),
-keeps each auction's standings in memory, renders every event once per *audience* and
-encodes it once per subprotocol, then hands the same bytes to every local subscriber of
-that audience. A bid made through any worker reaches the watchers on every worker,
-because every worker reads the same stream.
+Each process runs one :class:`Hub`. It reads every watched auction's fan-out stream (the
+events SQL holds: ``bidding/live/publish.lua`` copies them there after each commit, so
+nobody is shown an event that is not in the record) from Redis once (one ``XREAD`` over
+all of them, however many local subscribers each has), keeps each auction's standings in
+memory, renders every event once per *audience* and encodes it once per subprotocol,
+then hands the same bytes to every local subscriber of that audience. A bid made through
+any worker reaches the watchers on every worker, because every worker reads the same
+stream.
 
 Audiences of an auction:
 
@@ -175,7 +177,7 @@ class Hub:
         feed.festival = festival if festival is not None else feed.festival
         if since is not None and audience == "full" and since <= feed.last_seq:
             keys = self.desk.engine.auction_keys(auction_id)
-            events = await self.desk.engine.stream(keys.events, since)
+            events = await self.desk.engine.stream(keys.fanout, since)
             feed = self.feeds.get(auction_id, feed)
             events = [e for e in events if e["seq"] <= feed.last_seq]
             if (not events and since == feed.last_seq) or (
@@ -256,9 +258,14 @@ class Hub:
             now = time.monotonic()
             if now - self._epochs_checked >= BLOCK_MS / 1000:
                 self._epochs_checked = now
-                await self._check_epochs()
+                try:
+                    await self._check_epochs()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # Redis or SQL away: the next round tries again
+                    log.warning("hub: checking epochs failed; retrying", exc_info=True)
             streams = {
-                self.desk.engine.auction_keys(aid).events: f"{feed.last_seq}-0"
+                self.desk.engine.auction_keys(aid).fanout: f"{feed.last_seq}-0"
                 for aid, feed in self.feeds.items()
             }
             try:
@@ -346,12 +353,7 @@ class Hub:
 
     async def _load(self, auction_id: int) -> Feed:
         facts = await self.desk.facts(auction_id)
-        engine = self.desk.engine
-        meta = await engine.meta(auction_id)
-        if not meta:
-            await self.desk.restore(auction_id, rebuild=False)
-            meta = await engine.meta(auction_id)
-        standings = await engine.standings(auction_id)
+        meta, standings = await self.desk.state(auction_id)
         feed = Feed(
             auction_id=auction_id,
             buyer_company_id=facts.buyer_company_id,

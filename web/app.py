@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.keys = Keys(settings.redis_prefix)
             state.limiter = RateLimiter(state.redis, state.keys)
             state.engine = Engine(state.redis, state.keys)
-            state.journal = Journal(state.db, DOMAIN_HOOKS)
+            state.journal = Journal(state.db, DOMAIN_HOOKS, publish=state.engine.publish)
             rate = RateLimit(max(1, 1000 // settings.bids_per_second), burst_ms=2_000)
             state.desk = Desk(state.db, state.engine, state.journal, rate)
             state.scheduler = Scheduler(state.desk)

@@ -33,6 +33,7 @@ async def award(call: Call[AwardCreate]) -> Any:
     settings = call.state.settings
     terms = Terms(settings.platform_fee_bps, settings.inspection_days)
     db, desk = call.state.db, call.state.desk
+    await desk.settle(auction_id)  # the closing barrier: SQL holds every bid first
     decision = await db.run(_decide, call.principal, auction_id, call.body, terms)
     if decision["round"] == 1:
         await _first_award(desk, auction_id, decision)
@@ -55,6 +56,11 @@ async def _first_award(desk: Desk, auction_id: int, decision: dict[str, Any]) ->
     """Through the engine: exactly one decision wins; the journal makes the contracts."""
     move = "no_award" if decision["kind"] == "no_award" else "award"
     out = await desk.move(auction_id, move, decision=decision)
+    if out.result == "pending":  # a bid came in between: it must be in SQL first
+        raise Conflict(
+            "The lot's record is still being written; try again in a moment.",
+            code="record_incomplete",
+        )
     if out.result == "stale":
         raise Conflict(
             "A bid of this award was voided meanwhile; look at the ladder and decide again.",

@@ -37,10 +37,12 @@ async def one(call: Call[Any]) -> Any:
 
     festival, rows = await call.state.db.run(load)
     caller = require_login(call.principal)
-    engine = call.state.desk.engine
+    desk = call.state.desk
     best: dict[int, tuple[int | None, int | None]] = {}
     for auction, _, rfq in rows:
-        standings = await engine.standings(auction.id)
+        meta, standings = await desk.engine.state(auction.id)
+        if meta and int(meta.get("dseq") or 0) < int(meta["seq"]):
+            meta, standings = await desk.state(auction.id)  # only what SQL holds
         price = standings[0]["price"] if standings else None
         buyer_side = may_see(caller, rfq.buyer_company_id)
         shown = buyer_side or auction.rules.get("visibility") in ("best_price", "full_ladder")

@@ -19,8 +19,9 @@
 --   7 rl    hash    company -> rate-limit arrival time (GCRA)
 --   8 ev    stream  public events, id "<seq>-0", fields seq, d (msgpack)
 --   9 au    stream  audit records, id "<aseq>-0", fields aseq, d (msgpack)
+--  10 fo    stream  the events SQL holds (publish.lua copies them from ev; not used here)
 -- ARGV:
---   1 now_ms     the server's time
+--   1 now_ms     "": Redis's clock (TIME), the one every worker shares; tests pass a time
 --   2 company    the bidder's company id (text)
 --   3 price      minor units (text)
 --   4 key        the client's idempotency key
@@ -43,6 +44,10 @@
 local M, LAD, ST, TF, PX, IDEM, RL, EV, AU =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local now = tonumber(ARGV[1])
+if not now then  -- the one clock of every worker: Redis's own
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local company = ARGV[2]
 local price_text = ARGV[3]
 local idem_field = company .. ':' .. ARGV[4]

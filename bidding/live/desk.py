@@ -23,6 +23,7 @@ decrement measured from the best bid it would reveal the best price).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from bidding.decide import Transform
 from bidding.live.engine import Engine, Outcome, RateLimit, StatusOutcome, live_of
 from bidding.live.journal import Journal
 from bidding.live.restore import due_ms, snapshot, voiding
-from bidding.live.store import Output
+from bidding.live.store import Mark, Output
 from bidding.sealed import commitment
 from bidding.views import Live, Viewer, view
 from rfq import eligibility
@@ -46,7 +47,13 @@ from rfq.platform.db import Database
 from rfq.platform.errors import Conflict, NotFound, RateLimited
 from rfq.rfq_tables import Rfq
 
+log = logging.getLogger("rfq.desk")
+
 ELIGIBLE_TTL_S = 30.0
+DURABLE_WAIT_S = 10.0
+"""How long a view waits for SQL to hold what Redis accepted before giving up."""
+REPAIR_AFTER_S = 1.0
+"""A lag older than this is no commit in flight: the view repairs it."""
 NOT_ELIGIBLE_TTL_S = 3.0
 _LOCK_S = 10.0
 
@@ -154,7 +161,6 @@ class Desk:
                 str(principal.company_id),
                 price,
                 key,
-                now_ms=clock.now_ms(),
                 eligible=reason is None,
                 commitment=digest,
                 nonce=nonce,
@@ -175,7 +181,6 @@ class Desk:
                 str(principal.company_id),
                 floor,
                 key,
-                now_ms=clock.now_ms(),
                 eligible=reason is None,
             ),
         )
@@ -216,17 +221,96 @@ class Desk:
             await redis.zadd(self.engine.keys.schedule, {str(auction_id): due})
         return True
 
+    async def state(self, auction_id: int) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """The auction's meta hash and standing bids as SQL holds them: read atomically
+        from Redis once everything they count is in SQL (``dseq``), so nothing is shown
+        that is not the record. An auction missing from Redis is loaded first; a lag
+        that outlasts ``REPAIR_AFTER_S`` is repaired from the streams; one that outlasts
+        ``DURABLE_WAIT_S`` raises ``TimeoutError`` (the database is away: "retry")."""
+        started = time.monotonic()
+        repaired = False
+        while True:
+            meta, standings = await self.engine.state(auction_id)
+            if not meta:
+                await self.restore(auction_id, rebuild=False)
+                meta, standings = await self.engine.state(auction_id)
+                if not meta:
+                    raise NotFound("No such auction.")
+            if int(meta.get("dseq") or 0) >= int(meta["seq"]):
+                return meta, standings
+            waited = time.monotonic() - started
+            if waited > DURABLE_WAIT_S:
+                raise TimeoutError(f"auction {auction_id}: the record lags; retry")
+            if not repaired and waited > REPAIR_AFTER_S:
+                repaired = True
+                await self.repair(auction_id, grace_ms=int(REPAIR_AFTER_S * 1000))
+            await asyncio.sleep(0.005)
+
+    async def repair(self, auction_id: int, *, grace_ms: int) -> str | None:
+        """Write to SQL whatever Redis accepted more than ``grace_ms`` ago and SQL
+        lacks (a worker died between the script and its commit, or its commit failed),
+        from the auction's streams, and publish the watermarks. Writing an entry that
+        some journal still has in flight is harmless (writes are idempotent).
+
+        Returns ``"recovered"`` (entries written), ``"published"`` (SQL had them: only
+        the fan-out lagged), None (nothing to do), or ``"rebuild"``: the epochs differ,
+        or the streams no longer hold what is missing (never acknowledged and never
+        shown, since the fan-out waits for SQL): the caller rebuilds from SQL.
+        """
+        engine = self.engine
+        meta = await engine.meta(auction_id)
+        mark = await self.db.run(_mark, auction_id)
+        if not meta or mark is None:
+            return None
+        epoch = int(meta["epoch"])
+        if epoch != mark.epoch:
+            return "rebuild"
+        if int(meta["seq"]) <= mark.seq and int(meta["aseq"]) <= mark.aseq:
+            if int(meta.get("dseq") or 0) >= mark.seq:
+                return None
+            await engine.publish({auction_id: mark})
+            return "published"
+        cutoff = await self.redis_ms() - grace_ms
+        keys = engine.auction_keys(auction_id)
+        events = _older(await engine.stream(keys.events, mark.seq), cutoff)
+        entries = _older(await engine.stream(keys.audit, mark.aseq), cutoff)
+        if not events and not entries:
+            return None
+        if (events and events[0]["seq"] != mark.seq + 1) or (
+            entries and entries[0]["aseq"] != mark.aseq + 1
+        ):
+            return "rebuild"
+        await self.journal.write([Output(auction_id, epoch, events, entries)])
+        log.warning("auction %s: wrote %d entries SQL lacked", auction_id, len(entries))
+        return "recovered"
+
+    async def settle(self, auction_id: int) -> None:
+        """The closing barrier: return once SQL holds every event Redis accepted for
+        the auction (repairing it from the streams if need be), so a decision read from
+        SQL sees every bid; ``Conflict`` (``record_incomplete``) if it cannot yet."""
+        await self.journal.flush()
+        if not await self.engine.meta(auction_id):
+            return  # not live in Redis: SQL is all there is
+        try:
+            await self.state(auction_id)
+        except TimeoutError:
+            raise Conflict(
+                "The lot's record is still being written; try again in a moment.",
+                code="record_incomplete",
+            ) from None
+
+    async def redis_ms(self) -> int:
+        """Redis's clock, the one every worker's scripts decide by."""
+        seconds, micros = await self.engine.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
     async def view(
         self, auction_id: int, viewer: Viewer
     ) -> tuple[Live, list[dict[str, Any]], dict[str, Any]]:
         """The auction's live state, its standings and the state ``viewer`` may see
         (loading the auction from SQL first if Redis does not hold it)."""
-        meta = await self.engine.meta(auction_id)
-        if not meta:
-            await self.restore(auction_id, rebuild=False)
-            meta = await self.engine.meta(auction_id)
+        meta, standings = await self.state(auction_id)
         live = live_of(meta)
-        standings = await self.engine.standings(auction_id)
         facts = await self.facts(auction_id)
         extra = {"rfq_id": facts.rfq_id, "lot_id": auction_id, "currency": facts.currency}
         transform = Transform()
@@ -249,14 +333,10 @@ class Desk:
         when this returns. The outcome's ``result`` is ``ok``, or the refusal with the
         ``status`` that refused it.
         """
-        out = await self.engine.move(
-            auction_id, move, now_ms=clock.now_ms(), decision=decision, void=void
-        )
+        out = await self.engine.move(auction_id, move, decision=decision, void=void)
         if out.result == "missing":
             await self.restore(auction_id, rebuild=False)
-            out = await self.engine.move(
-                auction_id, move, now_ms=clock.now_ms(), decision=decision, void=void
-            )
+            out = await self.engine.move(auction_id, move, decision=decision, void=void)
         if out.events or out.audit:
             await self.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
         return out
@@ -270,12 +350,13 @@ class Desk:
                 f"A {out.status} auction's bids cannot be voided.", code="illegal_transition"
             )
 
-    async def tick(self, auction_id: int, now_ms: int) -> int:
-        """Open, close or step an auction as its time calls for (``status.lua``'s tick),
-        journal what happened and file it under its next due time; 1 if it changed."""
+    async def tick(self, auction_id: int) -> int:
+        """Open, close or step an auction as its time (Redis's clock) calls for
+        (``status.lua``'s tick), journal what happened and file it under its next due
+        time; 1 if it changed."""
         engine = self.engine
         started = time.perf_counter()
-        out = await engine.move(auction_id, "tick", now_ms=now_ms)
+        out = await engine.move(auction_id, "tick")
         metrics.REDIS_SECONDS.labels("tick").observe(time.perf_counter() - started)
         if out.result == "missing":
             await self.restore(auction_id, rebuild=False)
@@ -294,7 +375,7 @@ class Desk:
             if outcome.result == "missing":
                 await self.restore(auction_id, rebuild=False)
             elif outcome.result == "tick":  # a clock level (or the start) is due first
-                await self.tick(auction_id, clock.now_ms())
+                await self.tick(auction_id)
             else:
                 break
             outcome = await self._timed(call)
@@ -389,6 +470,23 @@ def _load_facts(session: Session, auction_id: int) -> AuctionFacts | None:
         ties=auction.rules.get("ties", "earlier_wins"),
         currency=auction.currency,
     )
+
+
+def _mark(session: Session, auction_id: int) -> Mark | None:
+    auction = session.get(AuctionRecord, auction_id)
+    if auction is None:
+        return None
+    return Mark(auction.epoch, auction.seq, auction.aseq)
+
+
+def _older(entries: list[dict[str, Any]], cutoff_ms: int) -> list[dict[str, Any]]:
+    """The leading entries stamped before ``cutoff_ms`` (a prefix: no holes)."""
+    out = []
+    for entry in entries:
+        if entry["at"] >= cutoff_ms:
+            break
+        out.append(entry)
+    return out
 
 
 def _check(session: Session, rfq_id: int, company_id: int) -> str | None:

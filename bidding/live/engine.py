@@ -1,13 +1,15 @@
 """The engine's Redis adapter: the Lua scripts, registered once and called by EVALSHA.
 
 ``bid.lua`` decides and records bids and proxy floors, ``status.lua`` moves auctions
-through their lifecycle (and voids bids), ``load.lua`` puts a whole auction into Redis.
+through their lifecycle (and voids bids), ``load.lua`` puts a whole auction into Redis,
+``publish.lua`` releases to the fan-out stream what SQL holds.
 This module turns their msgpack answers into typed outcomes and nothing more; what
 the outcomes mean for durability and for people is ``bidding/live/desk.py``'s business.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ import msgpack
 
 from bidding.auction import OPEN
 from bidding.live.batching import ScriptBatcher
+from bidding.live.store import Mark
 from bidding.price_clock import clock_end_ms
 from bidding.rules import (
     Clock,
@@ -125,6 +128,8 @@ def meta_of(
         "ext": extensions,
         "seq": seq,
         "aseq": aseq,
+        "dseq": seq,
+        "daseq": aseq,
         "epoch": epoch,
         "ceiling": ceiling_price,
         "reserve": "" if reserve_price is None else reserve_price,
@@ -203,6 +208,8 @@ class Engine:
         self._bid = ScriptBatcher(redis, redis.register_script(_script("bid.lua")))
         self._status = redis.register_script(_script("status.lua"))
         self._load = redis.register_script(_script("load.lua"))
+        self._publish = ScriptBatcher(redis, redis.register_script(_script("publish.lua")))
+        self._state = redis.register_script(_script("state.lua"))
         self._unlock = redis.register_script(_script("unlock.lua"))
 
     def auction_keys(self, auction_id: int) -> AuctionKeys:
@@ -216,7 +223,7 @@ class Engine:
         price: int,
         key: str,
         *,
-        now_ms: int,
+        now_ms: int | None = None,
         eligible: bool = True,
         commitment: str = "",
         nonce: str = "",
@@ -233,7 +240,7 @@ class Engine:
         floor: int | None,
         key: str,
         *,
-        now_ms: int,
+        now_ms: int | None = None,
         eligible: bool,
     ) -> Outcome:
         """Set a supplier's proxy floor, or clear it (``floor`` None)."""
@@ -247,7 +254,7 @@ class Engine:
         auction_id: int,
         move: str,
         *,
-        now_ms: int,
+        now_ms: int | None = None,
         void: tuple[str, str, str, bytes] | None = None,
         decision: dict[str, Any] | None = None,
     ) -> StatusOutcome:
@@ -259,7 +266,7 @@ class Engine:
             first = msgpack.packb(decision, use_bin_type=False)
         raw = await self._status(
             keys=self.auction_keys(auction_id).all(),
-            args=[now_ms, move, self.maxlen, first, company, reason, restore],
+            args=[_when(now_ms), move, self.maxlen, first, company, reason, restore],
         )
         out = _unpack(raw)
         return StatusOutcome(
@@ -298,6 +305,20 @@ class Engine:
         if fields and await self.redis.exists(key):
             await self.redis.hset(key, mapping=fields)
 
+    async def publish(self, marks: Mapping[int, Mark]) -> None:
+        """Release what SQL holds of each auction to its fan-out stream
+        (``publish.lua``; one round trip for all of them)."""
+        calls = []
+        for auction_id, mark in marks.items():
+            keys = self.auction_keys(auction_id)
+            calls.append(
+                self._publish(
+                    [keys.meta, keys.events, keys.fanout],
+                    [mark.epoch, mark.seq, mark.aseq, self.maxlen],
+                )
+            )
+        await asyncio.gather(*calls)  # one pipeline (the batcher's)
+
     async def unlock(self, key: str, token: str) -> bool:
         """Release a lock if ``token`` still holds it (``unlock.lua``)."""
         return bool(await self._unlock(keys=[key], args=[token]))
@@ -315,22 +336,24 @@ class Engine:
         multiplier, adder = _text(raw).split(":")
         return int(multiplier), int(adder)
 
-    async def standings(self, auction_id: int) -> list[dict[str, Any]]:
-        """Standing bids best first, each with ``company`` and ``rank``."""
+    async def state(self, auction_id: int) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """The auction's meta hash (empty if it is not in Redis) and its standing bids
+        best first, each with ``company`` and ``rank``, read atomically (``state.lua``)."""
         keys = self.auction_keys(auction_id)
-        members = await self.redis.zrange(keys.ladder, 0, -1)
-        if not members:
-            return []
-        companies = [_text(m)[13:] for m in members]
-        packed = await self.redis.hmget(keys.standing, companies)
+        raw_meta, members, packed = await self._state(keys=[keys.meta, keys.ladder, keys.standing])
+        meta = {_text(k): _text(v) for k, v in zip(raw_meta[::2], raw_meta[1::2], strict=True)}
         out = []
-        for rank, (company, raw) in enumerate(zip(companies, packed, strict=True), start=1):
-            if raw is None:
+        for rank, (member, raw) in enumerate(zip(members, packed, strict=True), start=1):
+            if not raw:
                 continue
             bid = _unpack(raw)
-            bid.update(company=company, rank=rank)
+            bid.update(company=_text(member)[13:], rank=rank)
             out.append(bid)
-        return out
+        return meta, out
+
+    async def standings(self, auction_id: int) -> list[dict[str, Any]]:
+        """Standing bids best first, each with ``company`` and ``rank``."""
+        return (await self.state(auction_id))[1]
 
     async def stream(self, key: str, after: int) -> list[dict[str, Any]]:
         """The entries of an auction stream after sequence ``after``, decoded."""
@@ -343,7 +366,7 @@ class Engine:
         company: str,
         value: str,
         key: str,
-        now_ms: int,
+        now_ms: int | None,
         eligible: bool,
         commitment: str,
         nonce: str,
@@ -352,7 +375,7 @@ class Engine:
         raw = await self._bid(
             self.auction_keys(auction_id).all(),
             [
-                now_ms,
+                _when(now_ms),
                 company,
                 value,
                 key,
@@ -384,6 +407,11 @@ class Engine:
             events=[_unpack(e) for e in out.get("events", [])],
             audit=[_unpack(e) for e in out.get("audit", [])],
         )
+
+
+def _when(now_ms: int | None) -> int | str:
+    """The scripts' time argument: ``""`` lets them read Redis's clock (production)."""
+    return "" if now_ms is None else now_ms
 
 
 def _unpack(raw: bytes | dict[str, Any]) -> dict[str, Any]:

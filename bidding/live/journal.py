@@ -9,6 +9,13 @@ after that: an acknowledged bid is in SQL.
 
 A commit that fails is retried for up to ``retry_s`` seconds (the database may be
 briefly unreachable); after that the waiters get the error and nothing is acknowledged.
+Output the store refuses (an epoch older than the auction's: a rebuild came in between)
+is answered :class:`StaleEpoch`; the bidder retries with the same key and is decided
+anew on the rebuilt auction.
+
+After each commit the auctions' new watermarks go to ``publish`` (the engine's
+``publish.lua``), which releases the events now in SQL to the fan-out stream: nobody
+is shown an event before it is in the record.
 """
 
 from __future__ import annotations
@@ -19,18 +26,20 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
 from sqlmodel import Session
 
 from bidding.live import store
-from bidding.live.store import Hooks, Output
+from bidding.live.store import Hooks, Mark, Output, Written
 from rfq.platform import metrics
 from rfq.platform.db import Database
 
 log = logging.getLogger("rfq.journal")
+
+Publish = Callable[[dict[int, Mark]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -55,10 +64,13 @@ class Journal:
         db: Database,
         hooks: Hooks,
         *,
+        publish: Publish | None = None,
         max_batch: int = 2000,
         retry_s: float = 5.0,
     ) -> None:
         self._db = db
+        self._publish = publish
+        self._publishing: set[asyncio.Task[None]] = set()
         self._max_batch = max_batch
         self._retry_s = retry_s
         self._hooks = hooks
@@ -131,29 +143,51 @@ class Journal:
                     size += len(item.outputs)
             outputs = [o for p in batch for o in p.outputs]
             error: BaseException | None = None
+            written = Written()
             try:
                 if outputs:  # a batch of flush markers only commits nothing
-                    self._commit_with_retry(outputs)
+                    written = self._commit_with_retry(outputs)
                     self.batches += 1
                     self.written += len(outputs)
             except Exception as exc:  # every waiter hears why its write failed
                 error = exc if isinstance(exc, ConnectionError) else JournalFailed(exc)
-            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            if written.marks and self._publish is not None:
+                with contextlib.suppress(RuntimeError):
+                    batch[0].loop.call_soon_threadsafe(self._start_publish, written.marks)
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
+            start = 0
             for p in batch:
-                by_loop.setdefault(p.loop, []).append(p.done)
-            for loop, waiters in by_loop.items():  # one wake-up per loop, not per waiter
+                end = start + len(p.outputs)
+                own = error
+                if own is None and any(i in written.refused for i in range(start, end)):
+                    own = StaleEpoch("The auction was rebuilt meanwhile; retry with the same key.")
+                start = end
+                by_loop.setdefault(p.loop, []).append((p.done, own))
+            for loop, answers in by_loop.items():  # one wake-up per loop, not per waiter
                 with contextlib.suppress(RuntimeError):  # that loop has closed
-                    loop.call_soon_threadsafe(_settle, waiters, error)
+                    loop.call_soon_threadsafe(_settle, answers)
 
-    def _commit_with_retry(self, outputs: list[Output]) -> None:
+    def _start_publish(self, marks: dict[int, Mark]) -> None:
+        assert self._publish is not None
+        task = asyncio.ensure_future(self._publish(marks))
+        self._publishing.add(task)
+        task.add_done_callback(self._published)
+
+    def _published(self, task: asyncio.Task[None]) -> None:
+        self._publishing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # the scheduler's repair publishes again; until then the fan-out waits
+            log.warning("publishing watermarks failed: %r", task.exception())
+
+    def _commit_with_retry(self, outputs: list[Output]) -> Written:
         deadline = time.monotonic() + self._retry_s
         delay = 0.05
         while True:
             started = time.perf_counter()
             try:
-                self._db.run_sync(self._commit, outputs)
+                written: Written = self._db.run_sync(self._commit, outputs)
                 metrics.SQL_SECONDS.labels("journal").observe(time.perf_counter() - started)
-                return
+                return written
             except Exception:
                 if time.monotonic() + delay > deadline:
                     raise
@@ -161,12 +195,17 @@ class Journal:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _commit(self, session: Session, outputs: list[Output]) -> None:
-        store.write(session, outputs, self._hooks)
+    def _commit(self, session: Session, outputs: list[Output]) -> Written:
+        return store.write(session, outputs, self._hooks)
 
 
 class JournalStopped(ConnectionError):
     """A write after the journal began to shut down (the desk answers ``unavailable``)."""
+
+
+class StaleEpoch(ConnectionError):
+    """The output was of an epoch older than its auction's in SQL (rebuilt meanwhile): it
+    was not stored, and the bid does not stand on the rebuilt auction."""
 
 
 class JournalFailed(ConnectionError):
@@ -181,8 +220,11 @@ class JournalFailed(ConnectionError):
         self.__cause__ = cause
 
 
-def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for done in waiters:
+_Answer = tuple[asyncio.Future[None], BaseException | None]
+
+
+def _settle(answers: list[_Answer]) -> None:
+    for done, error in answers:
         if done.done():
             continue
         if error is None:

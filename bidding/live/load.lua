@@ -1,7 +1,7 @@
 -- load.lua: put an auction's whole live state into Redis at once (first load, or a
 -- rebuild from SQL after Redis lost it; the caller bumps the epoch for a rebuild).
 --
--- KEYS: the nine keys of one auction, as for bid.lua (m lad st tf px idem rl ev au).
+-- KEYS: the ten keys of one auction, as for bid.lua (m lad st tf px idem rl ev au fo).
 -- ARGV:
 --   1 state   msgpack {meta={field=value...}, standing={company=packed...},
 --             ladder={{member, score}...}, transforms={company="mul:add"...},
@@ -12,7 +12,7 @@
 
 if ARGV[2] == 'missing' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local state = cmsgpack.unpack(ARGV[1])
-for i = 1, 9 do redis.call('DEL', KEYS[i]) end
+for i = 1, 10 do redis.call('DEL', KEYS[i]) end
 local function S(v)
   if type(v) == 'number' then return string.format('%d', v) end
   return v

@@ -4,11 +4,12 @@ Used for the first load of an auction, and to rebuild one that Redis lost (flush
 crashed without its append-only file, or found inconsistent by the reconciler); a
 rebuild bumps the auction's ``epoch``, so clients resuming a stream get a snapshot.
 
-What a rebuild keeps: the status, times and extensions; every supplier's standing
-bid (its latest bid that is not void) ranked as before; transforms; proxy floors
-(from the audit log); the idempotency keys of accepted bids. What it drops: the
-first outcomes of *rejected* keys (a replayed rejected key is decided again, which
-changes nothing) and the bid rate-limit state.
+What a rebuild keeps: the status, times and extensions; every supplier's standing bid
+(its latest bid that is not void) ranked as before; transforms; proxy floors (from the
+audit log); the idempotency keys of accepted bids. What it drops: entries that never
+reached SQL (their numbers are given up in a ``holes_closed`` audit entry), the first
+outcomes of *rejected* keys (a replayed rejected key is decided again, which changes
+nothing) and the bid rate-limit state.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlmodel import Session, col
 from bidding.live.engine import RateLimit, meta_of
 from bidding.price_clock import level_of_price
 from bidding.rules import parse_rules
+from rfq import audit_chain
 from rfq.auctions import AuctionRecord, AuditRecord, BidRecord, EventRecord, TransformRecord
 from rfq.platform import clock
 from rfq.platform.errors import Conflict, NotFound
@@ -47,6 +49,17 @@ def snapshot(session: Session, auction_id: int, *, rate: RateLimit) -> dict[str,
     rules = parse_rules(auction.rules, ceiling_price=auction.ceiling_price)
     seq = max(auction.seq, _max(session, EventRecord.seq, EventRecord.auction_id, auction_id))
     aseq = max(auction.aseq, _max(session, AuditRecord.aseq, AuditRecord.auction_id, auction_id))
+    if (seq, aseq) != (auction.seq, auction.aseq):
+        # Holes the streams could not fill (never acknowledged, never shown: the fan-out
+        # waits for SQL); the new epoch numbers on above everything stored, and the
+        # chain says which numbers were given up.
+        lost = {"seq_after": auction.seq, "seq_to": seq, "aseq_after": auction.aseq}
+        auction.seq, auction.aseq = seq, aseq
+        session.add(auction)
+        session.flush()
+        audit_chain.append(session, auction_id, "holes_closed", {**lost, "aseq_to": aseq})
+        session.refresh(auction)
+        aseq = auction.aseq
     standing_bids = _standing_bids(session, auction_id)
     levels: dict[str, int] = {}
     if rules.clock is not None:

@@ -3,9 +3,9 @@
 -- japanese and dutch clock formats, bidding/price_clock.py (tick: open, end each level that
 -- has ended, in order, start the next or close).
 --
--- KEYS: the nine keys of one auction, as for bid.lua (m lad st tf px idem rl ev au).
+-- KEYS: the keys of one auction, as for bid.lua (m lad st tf px idem rl ev au fo).
 -- ARGV:
---   1 now_ms   the server's time
+--   1 now_ms   "": Redis's clock (TIME), the one every worker shares; tests pass a time
 --   2 move     "tick": open and/or close as the time calls for (exactly once: the
 --              status changes in this script, so concurrent callers see it changed);
 --              "cancel" (scheduled|live); "award" | "no_award" (closed): ARGV[4]
@@ -17,10 +17,15 @@
 -- Returns msgpack {r="ok", status, ends, starts, due, epoch, events={...}, audit={...}}
 -- (due: when the scheduler must tick it next, absent when never) or
 -- {r="illegal", status}, {r="stale", status, bid_id} (an awarded bid no longer stands:
--- voided since the decision) or {r="missing"}.
+-- voided since the decision), {r="pending", status} (an award while SQL does not hold
+-- every event yet: the closing barrier) or {r="missing"}.
 
 local M, LAD, ST, EV, AU = KEYS[1], KEYS[2], KEYS[3], KEYS[8], KEYS[9]
 local now, move, maxlen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+if not now then  -- the one clock of every worker: Redis's own
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function S(n) return string.format('%d', n) end
 
 if redis.call('EXISTS', M) == 0 then return cmsgpack.pack({r = 'missing'}) end
@@ -114,6 +119,11 @@ elseif move == 'tick' then
 elseif move == 'cancel' and (status == 'scheduled' or status == 'live') then
   become('cancelled', 'cancelled')
 elseif (move == 'award' or move == 'no_award') and status == 'closed' then
+  -- The closing barrier: the buyer decided on SQL, which must hold every event the
+  -- lot accepted (publish.lua moves dseq once it does).
+  if tonumber(redis.call('HGET', M, 'dseq') or '0') < seq then
+    return cmsgpack.pack({r = 'pending', status = status})
+  end
   local decision = nil
   if ARGV[4] ~= '' then decision = cmsgpack.unpack(ARGV[4]) end
   -- Every awarded bid must still stand: an operator's void may have come in between the

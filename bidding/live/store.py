@@ -2,10 +2,19 @@
 the ``event``, ``audit``, ``bid`` and ``auction`` rows, in the caller's transaction.
 
 Writes are idempotent (events by ``(auction, epoch, seq)``, audit entries by
-``(auction, epoch, aseq)``, bids by id), so the reconciler can hand the same output in
-again from the Redis streams after a crash. What the domain does about a committed move
-(an RFQ moving on, an award becoming contracts, suppliers told they were outbid or that
-the end moved) is given as :class:`Hooks` and runs in the same transaction.
+``(auction, epoch, aseq)``, bids by id), so the scheduler's repair can hand the same
+output in again from the Redis streams after a crash.
+
+The record is provably complete: the auction row's ``seq`` and ``aseq`` are the
+*contiguous* watermarks (every event ``1..seq`` and audit entry ``1..aseq`` is stored),
+advanced here under the row's lock; an entry above a hole waits in SQL, the hole is
+detected (the watermark stops below it) and the repair fills it from the streams.
+Output of an older ``epoch`` than the row's is refused (the fence of a rebuild: the
+rebuild's snapshot did not hold it, so storing it would put a bid in SQL that the live
+ladder lacks); its caller answers "retry with the same key". What the domain does about
+a committed move (an RFQ moving on, an award becoming contracts, suppliers told they
+were outbid or that the end moved) is given as :class:`Hooks` and runs in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -59,19 +68,55 @@ class Output:
     outbid: int | None = field(default=None)
 
 
-def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -> None:
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """An auction's record in SQL after a write: its epoch and contiguous watermarks."""
+
+    epoch: int
+    seq: int
+    aseq: int
+
+
+@dataclass(slots=True)
+class Written:
+    """What :func:`write` did: the outputs it refused (indexes into its argument: of an
+    epoch older than the auction's, or of an unknown auction) and every touched
+    auction's :class:`Mark`."""
+
+    refused: set[int] = field(default_factory=set)
+    marks: dict[int, Mark] = field(default_factory=dict)
+
+
+def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -> Written:
     """Write engine output in the caller's transaction, idempotently, and seal the chains.
 
-    Per auction it locks the auction row (the chain's head lives there), drops audit
-    entries already stored (a replay), chains the rest in ``(epoch, aseq)`` order and
-    inserts them with their hashes in one statement.
+    Per auction it locks the auction row (the chain's head lives there), refuses output
+    of an older epoch, drops audit entries already stored (a replay), chains the rest in
+    ``(epoch, aseq)`` order, inserts them with their hashes in one statement and
+    advances the contiguous watermarks.
     """
     now = clock.now()
+    written = Written()
+    table = AuctionRecord.__table__  # type: ignore[attr-defined]
+    wanted = [table.c[name] for name in _AUCTION_STATE]
+    ids = sorted({out.auction_id for out in outputs})
+    rows = session.execute(select(*wanted).where(table.c.id.in_(ids)).with_for_update()).mappings()
+    auctions = {row["id"]: dict(row) for row in rows}
+    before = {key: dict(value) for key, value in auctions.items()}
+    kept: list[Output] = []
+    for index, out in enumerate(outputs):
+        auction = auctions.get(out.auction_id)
+        if auction is None or out.epoch < auction["epoch"]:
+            if auction is None:
+                log.error("engine output for unknown auction %s", out.auction_id)
+            written.refused.add(index)
+        else:
+            kept.append(out)
     events: list[dict[str, Any]] = []
     bids: list[dict[str, Any]] = []
     voids: list[tuple[str, str]] = []
     by_auction: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for out in outputs:
+    for out in kept:
         by_auction.setdefault(out.auction_id, [])
         for ev in out.events:
             events.append(
@@ -93,21 +138,13 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     entries: list[dict[str, Any]] = []
     changed: list[tuple[int, str, dict[str, Any]]] = []
     extended: set[tuple[int, int, int]] = set()
-    table = AuctionRecord.__table__  # type: ignore[attr-defined]
-    wanted = [table.c[name] for name in _AUCTION_STATE]
-    rows = session.execute(
-        select(*wanted).where(table.c.id.in_(list(by_auction))).with_for_update()
-    ).mappings()
-    auctions = {row["id"]: dict(row) for row in rows}
-    before = {key: dict(value) for key, value in auctions.items()}
+    fresh: set[tuple[int, int]] = set()  # (auction, aseq) stored by this write
     for auction_id, audit_entries in by_auction.items():
-        auction = auctions.get(auction_id)
-        if auction is None:
-            log.error("engine output for unknown auction %s", auction_id)
-            continue
+        auction = auctions[auction_id]
         old_status = auction["status"]
         moved_by: dict[str, Any] = {}
         for epoch, entry in _unstored(session, auction, audit_entries):
+            fresh.add((auction_id, entry["aseq"]))
             entries.append(audit_chain.seal(auction, epoch, entry))
             if entry["kind"] == "extended":  # new: a replay tells nobody twice
                 extended.add((auction_id, entry["ext"], entry["ends"]))
@@ -115,7 +152,7 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
             _apply(auction, entry)
             if auction["status"] != status:
                 moved_by = entry
-        for out in outputs:
+        for out in kept:
             if out.auction_id == auction_id:
                 for ev in out.events:
                     _apply(auction, ev)
@@ -124,6 +161,9 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     bulk.insert_ignore(session, EventRecord, events)
     bulk.insert_ignore(session, AuditRecord, entries)
     bulk.insert_ignore(session, BidRecord, bids)
+    for auction in auctions.values():
+        _advance(session, auction)
+        written.marks[auction["id"]] = Mark(auction["epoch"], auction["seq"], auction["aseq"])
     _store_auctions(session, auctions, before)
     for bid_id, reason in voids:
         session.execute(
@@ -137,14 +177,36 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     for auction_id, ext, ends in sorted(extended):
         for on_extended in hooks.on_extended:
             on_extended(session, auction_id, ext, _dt(ends))
-    for out in outputs:
-        if out.outbid is not None:
+    for out in kept:
+        if out.outbid is not None and any((out.auction_id, e["aseq"]) in fresh for e in out.audit):
             for on_outbid in hooks.on_outbid:
                 on_outbid(session, out.auction_id, out.outbid)
+    return written
+
+
+def _advance(session: Session, auction: dict[str, Any]) -> None:
+    """Move the auction's ``seq`` and ``aseq`` up over every entry stored contiguously
+    after them (in its epoch: a rebuild starts a new epoch above everything stored)."""
+    for column, table in (("seq", EventRecord), ("aseq", AuditRecord)):
+        number = col(getattr(table, column))
+        stored = session.execute(
+            select(number)
+            .where(
+                col(table.auction_id) == auction["id"],
+                col(table.epoch) == auction["epoch"],
+                number > auction[column],
+            )
+            .order_by(number)
+        ).scalars()
+        for value in stored:
+            if value != auction[column] + 1:
+                break
+            auction[column] = value
 
 
 _AUCTION_STATE = (
     "id",
+    "epoch",
     "status",
     "seq",
     "aseq",
@@ -181,16 +243,16 @@ def _unstored(
 ) -> list[tuple[int, dict[str, Any]]]:
     """The entries not stored yet, deduplicated, in (epoch, aseq) order.
 
-    An ``aseq`` above the auction's stored maximum is new for sure; only the others
-    (a replay, or another worker's entries committing out of order) are looked up.
+    An ``aseq`` at or below the contiguous watermark is stored for sure; above it only
+    what another worker committed out of order (above a hole) is, and is looked up.
     """
-    wanted = {(epoch, e["aseq"]): (epoch, e) for epoch, e in entries}
-    maybe = [aseq for _, aseq in wanted if aseq <= auction["aseq"]]
-    if maybe:
+    wanted = {(epoch, e["aseq"]): (epoch, e) for epoch, e in entries if e["aseq"] > auction["aseq"]}
+    if wanted:
         stored = session.execute(
             select(col(AuditRecord.epoch), col(AuditRecord.aseq)).where(
                 col(AuditRecord.auction_id) == auction["id"],
-                col(AuditRecord.aseq).in_(maybe),
+                col(AuditRecord.epoch) == auction["epoch"],
+                col(AuditRecord.aseq) > auction["aseq"],
             )
         ).all()
         for epoch, aseq in stored:
@@ -207,11 +269,8 @@ _ORDER = {
 
 
 def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
-    """Advance an auction row by one event or audit entry (monotonic, order-free)."""
-    if "type" in item:  # an event
-        auction["seq"] = max(auction["seq"], item["seq"])
-    if "aseq" in item:  # an audit entry
-        auction["aseq"] = max(auction["aseq"], item["aseq"])
+    """Advance an auction row by one event or audit entry (monotonic, order-free; the
+    watermarks move in :func:`_advance`)."""
     kind = item.get("kind") or item.get("type")
     if kind == "extended" and item["ext"] > auction["extensions"]:
         auction["ends_at"], auction["extensions"] = _dt(item["ends"]), item["ext"]

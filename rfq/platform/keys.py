@@ -15,7 +15,8 @@ script stays inside one Redis Cluster slot.
 | ``<p>{a:<id>}:px``   | hash   | company -> proxy floor (private)                          |
 | ``<p>{a:<id>}:idem`` | hash   | ``<company>:<key>`` -> the first outcome (msgpack)        |
 | ``<p>{a:<id>}:rl``   | hash   | company -> bid rate-limit state (GCRA arrival time)       |
-| ``<p>{a:<id>}:ev``   | stream | public events (``seq``, ``d``: msgpack), capped           |
+| ``<p>{a:<id>}:ev``   | stream | public events (``seq``, ``d``: msgpack) as decided, capped |
+| ``<p>{a:<id>}:fo``   | stream | the same events once they are in SQL: what is fanned out  |
 | ``<p>{a:<id>}:au``   | stream | audit records, accepted and rejected, capped              |
 | ``<p>sched``         | zset   | auction id -> the next time the scheduler must look at it |
 """
@@ -39,6 +40,7 @@ class AuctionKeys:
     rate: str
     events: str
     audit: str
+    fanout: str
 
     def all(self) -> list[str]:
         """Every key, in the order the Lua scripts take them."""
@@ -52,6 +54,7 @@ class AuctionKeys:
             self.rate,
             self.events,
             self.audit,
+            self.fanout,
         ]
 
 
@@ -64,7 +67,7 @@ class Keys:
     def auction(self, auction_id: int) -> AuctionKeys:
         """The keys of one auction."""
         base = f"{self.prefix}{{a:{auction_id}}}:"
-        names = ("m", "lad", "st", "tf", "px", "idem", "rl", "ev", "au")
+        names = ("m", "lad", "st", "tf", "px", "idem", "rl", "ev", "au", "fo")
         return AuctionKeys(*(base + name for name in names))
 
     @property

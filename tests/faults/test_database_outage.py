@@ -21,6 +21,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,12 +127,15 @@ def world(tmp_path: Path, redis_prefix: str) -> Iterator[dict[str, object]]:
             operator = operator_token(live)
             buyer = register(client, "buyer")
             supplier = certified_supplier(client, operator, ["fasteners"])
+            rival = certified_supplier(client, operator, ["fasteners"])
             auction = live_auction(client, buyer, seconds=300)
             yield {
                 "live": live,
                 "client": client,
                 "proxy": proxy,
                 "supplier": supplier,
+                "buyer": buyer,
+                "rival": rival,
                 "auction": auction,
                 "direct_url": direct_url,
             }
@@ -214,3 +218,78 @@ def test_a_long_outage_refuses_then_recovers_by_itself(world: dict[str, object])
     stored = _stored(str(world["direct_url"]), auction)  # type: ignore[arg-type]
     assert stored[again["bid_id"]] == 104
     assert sorted(stored.values()) == [104, 110]  # the refused attempt and its retry: one bid
+
+
+def _frames(ws: ClientConnection, until: Any, timeout: float) -> list[dict[str, Any]]:
+    """Every frame ``ws`` receives until ``until(frames)`` holds (or ``timeout``)."""
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while not until(got) and time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            got.append(json.loads(ws.recv(timeout=0.2)))
+    return got
+
+
+def test_a_bid_refused_in_an_outage_and_a_rivals_after_it_agree_everywhere(
+    world: dict[str, object],
+) -> None:
+    """A bid Redis took during a long outage is answered ``unavailable``; a rival bids
+    after the outage. Then the buyer's ladder, ``/bids``, ``/audit`` and every bid
+    frame the buyer's watcher received agree: the refused bid is in the record (the
+    repair wrote it from the stream, since it stood in Redis), never shown before it
+    was recorded, and its retry with the same key answers that very bid."""
+    client, proxy, live = world["client"], world["proxy"], world["live"]
+    assert isinstance(client, httpx.Client) and isinstance(proxy, Proxy)
+    assert isinstance(live, LiveServer)
+    supplier, auction = world["supplier"], world["auction"]
+    assert isinstance(supplier, dict) and isinstance(auction, int)
+    assert place_bid(client, supplier, auction, 110, "before").status_code == 201
+    rival = world["rival"]
+    buyer_token = world["buyer"]["token"]  # type: ignore[index]
+    url = live.url.replace("http://", "ws://") + "/ws"
+    with (
+        connect(url, additional_headers=bearer(buyer_token)) as watcher,
+        _socket(world) as ws,
+    ):
+        assert json.loads(watcher.recv(timeout=10))["type"] == "hello"
+        watcher.send(json.dumps({"op": "subscribe", "auction": auction}))
+        proxy.cut()
+        ws.send(json.dumps({"op": "bid", "auction": auction, "price": 104, "key": "gone"}))
+        refused = _answer(ws, "gone", 30)
+        assert refused["type"] == "rejected" and refused["code"] == "unavailable", refused
+        proxy.restore()
+        wait_for(lambda: client.get("/readyz").status_code == 200, 30, "readiness to recover")
+        after = place_bid(client, rival, auction, 100, "rival")
+        assert after.status_code == 201, after.text
+
+        def seen(frames: list[dict[str, Any]]) -> bool:
+            return after.json()["bid_id"] in {f.get("bid_id") for f in frames}
+
+        frames = _frames(watcher, seen, 30)
+        assert seen(frames), frames
+        auth = bearer(buyer_token)
+        # what the watcher was shown is the record already, before any retry
+        recorded = {
+            b["bid_id"]: b for b in client.get(f"/api/auctions/{auction}/bids", headers=auth).json()
+        }
+        shown = [f for f in frames if f.get("type") == "bid"]
+        for frame in shown:
+            assert frame["bid_id"] in recorded, (frame, recorded)
+            assert recorded[frame["bid_id"]]["price"] == frame["price"], frame
+        ws.send(json.dumps({"op": "bid", "auction": auction, "price": 104, "key": "gone"}))
+        again = _answer(ws, "gone", 30)
+    recorded = {
+        b["bid_id"]: b for b in client.get(f"/api/auctions/{auction}/bids", headers=auth).json()
+    }
+    assert again["type"] == "ack" and recorded[again["bid_id"]]["price"] == 104, again
+    assert sorted(b["price"] for b in recorded.values()) == [100, 104, 110]  # once each
+    assert again["bid_id"] in {f["bid_id"] for f in shown}  # the repair wrote it, in order
+    seqs = [f["seq"] for f in frames if "seq" in f and f.get("type") != "snapshot"]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # no gap, no repeat
+    ladder = client.get(f"/api/auctions/{auction}", headers=auth).json()["ladder"]
+    assert {b["bid_id"] for b in ladder} <= set(recorded)
+    assert [b["price"] for b in ladder] == [100, 104]
+    audited = client.get(f"/api/auctions/{auction}/audit", headers=auth).json()
+    accepted = [e for e in audited["entries"] if e["kind"] == "bid_accepted"]
+    assert {e["data"]["bid_id"] for e in accepted} == set(recorded)
+    assert audited["verified"] is True

@@ -238,8 +238,8 @@ async def test_resume_after_a_trimmed_stream_gets_a_snapshot(
                 headers=bearer(world["a"]["token"]),
             )
             assert r.status_code == 201, r.text
-    events = Keys(live.settings.redis_prefix).auction(auction).events
-    trimmed = redis_client.xtrim(events, maxlen=1, approximate=False)
+    fanout = Keys(live.settings.redis_prefix).auction(auction).fanout
+    trimmed = redis_client.xtrim(fanout, maxlen=1, approximate=False)
     assert trimmed >= 2  # what `since` needs is gone
     async with connect(url, additional_headers=bearer(world["buyer"]["token"])) as ws:
         await _recv(ws)

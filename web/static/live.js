@@ -4,16 +4,20 @@
 //   subscription resumes with the last seq it saw, so the server replays what was
 //   missed or sends a fresh snapshot. Events at or below the latest snapshot's seq are
 //   dropped; a gap or a new epoch triggers a resubscribe.
-// - Bids and proxy floors are requests answered by key. A request whose answer was
-//   lost with the connection is sent again with the same key after the reconnect: the
-//   server answers a repeated key with the first outcome and never bids twice.
+// - Bids and proxy floors are requests answered by key. The page never gives up on one
+//   while its outcome is unknown: a request answered "unavailable" (the server could not
+//   make it durable), unanswered for ANSWER_MS, or whose answer was lost with the
+//   connection, is sent again with the same key (after a back-off) until the server
+//   answers for sure; it answers a repeated key with the first outcome and never bids
+//   twice, so the page shows the true outcome.
 // - Pings every 15 s keep the connection open (the server closes idle ones at 60 s)
 //   and measure the offset of the server's clock: offset = server_time - (t + now) / 2.
 import { clockTime, duration, money, t } from "./i18n.js";
 import { $, showNotification } from "./session.js";
 
 const PING_MS = 15_000;
-const REQUEST_TIMEOUT_MS = 20_000;
+const ANSWER_MS = 10_000;
+const RETRY_MS = [500, 1_000, 2_000, 4_000, 5_000];
 
 export class Live {
   constructor({ onStatus = () => {} } = {}) {
@@ -53,16 +57,32 @@ export class Live {
     this._send(frame);
   }
 
-  // A bid or proxy frame (with key); resolves with the ack, rejects with the rejection.
-  request(frame) {
+  // A bid or proxy frame (with key); resolves with the ack, rejects with the rejection
+  // (never with "unavailable": that is retried with the same key). `onRetry(tries)` is
+  // called each time the outcome is still unknown and the request goes out again.
+  request(frame, onRetry = () => {}) {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(frame.key);
-        reject({ code: "unavailable", message: "" });
-      }, REQUEST_TIMEOUT_MS);
-      this.pending.set(frame.key, { frame, resolve, reject, timer });
+      const request = { frame, resolve, reject, onRetry, timer: null, tries: 0 };
+      this.pending.set(frame.key, request);
+      this._awaitAnswer(request);
       this._send(frame);
     });
+  }
+
+  _awaitAnswer(request) {
+    clearTimeout(request.timer);
+    request.timer = setTimeout(() => this._retry(request), ANSWER_MS);
+  }
+
+  _retry(request) {
+    request.tries += 1;
+    request.onRetry(request.tries);
+    const wait = RETRY_MS[Math.min(request.tries, RETRY_MS.length) - 1];
+    clearTimeout(request.timer);
+    request.timer = setTimeout(() => {
+      this._awaitAnswer(request);
+      this._send(request.frame);
+    }, wait);
   }
 
   ping() {
@@ -106,6 +126,10 @@ export class Live {
       case "rejected": {
         const request = this.pending.get(frame.key);
         if (!request) return;
+        if (frame.type === "rejected" && frame.code === "unavailable") {
+          this._retry(request); // the outcome is not known yet: ask again, same key
+          return;
+        }
         this.pending.delete(frame.key);
         clearTimeout(request.timer);
         (frame.type === "ack" ? request.resolve : request.reject)(frame);

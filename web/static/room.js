@@ -151,7 +151,10 @@ async function sendBid(price, result, text) {
   result.className = "result";
   result.textContent = t("room.sending");
   try {
-    const ack = await live.request({ op: "bid", auction: auctionId, price, key: newKey() });
+    const frame = { op: "bid", auction: auctionId, price, key: newKey() };
+    const ack = await live.request(frame, () => {
+      result.textContent = t("room.retrying");
+    });
     const shown = { price: formatMajor(ack.price, currency), rank: ack.rank, currency };
     result.textContent = t(text.ok, shown);
     result.classList.add("good");
@@ -212,7 +215,10 @@ if (!clocked) $("#bid-form").addEventListener("submit", async (event) => {
 async function setProxy(floor) {
   const result = $("#proxy-result");
   try {
-    const ack = await live.request({ op: "proxy", auction: auctionId, floor, key: newKey() });
+    const frame = { op: "proxy", auction: auctionId, floor, key: newKey() };
+    const ack = await live.request(frame, () => {
+      result.textContent = t("room.retrying");
+    });
     result.textContent =
       floor === null ? t("room.proxy_cleared") : t("room.proxy_ok", { price: formatMajor(ack.floor, currency) });
     refresh();

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from starlette.requests import Request
 
 from bidding.live.journal import Journal, JournalFailed, JournalStopped
@@ -20,11 +21,12 @@ from web.errors import HANDLERS
 
 
 def test_a_failing_commit_reaches_the_waiter_as_journal_failed(tmp_path: Path) -> None:
-    """Output for an auction that does not exist breaks a foreign key on every try; the
-    waiter gets JournalFailed with the database's error as its cause."""
+    """With the auction table gone every try fails in the database; the waiter gets
+    JournalFailed with the database's error as its cause."""
     url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
     db.upgrade(url)
     database = db.Database(url)
+    database.run_sync(lambda s: s.execute(text("DROP TABLE auction")))
     journal = Journal(database, Hooks(), retry_s=0.2)
 
     async def main() -> BaseException:

@@ -46,8 +46,8 @@ def test_output_is_written_once_and_the_hooks_see_the_moves(
     live: LiveServer, scheduled: tuple[int, int]
 ) -> None:
     """A bid, an extension and a status move are stored with a sealed chain and each
-    hook is called with them; the same output again adds no row, and moves nothing and
-    extends nothing again."""
+    hook is called with them; the same output again adds no row, and moves, extends and
+    tells nothing again."""
     auction_id, company = scheduled
     now = clock.now_ms()
     ends = now + 3_600_000
@@ -55,12 +55,12 @@ def test_output_is_written_once_and_the_hooks_see_the_moves(
     out = Output(
         auction_id,
         1,
-        events=[{"seq": 901, "type": "bid", "at": now}],
+        events=[{"seq": 1, "type": "bid", "at": now}],
         audit=[
-            {"aseq": 901, "kind": "bid_accepted", "at": now, "bid_id": bid_id,
-             "company": company, "seq": 901, "price": 100, "t": 1_000_000},
-            {"aseq": 902, "kind": "extended", "at": now, "ext": 1, "ends": ends},
-            {"aseq": 903, "kind": "opened", "at": now, "status": "live", "ends": ends},
+            {"aseq": 1, "kind": "bid_accepted", "at": now, "bid_id": bid_id,
+             "company": company, "seq": 1, "price": 100, "t": 1_000_000},
+            {"aseq": 2, "kind": "extended", "at": now, "ext": 1, "ends": ends},
+            {"aseq": 3, "kind": "opened", "at": now, "status": "live", "ends": ends},
         ],
         outbid=company,
     )  # fmt: skip
@@ -76,15 +76,14 @@ def test_output_is_written_once_and_the_hooks_see_the_moves(
             before = _count(session, AuditRecord, auction_id)
             store.write(session, [out], hooks)
             session.commit()
-        assert ("status", auction_id, "live", 903) in calls
+        assert ("status", auction_id, "live", 3) in calls
         assert ("extended", auction_id, 1, ends) in calls
         assert ("outbid", auction_id, company) in calls
         calls.clear()
         with database.session() as session:
             store.write(session, [out], hooks)
             session.commit()
-        # only the outbid, which this output carries (the desk sends none with a replay)
-        assert calls == [("outbid", auction_id, company)]
+        assert calls == []  # the hooks run for entries this write stored, only
         with database.session() as session:
             assert _count(session, AuditRecord, auction_id) == before + 3
             assert _count(session, EventRecord, auction_id) >= 1
@@ -92,7 +91,53 @@ def test_output_is_written_once_and_the_hooks_see_the_moves(
             assert bid is not None and (bid.price, bid.company_id) == (100, company)
             auction = session.get(AuctionRecord, auction_id)
             assert auction is not None
-            assert (auction.status, auction.extensions, auction.aseq) == ("live", 1, 903)
+            assert (auction.status, auction.extensions, auction.aseq) == ("live", 1, 3)
             assert clock.to_ms(auction.ends_at) == ends
+    finally:
+        database.dispose()
+
+
+def test_the_watermarks_are_contiguous_and_an_older_epoch_is_refused(
+    live: LiveServer, scheduled: tuple[int, int]
+) -> None:
+    """An entry above a hole is stored but the watermark stays below the hole until the
+    hole is filled; output of an epoch older than the auction's is refused, unstored."""
+    auction_id, _ = scheduled
+    database = Database(live.settings.database_url)
+    now = clock.now_ms()
+
+    def entry(aseq: int) -> dict[str, Any]:
+        return {"aseq": aseq, "kind": "bid_rejected", "at": now, "company": "1", "code": "x"}
+
+    def event(seq: int) -> dict[str, Any]:
+        return {"seq": seq, "type": "note", "at": now}
+
+    try:
+        with database.session() as session:
+            auction = session.get(AuctionRecord, auction_id)
+            assert auction is not None
+            epoch, seq, aseq = auction.epoch, auction.seq, auction.aseq
+        with database.session() as session:
+            above = Output(auction_id, epoch, [event(seq + 2)], [entry(aseq + 2)])
+            written = store.write(session, [above])
+            session.commit()
+        assert written.refused == set()
+        assert written.marks[auction_id] == store.Mark(epoch, seq, aseq)  # the hole holds
+        with database.session() as session:
+            hole = Output(auction_id, epoch, [event(seq + 1)], [entry(aseq + 1)])
+            stale = Output(auction_id, epoch - 1, [event(seq + 3)], [entry(aseq + 3)])
+            written = store.write(session, [stale, hole])
+            session.commit()
+        assert written.refused == {0}
+        assert written.marks[auction_id] == store.Mark(epoch, seq + 2, aseq + 2)
+        with database.session() as session:
+            auction = session.get(AuctionRecord, auction_id)
+            assert auction is not None and (auction.seq, auction.aseq) == (seq + 2, aseq + 2)
+            stored = session.execute(
+                select(col(AuditRecord.aseq)).where(
+                    col(AuditRecord.auction_id) == auction_id, col(AuditRecord.aseq) > aseq
+                )
+            ).scalars()
+            assert sorted(stored) == [aseq + 1, aseq + 2]
     finally:
         database.dispose()
