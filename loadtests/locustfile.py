@@ -45,6 +45,10 @@ SURGE_WATCHERS = int(os.environ.get("RFQ_LOAD_SURGE_WATCHERS", "0"))
 MAX_S = float(os.environ.get("RFQ_LOAD_MAX_S", "600"))
 DRAIN_S = 8.0
 ANSWER_TIMEOUT_S = 15.0
+RETRIES = 4
+"""A bid answered ``unavailable`` (or not at all) is sent again with the same key this
+many times (back-off 0.5 s to 5 s): the server answers a repeated key with its first
+outcome, so the client learns the true one and never bids twice."""
 
 STALE = frozenset({"below_decrement", "tie_not_allowed"})
 """Refusals that are the auction working: a competitor's bid got there first."""
@@ -280,30 +284,48 @@ class Supplier(User):
         if self.rest:
             self._bid_rest(auction_id, lot, price, key)
             return
-        answer: gevent.event.AsyncResult = gevent.event.AsyncResult()
         started = time.perf_counter()
-        self.waiting[key] = (started, answer)
-        self.socket.send({"op": "bid", "auction": auction_id, "price": price, "key": key})
-        try:
-            frame = answer.get(timeout=ANSWER_TIMEOUT_S)
-        except gevent.Timeout:
-            self.waiting.pop(key, None)
-            _failure("bid", f"no answer to bid {key} in {ANSWER_TIMEOUT_S} s")
+        frame: dict[str, Any] | None = None
+        for attempt in range(RETRIES + 1):  # the same key until the outcome is known
+            if attempt:
+                tally["retried"] += 1
+                gevent.sleep(min(5.0, 0.5 * 2 ** (attempt - 1)))
+            answer: gevent.event.AsyncResult = gevent.event.AsyncResult()
+            self.waiting[key] = (started, answer)
+            self.socket.send({"op": "bid", "auction": auction_id, "price": price, "key": key})
+            try:
+                frame = answer.get(timeout=ANSWER_TIMEOUT_S)
+            except gevent.Timeout:
+                self.waiting.pop(key, None)
+                frame = None
+                continue
+            if frame.get("code") != "unavailable":
+                break
+        if frame is None:
+            _failure("bid", f"no answer to bid {key} in {RETRIES + 1} tries")
             return
         self._answered(auction_id, lot, price, key, started, frame)
 
     def _bid_rest(self, auction_id: int, lot: Lot, price: int, key: str) -> None:
         started = time.perf_counter()
-        try:
-            response = self.http.post(
-                f"{WORLD['host']}/api/auctions/{auction_id}/bids",
-                json={"price": price, "key": key},
-                timeout=ANSWER_TIMEOUT_S,
-            )
-        except Exception as exc:
-            _fire("POST", "/api/auctions/[id]/bids", started, 0, f"{exc!r}")
-            tally["errors"] += 1
-            return
+        for attempt in range(RETRIES + 1):  # the same key while the outcome is unknown
+            if attempt:
+                tally["retried"] += 1
+                gevent.sleep(min(5.0, 0.5 * 2 ** (attempt - 1)))
+            try:
+                response = self.http.post(
+                    f"{WORLD['host']}/api/auctions/{auction_id}/bids",
+                    json={"price": price, "key": key},
+                    timeout=ANSWER_TIMEOUT_S,
+                )
+            except Exception as exc:
+                if attempt < RETRIES:
+                    continue
+                _fire("POST", "/api/auctions/[id]/bids", started, 0, f"{exc!r}")
+                tally["errors"] += 1
+                return
+            if response.status_code != 503 or attempt == RETRIES:
+                break
         if response.status_code == 201:
             frame = {"type": "ack", **response.json()}
         else:

@@ -34,7 +34,7 @@ from sqlmodel import Session
 from bidding import errors
 from bidding.decide import Transform
 from bidding.live.engine import Engine, Outcome, RateLimit, StatusOutcome, live_of
-from bidding.live.journal import Journal
+from bidding.live.journal import Journal, Superseded
 from bidding.live.restore import due_ms, snapshot, voiding
 from bidding.live.store import Mark, Output
 from bidding.sealed import commitment
@@ -252,19 +252,22 @@ class Desk:
         from the auction's streams, and publish the watermarks. Writing an entry that
         some journal still has in flight is harmless (writes are idempotent).
 
+        Where SQL cannot take what is missing (the streams no longer hold it, the epochs
+        differ, or SQL refuses it: a bid on an auction SQL has cancelled), the auction
+        is rebuilt from SQL; what is dropped was never acknowledged and never shown,
+        since the fan-out waits for SQL.
+
         Returns ``"recovered"`` (entries written), ``"published"`` (SQL had them: only
-        the fan-out lagged), None (nothing to do), or ``"rebuild"``: the epochs differ,
-        or the streams no longer hold what is missing (never acknowledged and never
-        shown, since the fan-out waits for SQL): the caller rebuilds from SQL.
+        the fan-out lagged), ``"rebuilt"``, or None (nothing to do).
         """
         engine = self.engine
         meta = await engine.meta(auction_id)
         mark = await self.db.run(_mark, auction_id)
         if not meta or mark is None:
             return None
-        epoch = int(meta["epoch"])
-        if epoch != mark.epoch:
-            return "rebuild"
+        if int(meta["epoch"]) != mark.epoch:
+            await self.restore(auction_id, rebuild=True)
+            return "rebuilt"
         if int(meta["seq"]) <= mark.seq and int(meta["aseq"]) <= mark.aseq:
             if int(meta.get("dseq") or 0) >= mark.seq:
                 return None
@@ -279,8 +282,13 @@ class Desk:
         if (events and events[0]["seq"] != mark.seq + 1) or (
             entries and entries[0]["aseq"] != mark.aseq + 1
         ):
-            return "rebuild"
-        await self.journal.write([Output(auction_id, epoch, events, entries)])
+            await self.restore(auction_id, rebuild=True)
+            return "rebuilt"
+        try:
+            await self.journal.write([Output(auction_id, mark.epoch, events, entries)])
+        except Superseded:
+            await self.restore(auction_id, rebuild=True)
+            return "rebuilt"
         log.warning("auction %s: wrote %d entries SQL lacked", auction_id, len(entries))
         return "recovered"
 

@@ -9,9 +9,9 @@ after that: an acknowledged bid is in SQL.
 
 A commit that fails is retried for up to ``retry_s`` seconds (the database may be
 briefly unreachable); after that the waiters get the error and nothing is acknowledged.
-Output the store refuses (an epoch older than the auction's: a rebuild came in between)
-is answered :class:`StaleEpoch`; the bidder retries with the same key and is decided
-anew on the rebuilt auction.
+Output the store refuses (an epoch older than the auction's: a rebuild came in between;
+or a bid on an auction SQL has cancelled) is answered :class:`Superseded`; the bidder
+retries with the same key and is decided anew on the auction as it is now.
 
 After each commit the auctions' new watermarks go to ``publish`` (the engine's
 ``publish.lua``), which releases the events now in SQL to the fan-out stream: nobody
@@ -160,7 +160,9 @@ class Journal:
                 end = start + len(p.outputs)
                 own = error
                 if own is None and any(i in written.refused for i in range(start, end)):
-                    own = StaleEpoch("The auction was rebuilt meanwhile; retry with the same key.")
+                    own = Superseded(
+                        "The auction was rebuilt or cancelled meanwhile; retry with the same key."
+                    )
                 start = end
                 by_loop.setdefault(p.loop, []).append((p.done, own))
             for loop, answers in by_loop.items():  # one wake-up per loop, not per waiter
@@ -203,9 +205,10 @@ class JournalStopped(ConnectionError):
     """A write after the journal began to shut down (the desk answers ``unavailable``)."""
 
 
-class StaleEpoch(ConnectionError):
-    """The output was of an epoch older than its auction's in SQL (rebuilt meanwhile): it
-    was not stored, and the bid does not stand on the rebuilt auction."""
+class Superseded(ConnectionError):
+    """The output was refused, unstored: of an epoch older than its auction's in SQL
+    (rebuilt meanwhile), or a bid on an auction SQL has cancelled. The bid does not
+    stand; a retry with the same key is decided on the auction as it is now."""
 
 
 class JournalFailed(ConnectionError):

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from bidding.auction import AuctionStatus
+from bidding.auction import OPEN, AuctionStatus
 from bidding.live.desk import Desk
 from bidding.live.restore import due_ms
 from rfq.auctions import AuctionRecord
@@ -41,6 +41,7 @@ from rfq.auctions import AuctionRecord
 log = logging.getLogger("rfq.scheduler")
 
 UNFINISHED = (AuctionStatus.scheduled, AuctionStatus.live, AuctionStatus.closed)
+_OPEN_BYTES = tuple(status.value.encode() for status in OPEN)
 GRACE_MS = 10_000
 """At a reconciliation, Redis entries younger than this are in flight in some journal."""
 REPAIR_GRACE_MS = 1_000
@@ -101,23 +102,32 @@ class Scheduler:
 
     async def repair(self) -> int:
         """Repair every scheduled or live auction whose record lags Redis by more than
-        :data:`REPAIR_GRACE_MS`; return how many were repaired or rebuilt."""
-        engine = self.desk.engine
+        :data:`REPAIR_GRACE_MS`, and cancel in Redis what SQL has cancelled (the cancel
+        is decided in SQL; the engine may have missed it); return how many changed."""
+        desk, engine = self.desk, self.desk.engine
         ids = [int(raw) for raw in await engine.redis.zrange(engine.keys.schedule, 0, -1)]
         if not ids:
             return 0
         async with engine.redis.pipeline(transaction=False) as pipe:
             for auction_id in ids:
-                pipe.hmget(engine.auction_keys(auction_id).meta, "seq", "dseq", "aseq", "daseq")
+                meta = engine.auction_keys(auction_id).meta
+                pipe.hmget(meta, "seq", "dseq", "aseq", "daseq", "status")
             answers = await pipe.execute()
+        open_ids = [i for i, a in zip(ids, answers, strict=True) if a[4] in _OPEN_BYTES]
+        cancelled = await desk.db.run(_cancelled, open_ids) if open_ids else []
         done = 0
-        for auction_id, (seq, dseq, aseq, daseq) in zip(ids, answers, strict=True):
+        for auction_id in cancelled:
+            try:
+                await desk.move(auction_id, "cancel")
+            except Exception:  # the next round tries again
+                log.exception("cancelling auction %s in Redis failed", auction_id)
+                continue
+            done += 1
+        for auction_id, (seq, dseq, aseq, daseq, _) in zip(ids, answers, strict=True):
             if seq is None or (int(dseq or 0) >= int(seq) and int(daseq or 0) >= int(aseq)):
                 continue
             try:
                 what = await self.desk.repair(auction_id, grace_ms=REPAIR_GRACE_MS)
-                if what == "rebuild":
-                    await self.desk.restore(auction_id, rebuild=True)
             except Exception:  # one bad auction must not stop the others
                 log.exception("repairing auction %s failed", auction_id)
                 continue
@@ -161,11 +171,8 @@ class Scheduler:
             what = "rebuilt"
         else:
             repaired = await desk.repair(auction_id, grace_ms=grace_ms)
-            if repaired == "rebuild":
-                await desk.restore(auction_id, rebuild=True)
-                what = "rebuilt"
-            elif repaired == "recovered":
-                what = "recovered"
+            if repaired in ("rebuilt", "recovered"):
+                what = repaired
         await self._reschedule(meta, auction_id)
         return what
 
@@ -174,6 +181,17 @@ class Scheduler:
         due = due_ms(meta)
         if due is not None:
             await engine.redis.zadd(engine.keys.schedule, {str(auction_id): int(due)})
+
+
+def _cancelled(session: Session, ids: list[int]) -> list[int]:
+    return list(
+        session.execute(
+            select(col(AuctionRecord.id)).where(
+                col(AuctionRecord.id).in_(ids),
+                col(AuctionRecord.status) == AuctionStatus.cancelled,
+            )
+        ).scalars()
+    )
 
 
 def _unfinished(session: Session) -> list[tuple[int, int, int, int]]:

@@ -11,7 +11,8 @@ advanced here under the row's lock; an entry above a hole waits in SQL, the hole
 detected (the watermark stops below it) and the repair fills it from the streams.
 Output of an older ``epoch`` than the row's is refused (the fence of a rebuild: the
 rebuild's snapshot did not hold it, so storing it would put a bid in SQL that the live
-ladder lacks); its caller answers "retry with the same key". What the domain does about
+ladder lacks), and so is a bid on an auction SQL has cancelled (the cancel is decided in
+SQL; Redis follows); its caller answers "retry with the same key". What the domain does about
 a committed move (an RFQ moving on, an award becoming contracts, suppliers told they
 were outbid or that the end moved) is given as :class:`Hooks` and runs in the same
 transaction.
@@ -106,9 +107,13 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     kept: list[Output] = []
     for index, out in enumerate(outputs):
         auction = auctions.get(out.auction_id)
-        if auction is None or out.epoch < auction["epoch"]:
-            if auction is None:
-                log.error("engine output for unknown auction %s", out.auction_id)
+        if auction is None:
+            log.error("engine output for unknown auction %s", out.auction_id)
+            written.refused.add(index)
+        elif out.epoch < auction["epoch"] or (
+            auction["status"] == AuctionStatus.cancelled
+            and any(e["kind"] in _BIDDING for e in out.audit)
+        ):
             written.refused.add(index)
         else:
             kept.append(out)
@@ -203,6 +208,9 @@ def _advance(session: Session, auction: dict[str, Any]) -> None:
                 break
             auction[column] = value
 
+
+_BIDDING = ("bid_accepted", "proxy_set")
+"""Audit kinds refused on an auction SQL has cancelled (the engine may not know yet)."""
 
 _AUCTION_STATE = (
     "id",

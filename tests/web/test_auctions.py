@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from rfq import rfqs
+from rfq.accounts import Principal, Role, Via
 from rfq.platform.db import Database
 from tests.support import (
     LiveServer,
@@ -407,6 +409,32 @@ def test_cancelled_rfq_takes_no_more_bids(client: httpx.Client, operator: str) -
     assert done.status_code == 200, done.text
     assert client.get(f"/api/auctions/{auction_id}", headers=auth).json()["state"] == "cancelled"
     assert_error(place_bid(client, a, auction_id, 100, "late"), 409, "auction_not_live")
+
+
+def test_a_cancel_the_engine_missed_still_ends_the_record(
+    client: httpx.Client, live: LiveServer, operator: str
+) -> None:
+    """The cancel is decided in SQL; Redis follows. With the engine not told (the RFQ
+    cancelled in SQL alone, as when Redis is away at that moment), a bid Redis still
+    takes is not recorded (503 "retry with the same key"), the scheduler cancels the lot
+    in Redis within a second or two, and the retry is refused auction_not_live."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    auction_id = live_auction(client, buyer)
+    auth = bearer(buyer["token"])
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
+    me = buyer["user"]
+    principal = Principal(me["id"], buyer["email"], Role.buyer, me["company_id"], 0, Via.bearer)
+    database = Database(live.settings.database_url)
+    try:
+        database.run_sync(lambda s: rfqs.cancel(s, principal, rfq_id, "engine missed it"))
+    finally:
+        database.dispose()
+    first = place_bid(client, a, auction_id, 100, "after-cancel")
+    assert first.status_code in (409, 503), first.text
+    wait_state(client, buyer["token"], auction_id, "cancelled", 10)
+    assert_error(place_bid(client, a, auction_id, 100, "after-cancel"), 409, "auction_not_live")
+    assert client.get(f"/api/auctions/{auction_id}/bids", headers=auth).json() == []
 
 
 def test_bonds_are_not_settled_while_their_lot_is_live(client: httpx.Client, operator: str) -> None:

@@ -1,7 +1,7 @@
 """Two workers on one auction (two desks in this process, each with its own journal, on
 the live server's Redis and SQL): one rebuilds the auction from SQL again and again while
 the other places bids. The rebuild fence keeps one record: a bid decided on the old
-epoch whose commit comes after the rebuild is refused (``StaleEpoch``, "retry with the
+epoch whose commit comes after the rebuild is refused (``Superseded``, "retry with the
 same key") instead of landing in SQL while the rebuilt ladder lacks it; its retry is
 decided anew. At rest no acknowledged bid is missing from the ladder, no key placed two
 bids, the ladder is a replay of SQL, and the events in SQL are numbered without a gap.
@@ -62,7 +62,7 @@ async def _workers(
                     ack = await bidder.bid(principal, auction_id, price, key)
                 except errors.BidRejected:
                     break
-                except ConnectionError:  # StaleEpoch: rebuilt meanwhile
+                except ConnectionError:  # Superseded: rebuilt meanwhile
                     await asyncio.sleep(0.01)
                     continue
                 acked[key] = ack.bid_id
