@@ -67,10 +67,13 @@ def hidden(live: Live) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who is looking: the buyer side (buyer or operator) or a supplier company."""
+    """Who is looking: the buyer side (buyer or operator) or a supplier company;
+    ``public``: a supplier that may see the RFQ but does not take part in it, which sees
+    the lot's status and times only (no bidders, ranks, pseudonyms or prices)."""
 
     full: bool
     company_id: int | None = None
+    public: bool = False
 
 
 def view(
@@ -89,6 +92,18 @@ def view(
     """
     status, fmt = live.status, live.rules.format
     sealed_now = hidden(live)
+    if viewer.public:
+        return {
+            "id": live.id,
+            **extra,
+            "state": status,
+            "format": fmt.value,
+            "starts_at": clock.rfc3339(clock.from_ms(live.starts_ms)),
+            "ends_at": clock.rfc3339(clock.from_ms(live.ends_ms)),
+            "ends_at_ms": live.ends_ms,
+            "server_time": now_ms,
+            "public": True,
+        }
     out: dict[str, Any] = {
         "id": live.id,
         **extra,

@@ -38,8 +38,7 @@ from realtime.hub import SEND_TIMEOUT_S, Hub, LotTick, Subscriber, server_time
 from realtime.notifier import TOPIC as NOTIFICATIONS
 from realtime.notifier import Notifier
 from rfq import festivals, rfqs
-from rfq.access import may_see
-from rfq.accounts import Principal, Role
+from rfq.accounts import Principal
 from rfq.platform import metrics
 from rfq.platform.db import is_row_id
 from rfq.platform.errors import RateLimited, RfqError
@@ -202,11 +201,11 @@ class _Session:
             await self._error("too_many_subscriptions", f"At most {MAX_FESTIVALS} festivals.")
             return
 
-        def lots(session: Any) -> list[tuple[int, int]]:
+        def lots(session: Any) -> list[tuple[int, Viewer]]:
             festivals.get(session, self.principal, festival_id)
             rows = festivals.lots_of(session, festival_id)
             return [
-                (auction.id, rfq.buyer_company_id)
+                (auction.id, rfqs.viewer_of_rfq(session, self.principal, rfq))
                 for auction, _, rfq in rows
                 if rfqs.visible_to(session, self.principal, rfq)
             ]
@@ -221,19 +220,11 @@ class _Session:
         await self._send(
             {"type": "festival", "festival": festival_id, "auctions": self.festivals[festival_id]}
         )
-        for auction_id, buyer_company_id in rows:
-            viewer = Viewer(full=may_see(self.principal, buyer_company_id))
+        for auction_id, viewer in rows:
             await self.hub.subscribe(self.sub, auction_id, None, viewer, festival=festival_id)
 
     async def _viewer(self, auction_id: int) -> Viewer:
-        desk = self.hub.desk
-        facts = await desk.facts(auction_id)
-        if may_see(self.principal, facts.buyer_company_id):
-            return Viewer(full=True)
-        await desk.db.run(lambda s: rfqs.get(s, self.principal, facts.rfq_id))
-        if self.principal.role is not Role.supplier:
-            raise RfqError("No such auction.")
-        return Viewer(full=False, company_id=self.principal.company_id)
+        return await self.hub.desk.viewer(self.principal, auction_id)
 
     async def _bid(self, op: str, frame: dict[str, Any]) -> None:
         key, auction_id = frame.get("key"), frame.get("auction")

@@ -27,10 +27,13 @@ class FeedState(Protocol):
 
 def event(
     feed: FeedState, event: Mapping[str, Any], audience: str, token: Callable[[str], str]
-) -> dict[str, Any]:
-    """An auction event as ``audience`` (``full``, ``supplier``, ``festival*``) may see
-    it; ``token`` names a supplier by its pseudonym."""
+) -> dict[str, Any] | None:
+    """An auction event as ``audience`` (``full``, ``supplier``, ``public``,
+    ``festival*``) may see it, or None if it may see nothing of it; ``token`` names a
+    supplier by its pseudonym."""
     if audience.startswith("festival"):
+        if audience == "festival-status" and "status" not in event:
+            return None  # bids and extensions are activity, not status
         return lot_tick(feed, audience, event["seq"])
     base: dict[str, Any] = {
         "type": event["type"],
@@ -40,6 +43,17 @@ def event(
         "at": event["at"],
     }
     kind = event["type"]
+    if audience == "public":
+        if "status" not in event:
+            return None  # bids, extensions, clock levels: activity, not status
+        # without seq: the numbers between two status moves would count the bids
+        return {
+            "type": kind,
+            "auction": feed.auction_id,
+            "at": event["at"],
+            "state": event["status"],
+            "ends_at_ms": event.get("ends"),
+        }
     if kind == "extended":
         return {**base, "ends_at_ms": event["ends"], "extensions": event["ext"]}
     if kind in ("round", "price"):  # a clock's new level: public to every viewer
@@ -95,6 +109,12 @@ def lot_tick(feed: FeedState, audience: str, seq: int) -> dict[str, Any]:
         "bidders": len(feed.standings),
     }
     hidden = _hidden(feed)
+    if audience == "festival-status":
+        # a lot of an RFQ the supplier does not take part in: no bidders, and no seq
+        # (its steps would count the bids)
+        frame.pop("bidders")
+        frame.pop("seq")
+        return frame
     if hidden and audience != "festival-full":
         frame.pop("bidders")  # a sealed lot shows nothing of its bids to others
     shown = audience == "festival-full" or feed.visibility in ("best_price", "full_ladder")

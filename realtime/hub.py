@@ -12,6 +12,8 @@ stream.
 Audiences of an auction:
 
 - ``full``: its buyer and operators: every event with supplier, prices, proxy flag;
+- ``public``: a supplier that may see the RFQ but does not take part: status moves only
+  (``festival-status`` in a festival room: state and end, no bidders or prices);
 - ``supplier``: every supplier of the auction, by the lot's visibility. A bid becomes a
   tick with the number of bidders, the end, and ``order``: the standing bids best first
   as pseudonymous tokens (one per supplier and auction, ``HMAC(secret, auction:company)``);
@@ -170,10 +172,7 @@ class Hub:
             loaded = await self._load(auction_id)
             feed = self.feeds.setdefault(auction_id, loaded)  # another may have won the race
             self._changed.set()
-        if festival is not None:
-            audience = "festival-full" if viewer.full else "festival-public"
-        else:
-            audience = "full" if viewer.full else "supplier"
+        audience = _audience(viewer, festival is not None)
         feed.festival = festival if festival is not None else feed.festival
         if since is not None and audience == "full" and since <= feed.last_seq:
             keys = self.desk.engine.auction_keys(auction_id)
@@ -187,7 +186,8 @@ class Hub:
                 # the registration, so the live events follow the replay exactly.
                 for event in events:
                     frame = frames.event(feed, event, audience, partial(self._token, feed))
-                    sub.offer(auction_id, codec.encode(sub.protocol, frame))
+                    if frame is not None:
+                        sub.offer(auction_id, codec.encode(sub.protocol, frame))
                 feed.subscribers[(sub, False)] = (audience, viewer)
                 return
         tick = festival is not None
@@ -226,13 +226,9 @@ class Hub:
         if feed is not None and audience.startswith("festival"):
             return frames.lot_tick(feed, audience, feed.last_seq)
         live, standings, state = await self.desk.view(auction_id, viewer)
-        frame: dict[str, Any] = {
-            "type": "snapshot",
-            "auction": auction_id,
-            "seq": live.seq,
-            "epoch": live.epoch,
-            "state": state,
-        }
+        frame: dict[str, Any] = {"type": "snapshot", "auction": auction_id, "state": state}
+        if not viewer.public:  # the public learns no seq: its steps would count the bids
+            frame.update(seq=live.seq, epoch=live.epoch)
         if not viewer.full:
             feed = self.feeds.get(auction_id)  # a token computed once serves every snapshot
 
@@ -241,6 +237,8 @@ class Hub:
                     return self.token(auction_id, company)
                 return self._token(feed, str(company))
 
+            if viewer.public:
+                return frame
             frame["my_token"] = name(viewer.company_id or 0)
             if not hidden(live):
                 frame["order"] = [name(b["company"]) for b in standings]
@@ -348,8 +346,9 @@ class Hub:
             cache = (audience, sub.protocol)
             if cache not in encoded:
                 frame = frames.event(feed, event, audience, partial(self._token, feed))
-                encoded[cache] = codec.encode(sub.protocol, frame)
-            sub.offer(topic, encoded[cache])
+                encoded[cache] = b"" if frame is None else codec.encode(sub.protocol, frame)
+            if encoded[cache]:
+                sub.offer(topic, encoded[cache])
 
     async def _load(self, auction_id: int) -> Feed:
         facts = await self.desk.facts(auction_id)
@@ -368,6 +367,15 @@ class Hub:
         for b in standings:
             feed.standings[b["company"]] = (b["t"], b["seq"], b["price"])
         return feed
+
+
+def _audience(viewer: Viewer, festival: bool) -> str:
+    """The audience a viewer's frames are rendered for (see the module docstring)."""
+    if viewer.full:
+        return "festival-full" if festival else "full"
+    if viewer.public:
+        return "festival-status" if festival else "public"
+    return "festival-public" if festival else "supplier"
 
 
 def _apply(feed: Feed, event: dict[str, Any]) -> None:

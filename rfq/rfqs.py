@@ -23,6 +23,7 @@ from bidding.auction import DECIDED, ENDED, OPEN, AuctionStatus
 from bidding.errors import InvalidRules
 from bidding.price_clock import last_level
 from bidding.rules import Clock, check_secrecy, parse_rules, rules_to_dict
+from bidding.views import Viewer
 from rfq import (
     auctions,
     categories,
@@ -204,6 +205,19 @@ def visible_to(session: Session, principal: Principal, rfq: Rfq) -> bool:
     if participation.find(session, rfq.id or 0, principal.company_id) is not None:
         return True
     return rfq.audience is Audience.public
+
+
+def viewer_of_rfq(session: Session, principal: Principal, rfq: Rfq) -> Viewer:
+    """What a caller that may see ``rfq`` sees of its lots' auctions: the buyer side (its
+    buyer, operators) everything; a supplier that takes part (invited, matched or
+    admitted) what the lot's visibility shows; a supplier that may only discover the RFQ
+    the status (``public``). Anyone else reads ``NotFound``."""
+    if may_see(principal, rfq.buyer_company_id):
+        return Viewer(full=True)
+    if principal.company_id is None or principal.role is not Role.supplier:
+        raise NotFound("No such auction.")
+    takes_part = participation.is_invited(session, rfq.id or 0, principal.company_id)
+    return Viewer(full=False, company_id=principal.company_id, public=not takes_part)
 
 
 def lots_of(session: Session, rfq_id: int) -> list[Lot]:

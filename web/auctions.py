@@ -12,13 +12,13 @@ from bidding.auction import AuctionStatus
 from bidding.live.desk import Desk
 from bidding.live.engine import Outcome
 from bidding.views import AFTER_CLOSE, Viewer
-from rfq import audit_chain, rfqs
-from rfq.access import may_see, require_login, require_member, require_operator
+from rfq import audit_chain
+from rfq.access import require_login, require_member, require_operator
 from rfq.accounts import Company, Principal
 from rfq.auctions import AuctionRecord, BidRecord, TransformRecord
 from rfq.platform import clock
 from rfq.platform.db import RowId
-from rfq.platform.errors import Conflict, Invalid, NotFound
+from rfq.platform.errors import Conflict, Invalid
 from rfq.platform.money import MAX_AMOUNT
 from web import csv_export
 from web.routing import Call, api
@@ -66,20 +66,9 @@ class TransformCreate(BaseModel):
 
 
 async def viewer_of(state: Any, caller: Principal, auction_id: int) -> Viewer:
-    """What ``caller`` may see of the auction: the buyer side (the RFQ's buyer,
-    operators) or a participating supplier; anyone else reads not found."""
+    """What ``caller`` may see of the auction (``Desk.viewer``)."""
     desk: Desk = state.desk
-    facts = await desk.facts(auction_id)
-    if may_see(caller, facts.buyer_company_id):
-        return Viewer(full=True)
-
-    def check(session: Session) -> None:
-        rfqs.get(session, caller, facts.rfq_id)
-
-    await state.db.run(check)
-    if caller.company_id is None or caller.role.value != "supplier":
-        raise NotFound("No such auction.")
-    return Viewer(full=False, company_id=caller.company_id)
+    return await desk.viewer(caller, auction_id)
 
 
 async def _viewer(call: Call[Any], auction_id: int) -> tuple[Principal, Viewer]:

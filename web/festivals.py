@@ -29,17 +29,22 @@ async def listed(call: Call[Any]) -> Any:
 async def one(call: Call[Any]) -> Any:
     """One festival with its lots: state, best price, bidders, savings against ceilings."""
 
-    def load(session: Session) -> tuple[Festival, list[Any]]:
+    def load(session: Session) -> tuple[Festival, list[Any], set[int]]:
         caller = require_login(call.principal)
         festival = festivals.get(session, caller, call.path["festival_id"])
         rows = festivals.lots_of(session, festival.id or 0)
-        return festival, [r for r in rows if rfqs.visible_to(session, caller, r[2])]
+        rows = [r for r in rows if rfqs.visible_to(session, caller, r[2])]
+        status_only = {r[0].id for r in rows if rfqs.viewer_of_rfq(session, caller, r[2]).public}
+        return festival, rows, status_only
 
-    festival, rows = await call.state.db.run(load)
+    festival, rows, status_only = await call.state.db.run(load)
     caller = require_login(call.principal)
     desk = call.state.desk
     best: dict[int, tuple[int | None, int | None]] = {}
     for auction, _, rfq in rows:
+        if auction.id in status_only:  # an RFQ the supplier does not take part in
+            best[auction.id] = (None, None)
+            continue
         meta, standings = await desk.engine.state(auction.id)
         if meta and int(meta.get("dseq") or 0) < int(meta["seq"]):
             meta, standings = await desk.state(auction.id)  # only what SQL holds

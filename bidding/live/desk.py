@@ -39,7 +39,8 @@ from bidding.live.restore import due_ms, snapshot, voiding
 from bidding.live.store import Mark, Output
 from bidding.sealed import commitment
 from bidding.views import Live, Viewer, view
-from rfq import eligibility
+from rfq import eligibility, rfqs
+from rfq.access import may_see
 from rfq.accounts import Principal, Role
 from rfq.auctions import AuctionRecord
 from rfq.platform import clock, metrics
@@ -134,6 +135,23 @@ class Desk:
             if found is None:
                 raise NotFound("No such auction.")
             self._facts[auction_id] = found
+        return found
+
+    async def viewer(self, principal: Principal, auction_id: int) -> Viewer:
+        """What ``principal`` may see of the auction: the buyer side (its buyer,
+        operators); a supplier that takes part in the RFQ (invited, matched or admitted);
+        a supplier that may only discover the RFQ sees its status (``public``). Anyone
+        else reads ``NotFound``."""
+        facts = await self.facts(auction_id)
+        if may_see(principal, facts.buyer_company_id):
+            return Viewer(full=True)  # no query: the buyer's monitor is the hot path
+
+        def viewer(session: Session) -> Viewer:
+            return rfqs.viewer_of_rfq(
+                session, principal, rfqs.get(session, principal, facts.rfq_id)
+            )
+
+        found: Viewer = await self.db.run(viewer)
         return found
 
     async def bid(self, principal: Principal, auction_id: int, price: int, key: str) -> Ack:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import websockets
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -280,11 +283,51 @@ def _workers(parent: int) -> list[int]:
     return found
 
 
+class Watchers:
+    """Buyer websockets on the auction, collecting every frame until stopped; one whose
+    worker dies reconnects (to whichever worker the kernel picks) and resumes with the
+    last seq it saw."""
+
+    def __init__(self, url: str, token: str, auction_id: int, n: int) -> None:
+        self.url = url.replace("http://", "ws://") + "/ws"
+        self.token, self.auction_id, self.n = token, auction_id, n
+        self.frames: list[dict[str, Any]] = []
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._one() for _ in range(self.n)))
+
+    async def _one(self) -> None:
+        since: int | None = None
+        for _ in range(50):  # bounded reconnects
+            if self.stop.is_set():
+                return
+            with contextlib.suppress(OSError, websockets.ConnectionClosed, TimeoutError):
+                async with websockets.connect(
+                    self.url, additional_headers=bearer(self.token), open_timeout=5
+                ) as ws:
+                    frame: dict[str, Any] = {"op": "subscribe", "auction": self.auction_id}
+                    if since is not None:
+                        frame["since"] = since
+                    await ws.send(json.dumps(frame))
+                    while not self.stop.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            got = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
+                            self.frames.append(got)
+                            since = got.get("seq", since)
+            await asyncio.sleep(0.1)
+
+
 @pytest.mark.timeout(300)
-def test_kill_one_worker_mid_auction_the_rest_serve_and_it_is_replaced(tmp_path: Path) -> None:
-    """kill -9 of one of two workers with bids in flight: bidding goes on through the
-    other, every acked bid is in SQL, uvicorn starts a new worker, and the ranking ends
-    equal to SQL's (the reconciler writes what Redis took from the dead worker)."""
+@pytest.mark.parametrize("how", ["kill", "stop-then-kill"])
+def test_kill_one_worker_mid_auction_the_rest_serve_and_it_is_replaced(
+    tmp_path: Path, how: str
+) -> None:
+    """kill -9 (or SIGSTOP, then kill -9 a second later) of one of two workers in a burst
+    of bids, with buyers watching: bidding goes on through the other, every acked bid is
+    in SQL, uvicorn starts a new worker, the ranking ends equal to SQL's (the repair
+    writes what Redis took from the dead worker), and every bid any watcher was shown is
+    in SQL at its price."""
     port = free_port()
     with redis_server(tmp_path / "redis", port):
         app = App(tmp_path, port)
@@ -293,11 +336,27 @@ def test_kill_one_worker_mid_auction_the_rest_serve_and_it_is_replaced(tmp_path:
             assert workers
             victim = _workers(process.pid)[0]
             buyer, bidders, auction_id = _world(url, app)
-            acks = asyncio.run(
-                _bid_then(
-                    url, bidders, auction_id, "w", 40, lambda: os.kill(victim, signal.SIGKILL)
-                )
-            )
+
+            def act() -> None:
+                if how == "kill":
+                    os.kill(victim, signal.SIGKILL)
+                    return
+                os.kill(victim, signal.SIGSTOP)
+                threading.Timer(1.0, os.kill, (victim, signal.SIGKILL)).start()
+
+            async def burst() -> list[dict[str, Any]]:
+                watchers = Watchers(url, buyer["token"], auction_id, 4)
+                watching = asyncio.create_task(watchers.run())
+                await asyncio.sleep(0.5)
+                acks = await _bid_then(url, bidders, auction_id, "w", 40, act)
+                await asyncio.sleep(3)  # the repair round, and the fan-out after it
+                watchers.stop.set()
+                await watching
+                shown.extend(watchers.frames)
+                return acks
+
+            shown: list[dict[str, Any]] = []
+            acks = asyncio.run(burst())
             assert len(acks) > 40, "bids were acknowledged after the kill"
             wait_for(
                 lambda: len(set(_workers(process.pid)) - {victim}) == 2,
@@ -313,6 +372,12 @@ def test_kill_one_worker_mid_auction_the_rest_serve_and_it_is_replaced(tmp_path:
                 40,
                 "the ladder to match SQL",
             )
+            stored = app.sql_bids(auction_id)
+            bid_frames = [f for f in shown if f.get("type") == "bid"]
+            assert len(bid_frames) > 40
+            for frame in bid_frames:
+                assert frame["bid_id"] in stored, frame
+                assert stored[frame["bid_id"]].price == frame["price"], frame
 
 
 @pytest.mark.timeout(300)

@@ -63,6 +63,7 @@ def world(live: LiveServer) -> dict[str, Any]:
         buyer = register(client, "buyer")
         a = certified_supplier(client, operator, ["fasteners"])
         b = certified_supplier(client, operator, ["fasteners"])
+        outsider = certified_supplier(client, operator, ["bearings"])  # not matched
         start = datetime.now(UTC) + timedelta(seconds=1.5)
         body = rfq_body()
         body["starts_at"] = start.isoformat()
@@ -79,7 +80,7 @@ def world(live: LiveServer) -> dict[str, Any]:
             10,
             "open",
         )
-        return {"buyer": buyer, "a": a, "b": b, "auction": auction_id}
+        return {"buyer": buyer, "a": a, "b": b, "outsider": outsider, "auction": auction_id}
 
 
 @pytest.mark.parametrize("subprotocol", ["rfq.v1.msgpack", "rfq.v1.json", None])
@@ -193,6 +194,40 @@ async def test_bid_over_websocket_reaches_buyer_and_hides_prices_from_rivals(
 async def _snapshot(ws: ClientConnection, auction: int) -> dict[str, Any]:
     await _send(ws, {"op": "subscribe", "auction": auction})
     return await _until(ws, lambda f: f["type"] == "snapshot")
+
+
+async def test_a_supplier_that_does_not_take_part_sees_the_status_only(
+    live: LiveServer, world: dict[str, Any]
+) -> None:
+    """A supplier that may discover the public RFQ but does not take part in it learns
+    the lot's status and times, and nothing of its activity: no bidders, ranks,
+    pseudonyms, prices or seq numbers, over REST or /ws (#19 item 4)."""
+    auction, outsider = world["auction"], world["outsider"]
+    secret = {"bidders", "ladder", "best_price", "my_rank", "order", "my_token", "seq", "prices"}
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        state = client.get(f"/api/auctions/{auction}", headers=bearer(outsider["token"])).json()
+    assert state["public"] is True and state["state"] == "live"
+    assert not secret & set(state), state
+    url = _ws_url(live)
+    async with (
+        connect(url, additional_headers=bearer(outsider["token"])) as out,
+        connect(url, additional_headers=bearer(world["b"]["token"])) as insider,
+    ):
+        await _recv(out)
+        await _recv(insider)
+        snapshot = await _snapshot(out, auction)
+        assert not secret & (set(snapshot) | set(snapshot["state"])), snapshot
+        await _snapshot(insider, auction)
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            now = client.get(f"/api/auctions/{auction}", headers=bearer(world["a"]["token"]))
+            mine = now.json()["my_price"] or 120
+            r = place_bid(client, world["a"], auction, mine - 1, f"outsider-{mine}")
+            assert r.status_code == 201, r.text
+        tick = await _until(insider, lambda f: f["type"] == "bid")
+        assert tick["bidders"] >= 1  # a participant sees the activity
+        with pytest.raises(TimeoutError):
+            frame = await _recv(out, 1.0)  # the outsider sees none of it
+            raise AssertionError(frame)
 
 
 async def test_resume_replays_missed_events(live: LiveServer, world: dict[str, Any]) -> None:

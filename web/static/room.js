@@ -51,6 +51,12 @@ function render() {
 // A priced lot: the highest acceptable price and why.
 function renderBidForm(s) {
   const min = $("#min-acceptable");
+  if (s.public) {
+    // the company does not take part in this RFQ: the lot's status only
+    min.textContent = t("room.min.not_participant");
+    $("#bid-button").disabled = true;
+    return;
+  }
   if (s.min_acceptable !== null && s.min_acceptable !== undefined) {
     min.textContent = t(`room.min.${s.min_acceptable_reason}`, {
       price: formatMajor(s.min_acceptable, currency),
