@@ -150,6 +150,7 @@ def view(
             out["min_acceptable"], out["min_acceptable_reason"] = out["clock"]["price"], "clock"
     if sealed_now:
         out["bidders"] = None
+        del out["seq"], out["epoch"]  # the numbering would count the sealed bids
         return out
     visibility = live.rules.visibility
     if visibility is not Visibility.rank_only:

@@ -32,7 +32,10 @@ def event(
     ``festival*``) may see it, or None if it may see nothing of it; ``token`` names a
     supplier by its pseudonym."""
     if audience.startswith("festival"):
-        if audience == "festival-status" and "status" not in event:
+        status_only = audience == "festival-status" or (
+            audience == "festival-public" and _hidden(feed)
+        )
+        if status_only and "status" not in event:
             return None  # bids and extensions are activity, not status
         return lot_tick(feed, audience, event["seq"])
     base: dict[str, Any] = {
@@ -43,7 +46,10 @@ def event(
         "at": event["at"],
     }
     kind = event["type"]
-    if audience == "public":
+    hidden = _hidden(feed)
+    if audience == "public" or (audience == "supplier" and hidden):
+        # the status only: a sealed lot before its close shows suppliers nothing of the
+        # bids (not when, not how many)
         if "status" not in event:
             return None  # bids, extensions, clock levels: activity, not status
         # without seq: the numbers between two status moves would count the bids
@@ -66,7 +72,6 @@ def event(
         }
     if kind != "bid":
         return {**base, "state": event.get("status"), "ends_at_ms": event.get("ends")}
-    hidden = _hidden(feed)
     if audience == "full":
         if hidden:
             return {**base, "bids": len(feed.standings)}
@@ -79,8 +84,6 @@ def event(
             "proxy": bool(event.get("proxy")),
             "bidders": len(feed.standings),
         }
-    if hidden:
-        return base
     ranked = sorted(feed.standings.items(), key=lambda kv: (kv[1][0], kv[1][1]))
     frame = {
         **base,
@@ -109,14 +112,13 @@ def lot_tick(feed: FeedState, audience: str, seq: int) -> dict[str, Any]:
         "bidders": len(feed.standings),
     }
     hidden = _hidden(feed)
-    if audience == "festival-status":
-        # a lot of an RFQ the supplier does not take part in: no bidders, and no seq
-        # (its steps would count the bids)
+    if audience == "festival-status" or (hidden and audience != "festival-full"):
+        # a lot of an RFQ the supplier does not take part in, or a sealed lot before
+        # its close: no bidders, and no seq (its steps would count the bids)
         frame.pop("bidders")
         frame.pop("seq")
+        frame.pop("epoch")
         return frame
-    if hidden and audience != "festival-full":
-        frame.pop("bidders")  # a sealed lot shows nothing of its bids to others
     shown = audience == "festival-full" or feed.visibility in ("best_price", "full_ladder")
     if shown and not hidden and feed.standings:
         best = min(feed.standings.values(), key=lambda v: (v[0], v[1]))

@@ -227,7 +227,8 @@ class Hub:
             return frames.lot_tick(feed, audience, feed.last_seq)
         live, standings, state = await self.desk.view(auction_id, viewer)
         frame: dict[str, Any] = {"type": "snapshot", "auction": auction_id, "state": state}
-        if not viewer.public:  # the public learns no seq: its steps would count the bids
+        if viewer.full or not (viewer.public or hidden(live)):
+            # nobody else learns the seq: its steps would count the bids
             frame.update(seq=live.seq, epoch=live.epoch)
         if not viewer.full:
             feed = self.feeds.get(auction_id)  # a token computed once serves every snapshot
