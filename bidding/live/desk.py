@@ -246,7 +246,7 @@ class Desk:
         that outlasts ``REPAIR_AFTER_S`` is repaired from the streams; one that outlasts
         ``DURABLE_WAIT_S`` raises ``TimeoutError`` (the database is away: "retry")."""
         started = time.monotonic()
-        repaired = False
+        repair_at = started + REPAIR_AFTER_S
         while True:
             meta, standings = await self.engine.state(auction_id)
             if not meta:
@@ -256,12 +256,15 @@ class Desk:
                     raise NotFound("No such auction.")
             if int(meta.get("dseq") or 0) >= int(meta["seq"]):
                 return meta, standings
-            waited = time.monotonic() - started
-            if waited > DURABLE_WAIT_S:
+            now = time.monotonic()
+            if now - started > DURABLE_WAIT_S:
                 raise TimeoutError(f"auction {auction_id}: the record lags; retry")
-            if not repaired and waited > REPAIR_AFTER_S:
-                repaired = True
-                await self.repair(auction_id, grace_ms=int(REPAIR_AFTER_S * 1000))
+            if now > repair_at:
+                repair_at = now + REPAIR_AFTER_S
+                try:
+                    await self.repair(auction_id, grace_ms=int(REPAIR_AFTER_S * 1000))
+                except Exception:  # the database may be away: wait on, then give up
+                    log.warning("auction %s: repair failed", auction_id, exc_info=True)
             await asyncio.sleep(0.005)
 
     async def repair(self, auction_id: int, *, grace_ms: int) -> str | None:

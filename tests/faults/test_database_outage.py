@@ -22,6 +22,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,9 @@ def world(tmp_path: Path, redis_prefix: str) -> Iterator[dict[str, object]]:
     try:
         db.upgrade(direct_url)
         proxied = direct_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-        settings = make_settings(tmp_path / "data", proxied, f"{redis_prefix}outage:")
+        settings = make_settings(
+            tmp_path / "data", proxied, f"{redis_prefix}outage{uuid.uuid4().hex[:6]}:"
+        )
         with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=60) as client:
             operator = operator_token(live)
             buyer = register(client, "buyer")
@@ -253,6 +256,7 @@ def test_a_bid_refused_in_an_outage_and_a_rivals_after_it_agree_everywhere(
     ):
         assert json.loads(watcher.recv(timeout=10))["type"] == "hello"
         watcher.send(json.dumps({"op": "subscribe", "auction": auction}))
+        frames = _frames(watcher, lambda got: any(f["type"] == "snapshot" for f in got), 10)
         proxy.cut()
         ws.send(json.dumps({"op": "bid", "auction": auction, "price": 104, "key": "gone"}))
         refused = _answer(ws, "gone", 30)
@@ -265,7 +269,7 @@ def test_a_bid_refused_in_an_outage_and_a_rivals_after_it_agree_everywhere(
         def seen(frames: list[dict[str, Any]]) -> bool:
             return after.json()["bid_id"] in {f.get("bid_id") for f in frames}
 
-        frames = _frames(watcher, seen, 30)
+        frames += _frames(watcher, seen, 30)
         assert seen(frames), frames
         auth = bearer(buyer_token)
         # what the watcher was shown is the record already, before any retry
