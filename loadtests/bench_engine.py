@@ -68,7 +68,7 @@ def build_world(data_dir: Path, url: str, bidders: int, auctions: int) -> world.
     through the API of a short-lived ``rfq serve`` on the benchmark's database, stopped
     before the lots open, so that only the benchmark's engine runs them."""
     env = {"RFQ_DATABASE_URL": url}
-    with served(data_dir / "world", data_dir / "world.log", env=env) as (host, email, password):
+    with served(data_dir / "world", data_dir / "world.log", env=env) as (host, email, password, _):
         return world.market(host, email, password, suppliers=bidders, lots=auctions, lead_s=3)
 
 

@@ -1,23 +1,29 @@
-"""``rfq bench fanout``: the hub's deliveries next to a bare ``websockets`` broadcast.
+"""``rfq bench fanout``: the capacity of the hub's deliveries next to a bare
+``websockets`` broadcast, at saturation.
 
-Two servers run as their own processes on 127.0.0.1, each on one core's worth of
-Python: the project's app (``rfq serve``: one worker, an SQLite database and the
-embedded Redis, in a temporary data dir) and a bare `websockets` server whose only
-work is ``broadcast()`` of every frame its publisher sends to every other connection.
-Neither compresses (the app offers no permessage-deflate, see ``codec.DEFLATE``; the
-bare server is started with ``compression=None``), so both write the same bytes.
+Two servers run as their own processes on 127.0.0.1: the project's app (``rfq serve``:
+one worker, an SQLite database and the embedded Redis, in a temporary data dir) and a
+bare `websockets` server whose only work is ``broadcast()`` of every frame its
+publisher sends to every other connection. Neither compresses, so both write the same
+bytes.
 
-For each subscriber count N (``--subscribers``), this process opens N websocket clients
-on each server (on the app: subscribed to one live auction as its buyer, so every
-frame names its bid), then for each rate R (``--rates``, bids/s) sends R bids per
-second for ``--seconds`` seconds: to the app as ``bid`` frames from the suppliers' own
-websockets (the real, durable bid path, as a browser bids), to the bare server as
-frames of the same shape and size from one publisher connection. The two servers'
-phases alternate, rate by rate. Every client notes
-when each bid's frame arrives; latency is send-to-receive on this process's clock.
-Printed per (N, R): deliveries/s (frames received / time from the first send to the
-last receive), p50/p99 latency, frames that never came (a slow client's backlog
-replaced by a snapshot, on the app), and the ratios app / bare.
+For each subscriber count N (``--subscribers``) this process opens N watchers on each
+server (on the app: subscribed to one live auction as its buyer, so every frame names
+its bid), lean ones (``loadtests/lean_ws.py``: the frames are counted and their bid ids
+found without decoding them, so the watchers are not the bottleneck). Then it **raises
+the offered load** from ``--start`` bids/s by ``--growth`` per step: each step sends
+that many bids per second for ``--seconds`` to the app (as ``bid`` frames from the
+suppliers' own websockets: the real, durable bid path, as a browser bids) and then to
+the bare server (frames of the same shape and size from one publisher), alternating.
+A server is **saturated** at the first step where it delivers, within the step and
+``DRAIN_S`` after it, less than 95 % of what was offered (bids offered x N); it is not
+loaded further. Its capacity is the most deliveries/s it achieved in any step.
+
+Printed per N: every step's deliveries/s, the share delivered, p50/p99 latency
+(send-to-receive on this process's clock) and CPU per delivery of each server; then
+both capacities and their ratio, and each server's p99 at the step nearest half of the
+bare server's capacity. The watchers' own CPU share is printed too: near 100 % of a
+core it, not the server, limits the figure.
 """
 
 from __future__ import annotations
@@ -40,19 +46,24 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from loadtests import world
+from loadtests import lean_ws, world
 from loadtests.bench_engine import percentile
-from loadtests.processes import free_port, raise_file_limit, served
+from loadtests.processes import cpu_seconds, free_port, raise_file_limit, served
 
-DRAIN_S = 10.0
-"""How long a phase waits, after its last send, for frames still on their way."""
+DRAIN_S = 1.0
+"""How long a phase waits, after its last send, for frames still on their way: what
+comes later was not delivered at the offered load."""
+SATURATED = 0.95
+"""A server that delivers less than this share of what was offered is saturated."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The fan-out benchmark's options."""
     parser.add_argument("--subscribers", default="100,1000", help="comma-separated counts")
-    parser.add_argument("--rates", default="5,10,20", help="bids per second, comma-separated")
-    parser.add_argument("--seconds", type=float, default=5.0, help="sending time per rate")
+    parser.add_argument("--start", type=float, default=10.0, help="first offered bids/s")
+    parser.add_argument("--growth", type=float, default=1.6, help="load factor per step")
+    parser.add_argument("--max-rate", type=float, default=2000.0, help="last bids/s tried")
+    parser.add_argument("--seconds", type=float, default=3.0, help="sending time per step")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -60,24 +71,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark and return its figures."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     counts = [int(n) for n in args.subscribers.split(",")]
-    rates = [float(r) for r in args.rates.split(",")]
     raise_file_limit()
-    rows: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="rfq-fanout-") as tmp, _servers(Path(tmp)) as world:
         for n in counts:
-            measured = asyncio.run(_measure(world, n, rates, args.seconds))
-            for rate, (mine, theirs) in zip(rates, measured, strict=True):
-                rows.append(
-                    {
-                        "subscribers": n,
-                        "rate": rate,
-                        "app": mine,
-                        "bare": theirs,
-                        "deliveries_ratio": _ratio(mine["per_s"], theirs["per_s"]),
-                        "p99_ratio": _ratio(mine["p99_ms"], theirs["p99_ms"]),
-                    }
-                )
-    return {"seconds": args.seconds, "rows": rows}
+            steps = asyncio.run(_measure(world, n, args))
+            out.append({"subscribers": n, "steps": steps, **_summary(steps)})
+    return {"seconds": args.seconds, "growth": args.growth, "counts": out}
+
+
+def _summary(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Both capacities, their ratio, and the p99s at half the bare server's capacity."""
+    capacity = {
+        side: max((s[side]["per_s"] for s in steps if side in s), default=0.0)
+        for side in ("app", "bare")
+    }
+    half = capacity["bare"] / 2
+    p99: dict[str, float | None] = {}
+    for side in ("app", "bare"):
+        near = [s for s in steps if side in s and not s[side]["saturated"]]
+        best = min(near, key=lambda s: abs(s[side]["per_s"] - half), default=None)
+        p99[side] = None if best is None else best[side]["p99_ms"]
+    return {
+        "app_capacity": capacity["app"],
+        "bare_capacity": capacity["bare"],
+        "capacity_ratio": _ratio(capacity["app"], capacity["bare"]),
+        "app_p99_at_half": p99["app"],
+        "bare_p99_at_half": p99["bare"],
+    }
 
 
 def report(figures: dict[str, Any], as_json: bool) -> None:
@@ -85,18 +106,32 @@ def report(figures: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(figures))
         return
-    print("rfq bench fanout (deliveries/s, latency ms; app = rfq /ws, bare = broadcast())")
-    head = (
-        f"{'subs':>6} {'bids/s':>6} | {'app/s':>8} {'p50':>6} {'p99':>7} {'lost':>6} | "
-        f"{'bare/s':>8} {'p50':>6} {'p99':>7} | {'ratio/s':>7} {'p99 x':>6}"
-    )
-    print(head)
-    for row in figures["rows"]:
-        a, b = row["app"], row["bare"]
+    print("rfq bench fanout (deliveries/s at rising load; app = rfq /ws, bare = broadcast())")
+    for block in figures["counts"]:
+        print(f"\n{block['subscribers']} watchers")
         print(
-            f"{row['subscribers']:>6} {row['rate']:>6g} | {a['per_s']:>8.0f} {a['p50_ms']:>6.1f} "
-            f"{a['p99_ms']:>7.1f} {a['lost']:>6} | {b['per_s']:>8.0f} {b['p50_ms']:>6.1f} "
-            f"{b['p99_ms']:>7.1f} | {row['deliveries_ratio']:>7.2f} {row['p99_ratio']:>6.2f}"
+            f"{'bids/s':>7} | {'app/s':>8} {'got':>5} {'p50':>6} {'p99':>7} {'us/d':>5} | "
+            f"{'bare/s':>8} {'got':>5} {'p50':>6} {'p99':>7} {'us/d':>5} | {'watchers cpu':>12}"
+        )
+        for step in block["steps"]:
+            cells = [f"{step['rate']:>7.0f}"]
+            for side in ("app", "bare"):
+                f = step.get(side)
+                if f is None:
+                    cells.append(f"{'(saturated)':>35}")
+                    continue
+                cells.append(
+                    f"{f['per_s']:>8.0f} {f['share'] * 100:>4.0f}% {f['p50_ms']:>6.1f} "
+                    f"{f['p99_ms']:>7.1f} {f['cpu_us']:>5.1f}"
+                )
+            cells.append(f"{step['watchers_cpu'] * 100:>11.0f}%")
+            print(" | ".join(cells))
+        p99a, p99b = block["app_p99_at_half"], block["bare_p99_at_half"]
+        print(
+            f"capacity: app {block['app_capacity']:.0f}/s, bare {block['bare_capacity']:.0f}/s, "
+            f"ratio {block['capacity_ratio']:.2f}; p99 near half of bare's capacity: "
+            f"app {p99a if p99a is None else round(p99a, 1)} ms, "
+            f"bare {p99b if p99b is None else round(p99b, 1)} ms"
         )
 
 
@@ -110,6 +145,8 @@ class _World:
     buyer: str
     suppliers: list[str]
     auction: int
+    app_pid: int
+    bare_pid: int
     numbers: Iterator[int] = field(default_factory=itertools.count)
 
 
@@ -128,15 +165,18 @@ def _servers(data_dir: Path) -> Iterator[_World]:
     )
     bare.start()
     try:
-        with served(data_dir, data_dir / "app.log", env=env) as (url, email, password):
-            made = world.market(url, email, password, suppliers=50, lots=1, lead_s=2)
+        with served(data_dir, data_dir / "app.log", env=env) as app:
+            made = world.market(app.url, app.email, app.password, suppliers=50, lots=1, lead_s=2)
             time.sleep(max(0.0, (made.opens_at - datetime.now(UTC)).total_seconds() + 0.5))
+            assert bare.pid is not None
             yield _World(
-                url,
+                app.url,
                 f"ws://127.0.0.1:{bare_port}/",
                 made.buyer["token"],
                 [s["token"] for s in made.suppliers],
                 made.auctions[0],
+                app.pid,
+                bare.pid,
             )
     finally:
         bare.terminate()
@@ -168,64 +208,96 @@ def _bare_main(port: int) -> None:
 
 @dataclass
 class _Side:
-    """One server's subscribers and bid senders, and what its subscribers received."""
+    """One server's watchers and bid senders, and what its watchers received."""
 
     kind: str
-    clients: list[ClientConnection]
-    senders: list[ClientConnection]
-    arrivals: list[tuple[str, float]] = field(default_factory=list)
-    counters: dict[str, int] = field(default_factory=lambda: {"frames": 0, "snapshots": 0})
+    pid: int
+    senders: list[ClientConnection] = field(default_factory=list)
+    watchers: list[lean_ws.LeanSocket] = field(default_factory=list)
+    arrivals: list[tuple[bytes, float]] = field(default_factory=list)
+    frames: int = 0
+    snapshots: int = 0
+
+    def received(self, payload: bytes) -> None:
+        """A watcher's frame: note the bid's id and when (no JSON decoding)."""
+        now = time.perf_counter()
+        self.frames += 1
+        at = payload.find(b'"bid_id"')
+        if at < 0:
+            if b"snapshot" in payload[:40]:
+                self.snapshots += 1
+            return
+        start = payload.find(b'"', at + 8) + 1
+        self.arrivals.append((payload[start : payload.find(b'"', start)], now))
 
 
-async def _measure(
-    world: _World, n: int, rates: list[float], seconds: float
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Open ``n`` subscribers on each server, then for each rate one phase on the app
-    and one on the bare server, back to back (so both see the same machine)."""
-    sides = [
-        _Side(kind, await _subscribers(world, kind, n), await _senders(world, kind))
-        for kind in ("app", "bare")
-    ]
-    readers = [
-        asyncio.create_task(_read(ws, side.arrivals, side.counters))
-        for side in sides
-        for ws in side.clients
-    ]
+async def _measure(world: _World, n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Open ``n`` watchers on each server, then raise the load step by step, one phase
+    on the app and one on the bare server per step, until both are saturated."""
+    sides = {
+        "app": _Side("app", world.app_pid, await _senders(world, "app")),
+        "bare": _Side("bare", world.bare_pid, await _senders(world, "bare")),
+    }
+    for side in sides.values():
+        side.watchers = await _watchers(world, side, n)
+    steps: list[dict[str, Any]] = []
+    loaded = {"app", "bare"}
+    rate = args.start
     try:
-        out = []
-        for phase, rate in enumerate(rates):
-            figures = []
-            for side in sides:
+        while loaded and rate <= args.max_rate:
+            step: dict[str, Any] = {"rate": rate}
+            cpu, wall = time.process_time(), time.perf_counter()
+            for kind in ("app", "bare"):
+                if kind not in loaded:
+                    continue
+                side = sides[kind]
                 side.arrivals.clear()
-                side.counters.update(frames=0, snapshots=0)
-                sent = await _send(world, side.kind, side.senders, rate, seconds, phase)
-                figures.append(await _collect(sent, side.arrivals, side.counters, n))
-            out.append((figures[0], figures[1]))
-        return out
+                side.frames = 0
+                before = cpu_seconds(side.pid)
+                offered, sent = await _send(
+                    world, kind, side.senders, rate, args.seconds, len(steps)
+                )
+                figures = await _collect(offered, sent, side, n)
+                used = cpu_seconds(side.pid) - before
+                figures["cpu_us"] = used / max(1, figures["deliveries"]) * 1e6
+                step[kind] = figures
+                if figures["saturated"]:
+                    loaded.discard(kind)
+                await _quiet(side)
+            step["watchers_cpu"] = (time.process_time() - cpu) / (time.perf_counter() - wall)
+            steps.append(step)
+            rate *= args.growth
+        return steps
     finally:
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
-        for side in sides:
-            for ws in [*side.clients, *side.senders]:
+        for side in sides.values():
+            for watcher in side.watchers:
+                watcher.close()
+            for ws in side.senders:
                 with contextlib.suppress(Exception):
                     await ws.close()
 
 
-async def _subscribers(world: _World, kind: str, n: int) -> list[ClientConnection]:
-    async def one() -> ClientConnection:
-        if kind == "bare":
-            return await connect(world.bare_url, max_queue=None, compression=None)
-        ws = await _app_socket(world, world.buyer)
-        await ws.send(json.dumps({"op": "subscribe", "auction": world.auction}))
-        while json.loads(await ws.recv())["type"] != "snapshot":
-            pass
+async def _watchers(world: _World, side: _Side, n: int) -> list[lean_ws.LeanSocket]:
+    async def one() -> lean_ws.LeanSocket:
+        if side.kind == "bare":
+            return await lean_ws.connect(world.bare_url, side.received)
+        ws = await lean_ws.connect(
+            world.app_url.replace("http", "ws") + "/ws",
+            side.received,
+            headers={"Authorization": f"Bearer {world.buyer}"},
+            subprotocol="rfq.v1.json",
+        )
+        ws.send_text(json.dumps({"op": "subscribe", "auction": world.auction}))
         return ws
 
-    clients: list[ClientConnection] = []
+    watchers: list[lean_ws.LeanSocket] = []
     for start in range(0, n, 100):  # a hundred handshakes at a time
-        clients += await asyncio.gather(*(one() for _ in range(min(100, n - start))))
-    return clients
+        watchers += await asyncio.gather(*(one() for _ in range(min(100, n - start))))
+    if side.kind == "app":  # every one subscribed (its snapshot came)
+        deadline = time.perf_counter() + 60
+        while side.snapshots < n and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+    return watchers
 
 
 async def _senders(world: _World, kind: str) -> list[ClientConnection]:
@@ -248,20 +320,6 @@ async def _app_socket(world: _World, token: str) -> ClientConnection:
     return ws
 
 
-async def _read(
-    ws: ClientConnection, arrivals: list[tuple[str, float]], counters: dict[str, int]
-) -> None:
-    async for message in ws:
-        now = time.perf_counter()
-        frame = json.loads(message)
-        kind = frame.get("type")
-        if kind == "bid":
-            counters["frames"] += 1
-            arrivals.append((frame["bid_id"], now))
-        elif kind == "snapshot":
-            counters["snapshots"] += 1
-
-
 async def _send(
     world: _World,
     kind: str,
@@ -269,9 +327,11 @@ async def _send(
     rate: float,
     seconds: float,
     phase: int,
-) -> dict[str, float]:
-    """Send ``rate`` bids per second for ``seconds``; return bid id -> send time."""
-    sent: dict[str, float] = {}
+) -> tuple[int, dict[bytes, float]]:
+    """Offer ``rate`` bids per second for ``seconds``; return how many were offered and
+    bid id -> send time of those the server took (on the app: acknowledged). Bids the
+    app has not answered ``DRAIN_S`` after the last one was due count as not delivered."""
+    sent: dict[bytes, float] = {}
     total = max(1, int(rate * seconds))
     start = time.perf_counter()
     tasks = []
@@ -287,7 +347,7 @@ async def _send(
             while (answer := json.loads(await ws.recv()))["type"] not in ("ack", "rejected"):
                 pass
         if answer["type"] == "ack":
-            sent[answer["bid_id"]] = t0
+            sent[answer["bid_id"].encode()] = t0
 
     async def bare_bid(k: int) -> None:
         bid_id = f"{world.auction}.1-{phase}-{k}"
@@ -304,7 +364,7 @@ async def _send(
             "proxy": False,
             "bidders": 50,
         }
-        sent[bid_id] = time.perf_counter()
+        sent[bid_id.encode()] = time.perf_counter()
         await senders[0].send(json.dumps(frame))
 
     for k in range(total):
@@ -312,33 +372,44 @@ async def _send(
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(app_bid(k) if kind == "app" else bare_bid(k)))
-    await asyncio.gather(*tasks)
-    return sent
+    _, late = await asyncio.wait(tasks, timeout=DRAIN_S)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    return total, sent
 
 
-async def _collect(
-    sent: dict[str, float],
-    arrivals: list[tuple[str, float]],
-    counters: dict[str, int],
-    n: int,
-) -> dict[str, Any]:
-    """Wait for the phase's frames (at most `DRAIN_S`), then sum them up."""
-    expected = len(sent) * n
+async def _collect(offered: int, sent: dict[bytes, float], side: _Side, n: int) -> dict[str, Any]:
+    """Wait for the step's frames (at most `DRAIN_S` more), then sum them up against
+    what was offered (``offered`` bids x ``n`` watchers)."""
     deadline = time.perf_counter() + DRAIN_S
-    while time.perf_counter() < deadline and counters["frames"] < expected:
+    while time.perf_counter() < deadline and len(side.arrivals) < len(sent) * n:
         await asyncio.sleep(0.05)
-    mine = [(bid, at) for bid, at in arrivals if bid in sent]
+    mine = [(bid, at) for bid, at in side.arrivals if bid in sent]
     latencies = [at - sent[bid] for bid, at in mine]
     elapsed = (max(at for _, at in mine) - min(sent.values())) if mine else 0.0
+    share = len(mine) / (offered * n)
     return {
+        "offered": offered,
         "bids": len(sent),
         "deliveries": len(mine),
         "per_s": len(mine) / elapsed if elapsed > 0 else 0.0,
+        "share": share,
+        "saturated": share < SATURATED,
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
-        "lost": expected - len(mine),
-        "snapshots": counters["snapshots"],
+        "snapshots": side.snapshots,
     }
+
+
+async def _quiet(side: _Side) -> None:
+    """Wait until the server's frames stop coming (a saturated server's backlog), so
+    the next phase has this process to itself (at most 20 s)."""
+    deadline = time.perf_counter() + 20
+    last = -1
+    while side.frames != last and time.perf_counter() < deadline:
+        last = side.frames
+        await asyncio.sleep(0.3)
 
 
 # --- helpers ---------------------------------------------------------------------

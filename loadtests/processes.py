@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -46,6 +47,21 @@ def wait_ready(url: str, app: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the app did not become ready in 60 s")
 
 
+class Served(NamedTuple):
+    """A running ``rfq serve``: its URL, an operator's credentials, the process id."""
+
+    url: str
+    email: str
+    password: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def served(
     data_dir: Path,
@@ -53,10 +69,10 @@ def served(
     *,
     workers: int = 1,
     env: Mapping[str, str] | None = None,
-) -> Iterator[tuple[str, str, str]]:
+) -> Iterator[Served]:
     """``rfq serve`` on a free port of 127.0.0.1, on its own data dir (and embedded Redis
-    unless ``env`` names one), with a new operator account; yields the URL and the
-    operator's email and password, and stops the app afterwards."""
+    unless ``env`` names one), with a new operator account; yields the URL, the
+    operator's email and password and the process id, and stops the app afterwards."""
     full = {
         **os.environ,
         "RFQ_DATA_DIR": str(data_dir),
@@ -84,7 +100,7 @@ def served(
         host = f"http://127.0.0.1:{port}"
         try:
             wait_ready(f"{host}/readyz", app)
-            yield host, email, password
+            yield Served(host, email, password, app.pid)
         finally:
             app.terminate()
             try:

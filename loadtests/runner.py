@@ -151,7 +151,7 @@ def _app(args: argparse.Namespace, out: Path) -> Iterator[tuple[str, str, str]]:
     env = {"RFQ_DATABASE_URL": args.database_url} if args.database_url else {}
     with served(out / "app", out / "app.log", workers=args.workers, env=env) as app:
         print(f"app: rfq serve --workers {args.workers} on {app[0]} (log: {out / 'app.log'})")
-        yield app
+        yield app.url, app.email, app.password
 
 
 # --- locust -----------------------------------------------------------------------

@@ -37,6 +37,7 @@ from bidding.auction import OPEN, AuctionStatus
 from bidding.live.desk import Desk
 from bidding.live.restore import due_ms
 from rfq.auctions import AuctionRecord
+from rfq.platform import clock
 
 log = logging.getLogger("rfq.scheduler")
 
@@ -93,7 +94,9 @@ class Scheduler:
     async def tick(self) -> int:
         """Tick every due auction once; return how many changed."""
         engine = self.desk.engine
+        before = clock.local_ms()
         now = await self.desk.redis_ms()
+        clock.follow(now, (before + clock.local_ms()) // 2)  # shown times agree with it
         due = await engine.redis.zrangebyscore(engine.keys.schedule, "-inf", now, start=0, num=200)
         changed = 0
         for raw in due:

@@ -79,16 +79,19 @@ def test_bench_engine_prints_figures(tmp_path: Path) -> None:
 
 
 def test_bench_fanout_prints_figures(tmp_path: Path) -> None:
-    """`rfq bench fanout --json` runs the app and a bare broadcast server briefly; every
-    bid's frame reaches every subscriber of both."""
-    args = ["bench", "fanout", "--subscribers", "20", "--rates", "10", "--seconds", "1"]
-    done = _rfq([*args, "--json"], tmp_path)
+    """`rfq bench fanout --json` runs the app and a bare broadcast server briefly, one
+    load step: every bid's frame reaches every watcher of both, and both capacities and
+    their ratio are printed."""
+    args = ["bench", "fanout", "--subscribers", "20", "--start", "10", "--max-rate", "10"]
+    done = _rfq([*args, "--seconds", "1", "--json"], tmp_path)
     assert done.returncode == 0, done.stderr
-    [row] = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
+    [block] = json.loads(done.stdout.strip().splitlines()[-1])["counts"]
+    [step] = block["steps"]
     for side in ("app", "bare"):
-        assert row[side]["bids"] == 10 and row[side]["lost"] == 0, row
-        assert row[side]["deliveries"] == 200 and row[side]["p99_ms"] > 0
-    assert row["deliveries_ratio"] > 0
+        assert step[side]["offered"] == 10 and step[side]["bids"] == 10, step
+        assert step[side]["deliveries"] == 200 and step[side]["share"] == 1.0, step
+        assert step[side]["p99_ms"] > 0 and not step[side]["saturated"]
+    assert block["app_capacity"] > 0 and block["capacity_ratio"] > 0
 
 
 def test_bench_ranks_prints_figures(tmp_path: Path) -> None:
