@@ -37,7 +37,13 @@ class AuctionRecord(SQLModel, table=True):
     ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     extensions: int = 0
     seq: int = 0
+    """Every event ``1..seq`` is stored (the contiguous watermark)."""
     aseq: int = 0
+    """Every audit entry ``1..aseq`` is stored."""
+    seq_stored: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """The highest event number stored (above ``seq`` only when there is a hole)."""
+    aseq_stored: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """The highest audit number stored."""
     epoch: int = 1
     chain_index: int = 0
     chain_head: str | None = Field(default=None, max_length=64)

@@ -71,7 +71,12 @@ def append(session: Session, auction_id: int, kind: str, data: dict[str, Any]) -
     session.execute(
         update(table)
         .where(table.c.id == auction_id)
-        .values(aseq=row.aseq + 1, chain_index=row.chain_index + 1, chain_head=head)
+        .values(
+            aseq=row.aseq + 1,
+            aseq_stored=row.aseq + 1,
+            chain_index=row.chain_index + 1,
+            chain_head=head,
+        )
     )
     session.flush()
 

@@ -55,6 +55,7 @@ def snapshot(session: Session, auction_id: int, *, rate: RateLimit) -> dict[str,
         # chain says which numbers were given up.
         lost = {"seq_after": auction.seq, "seq_to": seq, "aseq_after": auction.aseq}
         auction.seq, auction.aseq = seq, aseq
+        auction.seq_stored, auction.aseq_stored = seq, aseq
         session.add(auction)
         session.flush()
         audit_chain.append(session, auction_id, "holes_closed", {**lost, "aseq_to": aseq})

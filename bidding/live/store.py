@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session, col
 
 from bidding.auction import DECIDED, AuctionStatus
@@ -144,11 +144,13 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     changed: list[tuple[int, str, dict[str, Any]]] = []
     extended: set[tuple[int, int, int]] = set()
     fresh: set[tuple[int, int]] = set()  # (auction, aseq) stored by this write
+    above = _stored_above(session, list(auctions.values()))
     for auction_id, audit_entries in by_auction.items():
         auction = auctions[auction_id]
         old_status = auction["status"]
         moved_by: dict[str, Any] = {}
-        for epoch, entry in _unstored(session, auction, audit_entries):
+        stored = above.get(("aseq", auction_id), set())
+        for epoch, entry in _unstored(auction, audit_entries, stored):
             fresh.add((auction_id, entry["aseq"]))
             entries.append(audit_chain.seal(auction, epoch, entry))
             if entry["kind"] == "extended":  # new: a replay tells nobody twice
@@ -166,8 +168,17 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     bulk.insert_ignore(session, EventRecord, events)
     bulk.insert_ignore(session, AuditRecord, entries)
     bulk.insert_ignore(session, BidRecord, bids)
+    for out in kept:  # now stored, with whatever was stored above the watermarks before
+        if out.epoch == auctions[out.auction_id]["epoch"]:
+            above.setdefault(("seq", out.auction_id), set()).update(e["seq"] for e in out.events)
+            above.setdefault(("aseq", out.auction_id), set()).update(e["aseq"] for e in out.audit)
     for auction in auctions.values():
-        _advance(session, auction)
+        for name in ("seq", "aseq"):
+            stored = above.get((name, auction["id"]), set())
+            top = max(stored, default=0)
+            auction[f"{name}_stored"] = max(auction[f"{name}_stored"], top)
+            while auction[name] + 1 in stored:  # contiguous: over the batch, up to a hole
+                auction[name] += 1
         written.marks[auction["id"]] = Mark(auction["epoch"], auction["seq"], auction["aseq"])
     _store_auctions(session, auctions, before)
     for bid_id, reason in voids:
@@ -189,24 +200,27 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     return written
 
 
-def _advance(session: Session, auction: dict[str, Any]) -> None:
-    """Move the auction's ``seq`` and ``aseq`` up over every entry stored contiguously
-    after them (in its epoch: a rebuild starts a new epoch above everything stored)."""
-    for column, table in (("seq", EventRecord), ("aseq", AuditRecord)):
-        number = col(getattr(table, column))
-        stored = session.execute(
-            select(number)
-            .where(
-                col(table.auction_id) == auction["id"],
-                col(table.epoch) == auction["epoch"],
-                number > auction[column],
+def _stored_above(
+    session: Session, auctions: list[dict[str, Any]]
+) -> dict[tuple[str, int], set[int]]:
+    """The ``seq`` (events) and ``aseq`` (audit) numbers stored above each auction's
+    watermarks in its epoch: what another worker committed above a hole (usually
+    nothing). ``("seq" | "aseq", auction id)`` -> numbers; one query per table."""
+    found: dict[tuple[str, int], set[int]] = {}
+    for name, model in (("seq", EventRecord), ("aseq", AuditRecord)):
+        holed = [a for a in auctions if a[f"{name}_stored"] > a[name]]
+        if not holed:
+            continue  # the common case: nothing stored above the watermarks, no query
+        c = model.__table__.c  # type: ignore[union-attr]
+        where = or_(
+            *(
+                and_(c.auction_id == a["id"], c.epoch == a["epoch"], c[name] > a[name])
+                for a in holed
             )
-            .order_by(number)
-        ).scalars()
-        for value in stored:
-            if value != auction[column] + 1:
-                break
-            auction[column] = value
+        )
+        for auction_id, number in session.execute(select(c.auction_id, c[name]).where(where)):
+            found.setdefault((name, auction_id), set()).add(number)
+    return found
 
 
 _BIDDING = ("bid_accepted", "proxy_set")
@@ -218,13 +232,24 @@ _AUCTION_STATE = (
     "status",
     "seq",
     "aseq",
+    "seq_stored",
+    "aseq_stored",
     "ends_at",
     "extensions",
     "closed_at",
     "chain_index",
     "chain_head",
 )
-_HOT = ("seq", "aseq", "chain_index", "chain_head", "extensions", "status")
+_HOT = (
+    "seq",
+    "aseq",
+    "seq_stored",
+    "aseq_stored",
+    "chain_index",
+    "chain_head",
+    "extensions",
+    "status",
+)
 
 
 def _store_auctions(
@@ -247,24 +272,16 @@ def _store_auctions(
 
 
 def _unstored(
-    session: Session, auction: dict[str, Any], entries: list[tuple[int, dict[str, Any]]]
+    auction: dict[str, Any], entries: list[tuple[int, dict[str, Any]]], stored: set[int]
 ) -> list[tuple[int, dict[str, Any]]]:
-    """The entries not stored yet, deduplicated, in (epoch, aseq) order.
-
-    An ``aseq`` at or below the contiguous watermark is stored for sure; above it only
-    what another worker committed out of order (above a hole) is, and is looked up.
-    """
-    wanted = {(epoch, e["aseq"]): (epoch, e) for epoch, e in entries if e["aseq"] > auction["aseq"]}
-    if wanted:
-        stored = session.execute(
-            select(col(AuditRecord.epoch), col(AuditRecord.aseq)).where(
-                col(AuditRecord.auction_id) == auction["id"],
-                col(AuditRecord.epoch) == auction["epoch"],
-                col(AuditRecord.aseq) > auction["aseq"],
-            )
-        ).all()
-        for epoch, aseq in stored:
-            wanted.pop((epoch, aseq), None)
+    """The entries not stored yet, deduplicated, in (epoch, aseq) order: an ``aseq`` at
+    or below the contiguous watermark is stored for sure, and ``stored`` holds those
+    stored above it."""
+    wanted = {
+        (epoch, e["aseq"]): (epoch, e)
+        for epoch, e in entries
+        if e["aseq"] > auction["aseq"] and e["aseq"] not in stored
+    }
     return [wanted[k] for k in sorted(wanted)]
 
 
@@ -278,7 +295,7 @@ _ORDER = {
 
 def _apply(auction: dict[str, Any], item: dict[str, Any]) -> None:
     """Advance an auction row by one event or audit entry (monotonic, order-free; the
-    watermarks move in :func:`_advance`)."""
+    watermarks move in :func:`write`)."""
     kind = item.get("kind") or item.get("type")
     if kind == "extended" and item["ext"] > auction["extensions"]:
         auction["ends_at"], auction["extensions"] = _dt(item["ends"]), item["ext"]
