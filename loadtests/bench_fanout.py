@@ -234,12 +234,11 @@ class _Side:
 async def _measure(world: _World, n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Open ``n`` watchers on each server, then raise the load step by step, one phase
     on the app and one on the bare server per step, until both are saturated."""
-    sides = {
-        "app": _Side("app", world.app_pid, await _senders(world, "app")),
-        "bare": _Side("bare", world.bare_pid, await _senders(world, "bare")),
-    }
+    sides = {"app": _Side("app", world.app_pid), "bare": _Side("bare", world.bare_pid)}
+    alive = asyncio.create_task(_keep_alive(sides["app"]))
     for side in sides.values():
-        side.watchers = await _watchers(world, side, n)
+        await _watchers(world, side, n)
+        side.senders = await _senders(world, side.kind)
     steps: list[dict[str, Any]] = []
     loaded = {"app", "bare"}
     rate = args.start
@@ -269,6 +268,7 @@ async def _measure(world: _World, n: int, args: argparse.Namespace) -> list[dict
             rate *= args.growth
         return steps
     finally:
+        alive.cancel()
         for side in sides.values():
             for watcher in side.watchers:
                 watcher.close()
@@ -277,7 +277,20 @@ async def _measure(world: _World, n: int, args: argparse.Namespace) -> list[dict
                     await ws.close()
 
 
-async def _watchers(world: _World, side: _Side, n: int) -> list[lean_ws.LeanSocket]:
+async def _keep_alive(side: _Side) -> None:
+    """Every app connection says something every 20 s (the app closes a websocket that
+    is silent for 60 s)."""
+    ping = json.dumps({"op": "ping", "t": 0})
+    while True:
+        await asyncio.sleep(20)
+        for watcher in side.watchers:
+            watcher.send_text(ping)
+        for ws in side.senders:
+            with contextlib.suppress(Exception):
+                await ws.send(ping)
+
+
+async def _watchers(world: _World, side: _Side, n: int) -> None:
     async def one() -> lean_ws.LeanSocket:
         if side.kind == "bare":
             return await lean_ws.connect(world.bare_url, side.received)
@@ -290,14 +303,12 @@ async def _watchers(world: _World, side: _Side, n: int) -> list[lean_ws.LeanSock
         ws.send_text(json.dumps({"op": "subscribe", "auction": world.auction}))
         return ws
 
-    watchers: list[lean_ws.LeanSocket] = []
     for start in range(0, n, 100):  # a hundred handshakes at a time
-        watchers += await asyncio.gather(*(one() for _ in range(min(100, n - start))))
+        side.watchers += await asyncio.gather(*(one() for _ in range(min(100, n - start))))
     if side.kind == "app":  # every one subscribed (its snapshot came)
         deadline = time.perf_counter() + 60
         while side.snapshots < n and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
-    return watchers
 
 
 async def _senders(world: _World, kind: str) -> list[ClientConnection]:
