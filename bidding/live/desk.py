@@ -282,6 +282,9 @@ class Desk:
         the fan-out lagged), ``"rebuilt"``, or None (nothing to do).
         """
         engine = self.engine
+        # What this worker's journal has queued is in flight, not lost: let it land
+        # first, so only what no journal here holds is written again.
+        await self.journal.flush()
         meta = await engine.meta(auction_id)
         mark = await self.db.run(_mark, auction_id)
         if not meta or mark is None:

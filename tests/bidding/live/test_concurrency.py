@@ -1,4 +1,4 @@
-"""1,000 concurrent bids from 50 suppliers on one auction, through the HTTP API.
+"""500 concurrent bids from 50 suppliers on one auction, through the HTTP API.
 
 The final ranking must equal a replay of the bids SQL recorded through the pure core,
 and every accepted bid must pass the rules when replayed.
@@ -30,7 +30,7 @@ from tests.support import (
 )
 
 SUPPLIERS = 50
-BIDS_EACH = 20
+BIDS_EACH = 10
 
 
 def test_concurrent_bids_rank_like_a_replay_of_sql(client: httpx.Client, live: LiveServer) -> None:
