@@ -110,7 +110,7 @@ async def _run(live: LiveServer, auction_id: int, plan: list[Step], suppliers: l
 
 
 @settings(
-    max_examples=4,
+    max_examples=3,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -31,6 +31,11 @@ def _move(live: LiveServer, auction_id: int, decision: dict[str, Any]) -> Any:
         redis = connect(live.settings.redis_url)
         try:
             engine = Engine(redis, Keys(live.settings.redis_prefix))
+            for _ in range(500):  # the closing barrier, as Desk.settle keeps it: SQL has all
+                meta = await engine.meta(auction_id)
+                if int(meta.get("dseq") or 0) >= int(meta["seq"]):
+                    break
+                await asyncio.sleep(0.01)
             return await engine.move(auction_id, "award", now_ms=clock.now_ms(), decision=decision)
         finally:
             await redis.aclose()
