@@ -230,7 +230,7 @@ class Hub:
         if viewer.full or not (viewer.public or hidden(live)):
             # nobody else learns the seq: its steps would count the bids
             frame.update(seq=live.seq, epoch=live.epoch)
-        if not viewer.full:
+        if not viewer.full and not viewer.public:
             feed = self.feeds.get(auction_id)  # a token computed once serves every snapshot
 
             def name(company: int | str) -> str:
@@ -238,8 +238,6 @@ class Hub:
                     return self.token(auction_id, company)
                 return self._token(feed, str(company))
 
-            if viewer.public:
-                return frame
             frame["my_token"] = name(viewer.company_id or 0)
             if not hidden(live):
                 frame["order"] = [name(b["company"]) for b in standings]

@@ -297,6 +297,14 @@ class Watchers:
     async def run(self) -> None:
         await asyncio.gather(*(self._one() for _ in range(self.n)))
 
+    def count(self, kind: str, bid_id: str | None = None) -> int:
+        """How many frames of ``kind`` (and, if given, for ``bid_id``) came so far."""
+        return sum(
+            1
+            for f in self.frames
+            if f.get("type") == kind and (bid_id is None or f.get("bid_id") == bid_id)
+        )
+
     async def _one(self) -> None:
         since: int | None = None
         for _ in range(50):  # bounded reconnects
@@ -316,6 +324,13 @@ class Watchers:
                             self.frames.append(got)
                             since = got.get("seq", since)
             await asyncio.sleep(0.1)
+
+
+async def _until(condition: Any, timeout_s: float) -> None:
+    """Wait until ``condition()`` holds; fail after ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.05)
 
 
 @pytest.mark.timeout(300)
@@ -347,9 +362,10 @@ def test_kill_one_worker_mid_auction_the_rest_serve_and_it_is_replaced(
             async def burst() -> list[dict[str, Any]]:
                 watchers = Watchers(url, buyer["token"], auction_id, 4)
                 watching = asyncio.create_task(watchers.run())
-                await asyncio.sleep(0.5)
+                await _until(lambda: watchers.count("snapshot") >= 4, 15)  # all watching
                 acks = await _bid_then(url, bidders, auction_id, "w", 40, act)
-                await asyncio.sleep(3)  # the repair round, and the fan-out after it
+                last = acks[-1]["bid_id"]  # its frame follows every other (seq order)
+                await _until(lambda: watchers.count("bid", last) >= 1, 30)
                 watchers.stop.set()
                 await watching
                 shown.extend(watchers.frames)
