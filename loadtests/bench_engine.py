@@ -12,6 +12,10 @@ In the same run it measures the raw ceiling: as many concurrent callers calling 
 trivial script (``return 1``) through redis-py's EVALSHA from this one process. It
 prints durable acks/s, ack latency p50/p99, the ceiling, and their ratio (the target
 is at least 0.25).
+
+That is the engine alone: no websocket, no hub, no watcher. ``--served`` measures the
+path users take instead, bids as ``/ws`` frames through ``rfq serve`` with watchers
+attached (``loadtests/bench_served.py``); this in-process figure only explains it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -31,8 +34,8 @@ from bidding.live.engine import Engine, RateLimit
 from bidding.live.journal import Journal
 from bidding.live.scheduler import Scheduler
 from bidding.live.store import DOMAIN_HOOKS
-from loadtests import world
-from loadtests.processes import served
+from loadtests import bench_served, world
+from loadtests.processes import percentile, served
 from rfq.accounts import Principal, Role, Via
 from rfq.platform import clock, db
 from rfq.platform.embedded_redis import EmbeddedRedis
@@ -47,10 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auctions", type=int, default=10, help="live auctions shared")
     parser.add_argument("--redis-url", default=None, help="default: the embedded Redis")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    served = parser.add_argument_group("the served path (loadtests/bench_served.py)")
+    served.add_argument(
+        "--served", action="store_true", help="bids as /ws frames through rfq serve"
+    )
+    served.add_argument("--watchers", type=int, default=10, help="buyer websockets watching")
+    served.add_argument("--workers", type=int, default=1, help="rfq serve --workers")
+    served.add_argument("--seconds", type=float, default=5.0, help="the half-load phase")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark and return its figures."""
+    if args.served:
+        return bench_served.run(args)
     with tempfile.TemporaryDirectory(prefix="rfq-bench-") as tmp:
         data_dir = Path(tmp)
         url = os.environ.get("RFQ_DATABASE_URL") or f"sqlite:///{data_dir / 'bench.sqlite3'}"
@@ -76,6 +88,9 @@ def report(figures: dict[str, Any], as_json: bool) -> None:
     """Print the figures as a table, or as one JSON object."""
     if as_json:
         print(json.dumps(figures))
+        return
+    if figures.get("mode") == "served":
+        bench_served.report(figures)
         return
     rows = [
         ("bidders / auctions", f"{figures['bidders']} / {figures['auctions']}"),
@@ -182,11 +197,3 @@ async def _cleanup(redis: Any, keys: Keys) -> None:
     async for key in redis.scan_iter(match=f"{keys.prefix}*", count=1000):
         await redis.delete(key)
     await redis.delete("bench:noop")
-
-
-def percentile(values: list[float], pct: int) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]

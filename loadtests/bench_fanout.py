@@ -47,8 +47,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from loadtests import lean_ws, world
-from loadtests.bench_engine import percentile
-from loadtests.processes import cpu_seconds, free_port, raise_file_limit, served
+from loadtests.processes import cpu_seconds, free_port, percentile, raise_file_limit, served
 
 DRAIN_S = 1.0
 """How long a phase waits, after its last send, for frames still on their way: what

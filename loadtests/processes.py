@@ -8,6 +8,7 @@ import contextlib
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -54,6 +55,24 @@ class Served(NamedTuple):
     email: str
     password: str
     pid: int
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every live descendant (``rfq serve --workers N``)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    total = 0.0
+    for member in family:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(member)
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
@@ -108,3 +127,12 @@ def served(
             except subprocess.TimeoutExpired:
                 app.kill()
                 app.wait()
+
+
+def percentile(values: list[float], pct: int) -> float:
+    """The ``pct``-th percentile of ``values`` (inclusive method); 0 for none."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]

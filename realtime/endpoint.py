@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bidding.errors import AuctionError, BidRejected
 from bidding.views import Viewer
-from realtime import codec, frames
+from realtime import codec, frames, transport
 from realtime.hub import SEND_TIMEOUT_S, Hub, LotTick, Subscriber, server_time
 from realtime.notifier import TOPIC as NOTIFICATIONS
 from realtime.notifier import Notifier
@@ -65,7 +65,7 @@ async def serve(websocket: WebSocket, principal: Principal) -> None:
     chosen = protocol if protocol in websocket.scope.get("subprotocols", []) else None
     await websocket.accept(subprotocol=chosen)
     hub: Hub = websocket.app.state.hub
-    sub = Subscriber(protocol)
+    sub = Subscriber(protocol, direct=transport.direct(websocket.scope))
     session = _Session(websocket, hub, principal, sub)
     metrics.CONNECTIONS.inc()
     try:
@@ -317,8 +317,12 @@ class _Session:
         most once a second, as a timer per frame would cost more than the frame), and
         lifted while a snapshot or the notifications are fetched.
         """
-        async with asyncio.timeout(None) as deadline:
-            return await self._drain_within(deadline)
+        self.sub.draining = True  # frames offered meanwhile queue behind these
+        try:
+            async with asyncio.timeout(None) as deadline:
+                return await self._drain_within(deadline)
+        finally:
+            self.sub.draining = False
 
     async def _drain_within(self, deadline: asyncio.Timeout) -> int | None:
         sub = self.sub

@@ -22,6 +22,11 @@ Audiences of an auction:
   ``best_price`` and ``full_ladder`` lots and ``prices`` (by rank) for ``full_ladder``;
   sealed lots show nothing of others before the close.
 
+Writes: the hub writes each frame to the socket of every connection that has nothing
+queued and whose socket takes it (``realtime/transport.py``: no task wake-up, no
+timer, the same encoded frame for every connection of an audience); only the others
+get it queued for their writer task.
+
 Slow clients: each connection has a bounded queue (:data:`QUEUE_LIMIT` frames). When
 it is full, the auction's queued frames are dropped and replaced by one fresh
 snapshot; a connection that needs this more than :data:`COALESCE_LIMIT` times in
@@ -49,6 +54,7 @@ from redis.asyncio.cluster import RedisCluster
 from bidding.live.desk import Desk
 from bidding.views import Viewer, hidden
 from realtime import codec, frames
+from realtime.transport import Direct, wire
 from rfq.platform import clock, metrics
 
 log = logging.getLogger("rfq.realtime")
@@ -79,26 +85,42 @@ class Subscriber:
     """One websocket connection, as the hub sees it."""
 
     protocol: str
+    direct: Direct | None = None
+    """Its synchronous frame writer, when its server offers one (``realtime/transport.py``)."""
     pending: deque[tuple[Topic, str | bytes | None]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     coalesced: deque[float] = field(default_factory=deque)
     closed: bool = False
+    draining: bool = False
+    """The connection's writer task holds frames taken from ``pending`` and not sent yet."""
 
-    def offer(self, topic: Topic, payload: str | bytes | None) -> None:
-        """Queue a frame (None: a fresh snapshot of the topic) without ever waiting."""
+    def offer(self, topic: Topic, payload: str | bytes | None, frame: bytes | None = None) -> bool:
+        """Deliver a frame (None: a fresh snapshot of the topic) without ever waiting:
+        written at once when nothing is queued before it and the socket takes it (True;
+        ``frame`` is ``payload`` as :func:`realtime.transport.wire` encodes it, if the
+        caller has it), queued for the connection's writer otherwise (False)."""
         if self.closed:
-            return
+            return False
+        if (
+            payload is not None
+            and self.direct is not None
+            and not self.pending
+            and not self.draining
+            and self.direct.write(frame if frame is not None else wire(payload))
+        ):
+            return True
         if len(self.pending) >= QUEUE_LIMIT:
             self._coalesce(topic)
             if self.closed:
-                return
+                return False
             if len(self.pending) >= QUEUE_LIMIT:
                 self.closed = True
                 self.wake.set()
-                return
+                return False
             payload = None
         self.pending.append((topic, payload))
         self.wake.set()
+        return False
 
     def _coalesce(self, topic: Topic) -> None:
         now = time.monotonic()
@@ -186,8 +208,10 @@ class Hub:
                 # the registration, so the live events follow the replay exactly.
                 for event in events:
                     frame = frames.event(feed, event, audience, partial(self._token, feed))
-                    if frame is not None:
-                        sub.offer(auction_id, codec.encode(sub.protocol, frame))
+                    if frame is not None and sub.offer(
+                        auction_id, codec.encode(sub.protocol, frame)
+                    ):
+                        metrics.DELIVERIES.inc()
                 feed.subscribers[(sub, False)] = (audience, viewer)
                 return
         tick = festival is not None
@@ -332,22 +356,29 @@ class Hub:
     def _dispatch(self, feed: Feed, event: dict[str, Any]) -> None:
         feed.last_seq = event["seq"]
         _apply(feed, event)
-        encoded: dict[tuple[str, str], str | bytes] = {}
         if event["type"] == "voided":
             feed.epoch = -1  # reload the standings and snapshot everyone on the next read
             return
+        # each audience's frame encoded once per subprotocol, and once as a whole frame
+        encoded: dict[tuple[str, str], tuple[str | bytes, bytes] | None] = {}
         lot = LotTick(feed.auction_id)
+        written = 0
         for (sub, tick), (audience, _) in list(feed.subscribers.items()):
             topic = lot if tick else feed.auction_id
             if event["type"] == "closed" and feed.sealed and not tick:
                 sub.offer(topic, None)  # the sealed bids show from now on
                 continue
             cache = (audience, sub.protocol)
-            if cache not in encoded:
+            if cache in encoded:
+                found = encoded[cache]
+            else:
                 frame = frames.event(feed, event, audience, partial(self._token, feed))
-                encoded[cache] = b"" if frame is None else codec.encode(sub.protocol, frame)
-            if encoded[cache]:
-                sub.offer(topic, encoded[cache])
+                payload = None if frame is None else codec.encode(sub.protocol, frame)
+                found = encoded[cache] = None if payload is None else (payload, wire(payload))
+            if found is not None and sub.offer(topic, *found):
+                written += 1
+        if written:
+            metrics.DELIVERIES.inc(written)
 
     async def _load(self, auction_id: int) -> Feed:
         facts = await self.desk.facts(auction_id)

@@ -20,6 +20,7 @@ from sqlmodel import Session, col
 from realtime import codec
 from realtime.hub import Subscriber
 from rfq.notifications import Notification, NotificationPublic
+from rfq.platform import metrics
 from rfq.platform.db import Database
 
 log = logging.getLogger("rfq.realtime")
@@ -74,7 +75,8 @@ class Notifier:
                 self._last_id = max(self._last_id, note["id"])
                 for sub in self._subscribers.get(user_id, ()):
                     frame = {"type": "notification", **note}
-                    sub.offer(TOPIC, codec.encode(sub.protocol, frame))
+                    if sub.offer(TOPIC, codec.encode(sub.protocol, frame)):
+                        metrics.DELIVERIES.inc()
 
 
 def _max_id(session: Session) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from realtime import codec
+from realtime.transport import DirectProtocol
 from rfq import accounts, audit_chain, demo
 from rfq.auctions import AuctionRecord
 from rfq.platform import db, metrics
@@ -130,6 +131,7 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
             log_level="info",
             timeout_graceful_shutdown=10,
             timeout_keep_alive=KEEP_ALIVE_S,
+            ws=DirectProtocol,  # the hub writes frames straight to sockets
             ws_max_size=codec.MAX_MESSAGE,
             ws_per_message_deflate=codec.DEFLATE,
         )

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from loadtests import world
 from loadtests.processes import free_port as free_port  # re-exported for the tests
 from realtime import codec
+from realtime.transport import DirectProtocol
 from rfq.platform.settings import Settings
 from web.app import create_app
 
@@ -61,7 +62,7 @@ def run_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        ws="websockets-sansio",
+        ws=DirectProtocol,  # as `rfq serve` runs it
         ws_max_size=codec.MAX_MESSAGE,
         ws_per_message_deflate=codec.DEFLATE,
     )
