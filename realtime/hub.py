@@ -22,10 +22,11 @@ Audiences of an auction:
   ``best_price`` and ``full_ladder`` lots and ``prices`` (by rank) for ``full_ladder``;
   sealed lots show nothing of others before the close.
 
-Writes: the hub writes each frame to the socket of every connection that has nothing
-queued and whose socket takes it (``realtime/transport.py``: no task wake-up, no
-timer, the same encoded frame for every connection of an audience); only the others
-get it queued for their writer task.
+Writes: the hub writes the frames of the events one read brought (up to
+:data:`FLUSH_EVENTS` at a time) to the socket of every connection that has nothing queued
+and whose socket takes them, in one write per connection (``realtime/transport.py``: no
+task wake-up, no timer, the same encoded frame for every connection of an audience);
+only the others get them queued for their writer task.
 
 Slow clients: each connection has a bounded queue (:data:`QUEUE_LIMIT` frames). When
 it is full, the auction's queued frames are dropped and replaced by one fresh
@@ -65,6 +66,8 @@ COALESCE_WINDOW_S = 10.0
 SEND_TIMEOUT_S = 5.0
 BLOCK_MS = 250
 CLUSTER_POLL_S = 0.01
+FLUSH_EVENTS = 32
+"""At most this many events of one read go to a connection in one socket write."""
 _READ_ONE = (Path(__file__).parent / "xread.lua").read_text()
 
 
@@ -94,15 +97,24 @@ class Subscriber:
     draining: bool = False
     """The connection's writer task holds frames taken from ``pending`` and not sent yet."""
 
-    def offer(self, topic: Topic, payload: str | bytes | None, frame: bytes | None = None) -> bool:
+    def offer(
+        self,
+        topic: Topic,
+        payload: str | bytes | None,
+        frame: bytes | None = None,
+        *,
+        queue: bool = False,
+    ) -> bool:
         """Deliver a frame (None: a fresh snapshot of the topic) without ever waiting:
         written at once when nothing is queued before it and the socket takes it (True;
         ``frame`` is ``payload`` as :func:`realtime.transport.wire` encodes it, if the
-        caller has it), queued for the connection's writer otherwise (False)."""
+        caller has it), queued for the connection's writer otherwise (False), and always
+        with ``queue``."""
         if self.closed:
             return False
         if (
-            payload is not None
+            not queue
+            and payload is not None
             and self.direct is not None
             and not self.pending
             and not self.draining
@@ -121,6 +133,18 @@ class Subscriber:
         self.pending.append((topic, payload))
         self.wake.set()
         return False
+
+    def writable(self) -> bool:
+        """Whether a frame offered now could be written at once (see :meth:`offer`)."""
+        return (
+            self.direct is not None and not self.pending and not self.draining and not self.closed
+        )
+
+    def requeue(self, frames: list[tuple[Topic, str | bytes]]) -> None:
+        """Queue ``frames`` ahead of what is queued already (they were offered first)."""
+        rest, self.pending = self.pending, deque()
+        for topic, payload in [*frames, *rest]:
+            self.offer(topic, payload, queue=True)
 
     def _coalesce(self, topic: Topic) -> None:
         now = time.monotonic()
@@ -165,6 +189,8 @@ class Hub:
         self.feeds: dict[int, Feed] = {}
         self._changed = asyncio.Event()
         self._epochs_checked = 0.0
+        self._held: dict[Subscriber, list[tuple[Topic, str | bytes, bytes]]] = {}
+        """Frames of the events being dispatched, per connection, for one write each."""
 
     def token(self, auction_id: int, company: int | str) -> str:
         """A supplier's pseudonym in one auction."""
@@ -302,11 +328,14 @@ class Hub:
                 feed = self.feeds.get(auction_id)
                 if feed is None:
                     continue
-                for _, fields in entries:
+                for n, (_, fields) in enumerate(entries, 1):
                     event = msgpack.unpackb(fields[b"d"], raw=False)
                     if event["seq"] <= feed.last_seq:
                         continue
                     self._dispatch(feed, event)
+                    if n % FLUSH_EVENTS == 0:
+                        self._flush()
+                self._flush()
 
     async def _read(self, streams: dict[str, str]) -> list[Any]:
         """New entries of the watched streams: one blocking ``XREAD`` over all of them.
@@ -362,7 +391,6 @@ class Hub:
         # each audience's frame encoded once per subprotocol, and once as a whole frame
         encoded: dict[tuple[str, str], tuple[str | bytes, bytes] | None] = {}
         lot = LotTick(feed.auction_id)
-        written = 0
         for (sub, tick), (audience, _) in list(feed.subscribers.items()):
             topic = lot if tick else feed.auction_id
             if event["type"] == "closed" and feed.sealed and not tick:
@@ -375,8 +403,31 @@ class Hub:
                 frame = frames.event(feed, event, audience, partial(self._token, feed))
                 payload = None if frame is None else codec.encode(sub.protocol, frame)
                 found = encoded[cache] = None if payload is None else (payload, wire(payload))
-            if found is not None and sub.offer(topic, *found):
-                written += 1
+            if found is not None:
+                self._deliver(sub, topic, *found)
+
+    def _deliver(self, sub: Subscriber, topic: Topic, payload: str | bytes, frame: bytes) -> None:
+        """Hold the frame for the connection's next write if nothing is queued before it,
+        else queue it."""
+        held = self._held.get(sub)
+        if held is not None and not sub.pending:
+            held.append((topic, payload, frame))
+        elif held is None and sub.writable():
+            self._held[sub] = [(topic, payload, frame)]
+        else:
+            sub.offer(topic, payload)
+
+    def _flush(self) -> None:
+        """Write every connection's held frames to its socket in one write; a socket that
+        takes no more gets them queued ahead of anything queued since."""
+        written = 0
+        for sub, held in self._held.items():
+            data = held[0][2] if len(held) == 1 else b"".join(frame for _, _, frame in held)
+            if not sub.closed and sub.direct is not None and sub.direct.write(data):
+                written += len(held)
+            else:
+                sub.requeue([(topic, payload) for topic, payload, _ in held])
+        self._held.clear()
         if written:
             metrics.DELIVERIES.inc(written)
 
