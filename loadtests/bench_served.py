@@ -8,6 +8,8 @@ built through the API (``loadtests/world.py``: a buyer, ``--bidders`` funded sup
 one RFQ of ``--auctions`` rank-only lots). ``--watchers`` lean websockets of the buyer
 (``loadtests/lean_ws.py``) watch the lots, spread over them; every supplier bids on its
 own websocket, as a browser does: a ``bid`` frame, then the next once the ``ack`` came.
+A connection may send 20 operations a second (``realtime/endpoint.py``), so give it
+enough bidders (``--bidders 200``) that none needs more.
 
 Three phases, in order:
 
@@ -184,8 +186,8 @@ async def _bid(ws: ClientConnection, auction: int, k: int) -> tuple[bool, float]
     frame = {"op": "bid", "auction": auction, "price": 10_000_000 - k, "key": f"served-{k}"}
     start = time.perf_counter()
     await ws.send(json.dumps(frame))
-    while (answer := json.loads(await ws.recv()))["type"] not in ("ack", "rejected"):
-        pass
+    while (answer := json.loads(await ws.recv()))["type"] not in ("ack", "rejected", "error"):
+        pass  # (an error: the connection's budget of operations, 20/s, ran out)
     return answer["type"] == "ack", time.perf_counter() - start
 
 

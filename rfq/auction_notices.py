@@ -3,6 +3,7 @@ and that its end moved (the engine's journal calls these as hooks, in its commit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,15 +14,16 @@ from rfq.auctions import BidRecord
 from rfq.platform import clock
 
 
-def outbid(session: Session, auction_id: int, company_id: int) -> None:
-    """Tell the supplier that another one took first place."""
-    notifications.notify_company(
+def outbid(session: Session, lost: Sequence[tuple[int, int]]) -> None:
+    """Tell each ``(auction, company)``'s supplier that another one took first place:
+    once per journal batch, in bulk (this runs in the commit every acknowledgement
+    waits for)."""
+    notifications.notify_companies(
         session,
-        company_id,
+        [(company_id, {"auction_id": auction_id}) for auction_id, company_id in lost],
         "outbid",
         "You were outbid",
         "Another supplier took first place.",
-        auction_id=auction_id,
     )
 
 

@@ -8,14 +8,15 @@ user's channel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from rfq.accounts import Principal, User
-from rfq.platform import clock
+from rfq.platform import bulk, clock
 from rfq.platform.db import UtcDateTime
 from rfq.platform.errors import NotFound
 
@@ -62,6 +63,40 @@ def notify_company(
         select(User).where(User.company_id == company_id, User.disabled == False)  # noqa: E712
     ).all()
     return [notify_user(session, u, kind, title, body, **data) for u in users]
+
+
+def notify_companies(
+    session: Session,
+    recipients: Sequence[tuple[int, dict[str, Any]]],
+    kind: str,
+    title: str,
+    body: str = "",
+) -> None:
+    """Notify every user of each ``(company, data)`` of ``recipients`` in bulk: one query
+    for the users, one multi-row insert each for the notifications and the outbox
+    (``rfq.platform.bulk``: no ORM objects; the hub's notifier finds the rows by id)."""
+    companies = {company for company, _ in recipients}
+    users: dict[int, list[tuple[int, str]]] = {}
+    for user_id, company_id, email in session.execute(
+        select(col(User.id), col(User.company_id), col(User.email)).where(
+            col(User.company_id).in_(companies), col(User.disabled).is_(False)
+        )
+    ):
+        users.setdefault(company_id, []).append((user_id, email))
+    now = clock.now()
+    title, body = _line(title)[:200], body[:2000]
+    notes, mails = [], []
+    for company, data in recipients:
+        for user_id, email in users.get(company, []):
+            notes.append(
+                {"user_id": user_id, "kind": kind, "title": title, "body": body, "data": data,
+                 "created_at": now, "read_at": None}
+            )  # fmt: skip
+            mails.append({"to_email": email, "subject": title, "body": body or title,
+                          "created_at": now, "sent_at": None, "attempts": 0,
+                          "claimed_at": None})  # fmt: skip
+    bulk.insert_ignore(session, Notification, notes)  # at the driver's speed (no key clash)
+    bulk.insert_ignore(session, EmailOutbox, mails)
 
 
 def notify_user(

@@ -44,8 +44,9 @@ with events only)."""
 ExtendedHook = Callable[[Session, int, int, datetime], None]
 """Called for every extension written: the auction, the extension's number, the new end."""
 
-OutbidHook = Callable[[Session, int, int], None]
-"""Called for a company that lost first place to a bid written: the auction, the company."""
+OutbidHook = Callable[[Session, Sequence[tuple[int, int]]], None]
+"""Called once per write with the ``(auction, company)`` pairs that lost first place to a
+bid written, each pair once however often it happened in the write."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +194,14 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     for auction_id, ext, ends in sorted(extended):
         for on_extended in hooks.on_extended:
             on_extended(session, auction_id, ext, _dt(ends))
-    for out in kept:
-        if out.outbid is not None and any((out.auction_id, e["aseq"]) in fresh for e in out.audit):
-            for on_outbid in hooks.on_outbid:
-                on_outbid(session, out.auction_id, out.outbid)
+    outbid = {
+        (out.auction_id, out.outbid): None
+        for out in kept
+        if out.outbid is not None and any((out.auction_id, e["aseq"]) in fresh for e in out.audit)
+    }
+    if outbid:
+        for on_outbid in hooks.on_outbid:
+            on_outbid(session, list(outbid))
     return written
 
 

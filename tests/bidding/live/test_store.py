@@ -68,7 +68,7 @@ def test_output_is_written_once_and_the_hooks_see_the_moves(
     hooks = Hooks(
         on_status=[lambda _s, a, status, entry: calls.append(("status", a, status, entry["aseq"]))],
         on_extended=[lambda _s, a, n, at: calls.append(("extended", a, n, clock.to_ms(at)))],
-        on_outbid=[lambda _s, a, c: calls.append(("outbid", a, c))],
+        on_outbid=[lambda _s, lost: calls.extend(("outbid", a, c) for a, c in lost)],
     )
     database = Database(live.settings.database_url)
     try:
