@@ -41,7 +41,7 @@ class BidAck(BaseModel):
     ends_at: str
     extensions: int
     extended: bool
-    seq: int
+    seq: int | None
     replay: bool
 
 

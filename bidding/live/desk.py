@@ -37,7 +37,7 @@ from bidding.live.engine import Engine, Outcome, RateLimit, StatusOutcome, live_
 from bidding.live.journal import Journal, Superseded
 from bidding.live.restore import due_ms, snapshot, voiding
 from bidding.live.store import Mark, Output
-from bidding.sealed import commitment
+from bidding.sealed import commitment, handle
 from bidding.views import Live, Viewer, view
 from rfq import eligibility, rfqs
 from rfq.access import may_see
@@ -110,7 +110,8 @@ class Ack:
     ends_at_ms: int
     extensions: int
     extended: bool
-    seq: int
+    seq: int | None
+    """None in a sealed auction, whose numbering would count the rivals' bids."""
     replay: bool
 
 
@@ -118,12 +119,20 @@ class Desk:
     """The one place bids are placed."""
 
     def __init__(
-        self, db: Database, engine: Engine, journal: Journal, rate: RateLimit | None = None
+        self,
+        db: Database,
+        engine: Engine,
+        journal: Journal,
+        rate: RateLimit | None = None,
+        secret: bytes | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
         self.journal = journal
         self.rate = rate or RateLimit()
+        self.secret = secret if secret is not None else secrets.token_bytes(32)
+        """Keys the names suppliers know their sealed bids by (``bidding.sealed.handle``):
+        the app's secret, so that every worker names a bid alike."""
         self._facts: dict[int, AuctionFacts] = {}
         self._eligible: dict[tuple[int, int], tuple[float, str | None]] = {}
 
@@ -348,7 +357,10 @@ class Desk:
         transform = Transform()
         if not viewer.full and viewer.company_id is not None:
             transform = Transform(*await self.engine.transform(auction_id, str(viewer.company_id)))
-        return live, standings, view(live, standings, viewer, extra, clock.now_ms(), transform)
+        shown = view(live, standings, viewer, extra, clock.now_ms(), transform)
+        if facts.format == "sealed" and shown.get("my_bid_id"):
+            shown["my_bid_id"] = handle(self.secret, shown["my_bid_id"])
+        return live, standings, shown
 
     async def move(
         self,
@@ -452,15 +464,16 @@ class Desk:
             if ends_ms is None:  # a replay of a key restored from SQL carries no end
                 meta = await self.engine.meta(facts.auction_id)
                 ends_ms = int(meta.get("ends", 0))
+            sealed = facts.format == "sealed"
             return Ack(
                 auction_id=facts.auction_id,
-                bid_id=bid["bid_id"],
+                bid_id=handle(self.secret, bid["bid_id"]) if sealed else bid["bid_id"],
                 price=bid["price"],
                 rank=outcome.rank,
                 ends_at_ms=ends_ms,
                 extensions=outcome.extensions or 0,
                 extended=outcome.extended,
-                seq=bid["seq"],
+                seq=None if sealed else bid["seq"],
                 replay=outcome.replay,
             )
         self._raise(facts, outcome, reason)

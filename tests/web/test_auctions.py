@@ -511,3 +511,30 @@ def test_invited_suppliers_are_reminded_once_before_the_start(
     notes = client.get("/api/notifications", headers=bearer(a["token"])).json()
     soon = [n for n in notes if n["kind"] == "opens_soon"]
     assert [n["data"]["auction_id"] for n in soon] == [lots[0]["auction_id"]]
+
+
+def test_a_sealed_bid_is_known_to_its_supplier_by_a_name_that_counts_nothing(
+    client: httpx.Client, operator: str
+) -> None:
+    """In a sealed lot the engine's bid id (``{auction}.{epoch}-{seq}``) and the ack's
+    ``seq`` would tell a supplier how many bids came before its own: it gets a keyed name
+    instead, the same on a replay and in its state, and no ``seq``; the buyer's record
+    keeps the engine's ids."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    auction_id = live_auction(client, buyer, format="sealed", visibility="rank_only")
+    for n in range(3):
+        assert place_bid(client, b, auction_id, 110 - n, f"rival-{n}").status_code == 201
+    first = place_bid(client, a, auction_id, 100, "mine")
+    assert first.status_code == 201, first.text
+    ack = first.json()
+    assert ack["seq"] is None and ack["bid_id"].startswith(f"{auction_id}.sealed-"), ack
+    again = place_bid(client, a, auction_id, 100, "mine").json()
+    assert again["replay"] is True and again["bid_id"] == ack["bid_id"]
+    mine = client.get(f"/api/auctions/{auction_id}", headers=bearer(a["token"])).json()
+    assert mine["my_bid_id"] == ack["bid_id"] and "seq" not in mine, mine
+    rival = place_bid(client, b, auction_id, 90, "rival-3").json()
+    assert rival["bid_id"] != ack["bid_id"] and rival["seq"] is None
+    record = client.get(f"/api/auctions/{auction_id}/bids", headers=bearer(buyer["token"]))
+    assert len(record.json()) == 5  # the buyer learns that bids arrived, not their ids yet
