@@ -139,6 +139,12 @@ fund = _command_route(
     Command,
     "The buyer asks to fund the escrow: payment instructions, pending until confirmed.",
 )
+withdraw = _command_route(
+    "withdraw",
+    commands.withdraw_funding,
+    Command,
+    "The buyer withdraws its pending funding payment (before an operator confirms it).",
+)
 ship = _command_route("ship", commands.ship, Ship, "The supplier ships the goods.")
 confirm = _command_route(
     "confirm", commands.confirm, Command, "The buyer signs for the goods; inspection starts."
@@ -224,6 +230,7 @@ ROUTES = [
     decline,
     cancel,
     fund,
+    withdraw,
     ship,
     confirm,
     release,

@@ -210,8 +210,59 @@ def request_funding(
         raise Forbidden("Only the buyer funds a contract.", code="buyer_only")
     if contract.status is not ContractStatus.awaiting_funding:
         transition(MOVES, "contract", contract.status, "fund")  # raises, naming the state
-    ask_payment(session, contract, PaymentKind.funding, f"c{contract.id}:fund", contract.total)
+    withdrawn = session.exec(
+        select(Payment.id).where(
+            Payment.contract_id == contract.id,
+            Payment.kind == PaymentKind.funding,
+            Payment.status == PaymentStatus.withdrawn,
+        )
+    ).all()
+    txn = f"c{contract.id}:fund" + (f":{len(withdrawn) + 1}" if withdrawn else "")
+    ask_payment(session, contract, PaymentKind.funding, txn, contract.total)
     return contract
+
+
+def withdraw_funding(
+    session: Session, principal: Principal | None, contract_id: int, key: str | None
+) -> Contract:
+    """The buyer withdraws its pending funding payment before an operator confirmed it
+    (it will pay another way, or not at all): the payment is void, nothing moved in the
+    ledger, and the contract awaits funding again, so the buyer may fund it anew or
+    cancel it. An operator's confirmation of the withdrawn payment is refused."""
+    contract, caller = load(session, principal, contract_id)
+    if role_of(contract, caller) != BUYER:
+        raise Forbidden("Only the buyer withdraws its funding.", code="buyer_only")
+    pending = session.exec(
+        select(Payment).where(
+            Payment.contract_id == contract.id,
+            Payment.kind == PaymentKind.funding,
+            Payment.status == PaymentStatus.pending,
+        )
+    ).first()
+
+    def apply() -> None:
+        if pending is None:
+            raise Conflict("No funding payment is pending.", code="no_pending_funding")
+        pending.status = PaymentStatus.withdrawn
+        session.add(pending)
+        history.record(
+            session, "payment", pending.id or 0, "withdraw", "pending", "withdrawn", caller.user_id
+        )
+        state = contract.status.value
+        history.record(
+            session, "contract", contract.id or 0, "withdraw", state, state, caller.user_id,
+            f"payment {pending.id}",
+        )  # fmt: skip
+        audit_chain.append(
+            session,
+            contract.auction_id,
+            "contract_withdraw",
+            {"contract": contract.id, "payment": pending.id, "amount": pending.amount},
+        )
+        notify(session, contract, "withdraw", f"Contract {contract.id}: funding withdrawn")
+
+    default = f"withdraw:{pending.id}" if pending is not None else "withdraw"
+    return run_once(session, contract, caller, key or default, "withdraw", apply)
 
 
 def ship(session: Session, principal: Principal | None, contract_id: int, body: Ship) -> Contract:
@@ -292,6 +343,8 @@ def confirm_payment(session: Session, principal: Principal | None, payment_id: i
     session.refresh(payment)  # read again under the lock: a racing confirm may have won
     if payment.status is PaymentStatus.confirmed:
         return payment
+    if payment.status is PaymentStatus.withdrawn:
+        raise Conflict("The buyer withdrew this payment.", code="payment_withdrawn")
     legs: list[tuple[Account, int]]
     if payment.kind is PaymentKind.funding:
         new = transition(MOVES, "contract", contract.status, "fund")

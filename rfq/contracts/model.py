@@ -89,6 +89,8 @@ class PaymentKind(StrEnum):
 class PaymentStatus(StrEnum):
     pending = "pending"
     confirmed = "confirmed"
+    withdrawn = "withdrawn"
+    """A funding payment its buyer withdrew before an operator confirmed it."""
 
 
 class DisputeStatus(StrEnum):

@@ -1,6 +1,7 @@
-"""Racing the money path: the same award, payment confirmation and release sent many
-times at once. Exactly one award and one contract; escrow never holds, releases or pays
-out more or less than the contract's total (SQLite and PostgreSQL).
+"""Racing the money path: the same award, payment confirmation (against its withdrawal)
+and release sent many times at once. Exactly one award and one contract; escrow never
+holds, releases or pays out more or less than the contract's total (SQLite and
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -79,14 +80,31 @@ def test_racing_award_payment_and_release_moves_money_once(
         [payment] = [p for p in rows if p["contract_id"] == cid and p["kind"] == kind]
         return payment
 
-    payment = pending("funding")
-    confirms = _race(
-        live,
-        lambda c, _: c.post(
-            f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator)
-        ),
-    )
-    assert set(confirms) == {200}, confirms
+    # the buyer withdrawing its payment while operators confirm it: one of the two wins
+    first = pending("funding")
+
+    def confirm_or_withdraw(c: httpx.Client, n: int) -> httpx.Response:
+        if n % 2:
+            return c.post(f"/api/admin/payments/{first['id']}/confirm", headers=bearer(operator))
+        return c.post(f"/api/contracts/{cid}/withdraw", json={}, headers=auth)
+
+    mixed = _race(live, confirm_or_withdraw)
+    state = client.get(f"/api/contracts/{cid}", headers=auth).json()
+    if [p["status"] for p in state["payments"]] == ["confirmed"]:
+        assert mixed == Counter({200: RACERS // 2, 409: RACERS // 2}), mixed
+    else:
+        assert [p["status"] for p in state["payments"]] == ["withdrawn"], state["payments"]
+        assert mixed == Counter({200: 1, 409: RACERS - 1}), mixed
+        assert (state["status"], state["escrow"]["funded"]) == ("awaiting_funding", 0)
+        assert move(buyer["token"], "fund").status_code == 200
+        payment = pending("funding")
+        confirms = _race(
+            live,
+            lambda c, _: c.post(
+                f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator)
+            ),
+        )
+        assert set(confirms) == {200}, confirms
     funded = client.get(f"/api/contracts/{cid}", headers=auth).json()
     assert funded["status"] == "funded"
     assert (funded["escrow"]["funded"], funded["escrow"]["held"]) == (total, total)

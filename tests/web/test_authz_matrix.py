@@ -180,6 +180,12 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
     ),
     "cancel": ("POST", "/api/contracts/{contract}/cancel", {}, (401, 409, 404, 404, 404, 403, 403)),
     "fund": ("POST", "/api/contracts/{contract}/fund", {}, (401, 409, 404, 404, 404, 403, 403)),
+    "withdraw": (
+        "POST",
+        "/api/contracts/{contract}/withdraw",
+        {},
+        (401, 409, 404, 404, 404, 403, 403),
+    ),
     "ship": ("POST", "/api/contracts/{contract}/ship", {}, (401, 403, 404, 404, 404, 409, 403)),
     "confirm": (
         "POST",

@@ -115,6 +115,24 @@ def test_award_best_bid_then_escrow_to_release(client: httpx.Client, operator: s
     assert "10000.00 CNY" in payment["instructions"]
     assert funding.json()["status"] == "awaiting_funding"
     assert_error(_do(client, buyer, cid, "cancel"), 409, "funding_pending")
+    # the buyer withdraws that payment (it pays another way): void, never confirmable;
+    # it funds anew with a new reference
+    assert_error(_do(client, c, cid, "withdraw"), 403, "buyer_only")
+    withdrawn = _do(client, buyer, cid, "withdraw", key="wd-1")
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert [p["status"] for p in withdrawn.json()["payments"]] == ["withdrawn"]
+    assert _do(client, buyer, cid, "withdraw", key="wd-1").status_code == 200  # a replay
+    assert_error(_do(client, buyer, cid, "withdraw"), 409, "no_pending_funding")
+    confirm_withdrawn = client.post(
+        f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator)
+    )
+    assert_error(confirm_withdrawn, 409, "payment_withdrawn")
+    pending = client.get("/api/admin/payments", headers=bearer(operator)).json()
+    assert not [p for p in pending if p["contract_id"] == cid]
+    again = _do(client, buyer, cid, "fund").json()
+    assert [p["status"] for p in again["payments"]] == ["withdrawn", "pending"]
+    assert again["payments"][1]["reference"] != payment["reference"]
+    assert again["escrow"]["funded"] == 0
     _confirm_pending(client, operator, cid, "funding")
     funded = client.get(f"/api/contracts/{cid}", headers=auth).json()
     assert funded["status"] == "funded" and funded["escrow"]["held"] == 1_000_000
@@ -141,10 +159,11 @@ def test_award_best_bid_then_escrow_to_release(client: httpx.Client, operator: s
     log = client.get(f"/api/auctions/{auction_id}/audit", headers=auth).json()
     assert log["verified"] is True
     kinds = [e["kind"] for e in log["entries"]]
-    assert kinds[-7:] == [
+    assert kinds[-8:] == [
         "awarded",
         "contract_offered",
         "contract_accept",
+        "contract_withdraw",
         "contract_fund",
         "contract_ship",
         "contract_confirm",

@@ -56,11 +56,10 @@ async function load() {
   $("#c-refunded").textContent = money(c.escrow.refunded, c.currency, { grouped: true });
   const moves = c.moves.filter((m) => !m.startsWith("resolve"));
   const buyer = me.company_id === c.buyer_company_id;
-  if (buyer && c.status === "awaiting_funding" && !c.payments.some((p) => p.kind === "funding" && p.status === "pending")) {
-    moves.unshift("fund");
-  }
+  const funding = c.payments.some((p) => p.kind === "funding" && p.status === "pending");
+  if (buyer && c.status === "awaiting_funding") moves.unshift(funding ? "withdraw" : "fund");
   $("#c-moves").replaceChildren(...(moves.length ? moves.map((name) =>
-    h("button", { type: "button", class: name === "decline" || name === "dispute" || name === "cancel" ? "quiet danger" : null,
+    h("button", { type: "button", class: ["decline", "dispute", "cancel", "withdraw"].includes(name) ? "quiet danger" : null,
       onclick: () => (name === "ship" || name === "dispute" ? ask(name) : move(name)) }, t(`contract.move.${name}`)))
     : [h("p", { class: "muted" }, t("contract.no_moves"))]));
   $("#c-payments").replaceChildren(table(t("contract.payments"), [
