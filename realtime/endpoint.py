@@ -372,6 +372,9 @@ class _Session:
             await self.ws.close(code=code, reason=reason)
 
     async def _raw_send(self, payload: str | bytes) -> None:
+        direct = self.sub.direct  # straight to the socket if it takes it now (no ASGI send)
+        if direct is not None and direct.write(transport.wire(payload)):
+            return
         async with self._sending:  # the reader (acks) and the writer (events) both send
             if isinstance(payload, bytes):
                 await self.ws.send_bytes(payload)

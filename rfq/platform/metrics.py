@@ -13,6 +13,7 @@ no figure names a participant.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -59,11 +60,19 @@ SQL_SECONDS = Histogram(
 )
 
 
+_ANSWERED: dict[str | None, tuple[Any, Any]] = {}
+"""Each answer code's counter and histogram (a labelled metric's lookup takes a lock)."""
+
+
 def bid_answered(code: str | None, seconds: float) -> None:
     """Count one answered bid: ``code`` None when it was accepted."""
-    outcome = "accepted" if code is None else "rejected"
-    BIDS.labels(outcome, code or "").inc()
-    ACK_SECONDS.labels(outcome).observe(seconds)
+    metrics = _ANSWERED.get(code)
+    if metrics is None:
+        outcome = "accepted" if code is None else "rejected"
+        metrics = BIDS.labels(outcome, code or ""), ACK_SECONDS.labels(outcome)
+        _ANSWERED[code] = metrics
+    metrics[0].inc()
+    metrics[1].observe(seconds)
 
 
 def render() -> tuple[bytes, str]:
