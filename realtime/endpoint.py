@@ -89,6 +89,9 @@ class _Session:
         self.refilled = time.monotonic()
         self.refused: deque[float] = deque()
         self._sending = asyncio.Lock()
+        self._heard = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Future[None] | None = None
 
     async def serve(self) -> None:
         writer = asyncio.create_task(self._writer())
@@ -116,31 +119,46 @@ class _Session:
                 await writer
 
     async def _reader(self) -> None:
-        while True:
-            try:
-                async with asyncio.timeout(IDLE_S):
-                    message = await self.ws.receive()
-            except TimeoutError:
-                await self.ws.close(code=CLOSE_IDLE, reason="idle")
-                return
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("text") if message.get("text") is not None else message.get("bytes")
-            if data is None:
-                continue
-            if not self._take_token():
-                if self._flooding():
-                    await self.ws.close(code=CLOSE_FLOOD, reason="too many operations")
+        loop = asyncio.get_running_loop()
+        self._heard = loop.time()
+        self._watchdog = loop.call_later(IDLE_S, self._watch_idle, loop)
+        try:
+            while True:
+                message = await self.ws.receive()
+                self._heard = loop.time()
+                if message["type"] == "websocket.disconnect":
                     return
-                await self._error("rate_limited", "Too many operations; slow down.")
-                continue
-            try:
-                frame = codec.decode(data)
-            except codec.BadFrame as exc:
-                code = "frame_too_large" if "limited" in str(exc) else "bad_frame"
-                await self._error(code, f"The frame was refused: {exc}.")
-                continue
-            await self._handle(frame)
+                await self._on_message(message)
+        finally:
+            self._watchdog.cancel()
+
+    def _watch_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close a connection silent for ``IDLE_S`` (its reader then reads the
+        disconnect): one timer per connection, moved on when it fires, not one per frame."""
+        quiet = loop.time() - self._heard
+        if quiet >= IDLE_S:
+            self._closing = asyncio.ensure_future(self._close(CLOSE_IDLE, "idle"))
+        else:
+            self._watchdog = loop.call_later(IDLE_S - quiet, self._watch_idle, loop)
+
+    async def _on_message(self, message: Any) -> None:
+        """One client frame: within the connection's budget of operations, decoded, done."""
+        data = message.get("text") if message.get("text") is not None else message.get("bytes")
+        if data is None:
+            return
+        if not self._take_token():
+            if self._flooding():  # the reader then reads the disconnect
+                await self.ws.close(code=CLOSE_FLOOD, reason="too many operations")
+                return
+            await self._error("rate_limited", "Too many operations; slow down.")
+            return
+        try:
+            frame = codec.decode(data)
+        except codec.BadFrame as exc:
+            code = "frame_too_large" if "limited" in str(exc) else "bad_frame"
+            await self._error(code, f"The frame was refused: {exc}.")
+            return
+        await self._handle(frame)
 
     async def _handle(self, frame: dict[str, Any]) -> None:
         op = frame.get("op")

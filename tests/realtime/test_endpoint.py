@@ -502,3 +502,29 @@ async def test_watchers_joining_mid_stream_get_every_later_event_once_and_in_ord
         # (docs/protocol.md); every later one comes exactly once, in order
         after = [f["seq"] for f in frames[1:] if f["seq"] > frames[0]["seq"]]
         assert after == list(range(frames[0]["seq"] + 1, last[0] + 1)), (n, frames[0], after)
+
+
+async def test_a_silent_connection_is_closed_and_a_talking_one_is_not(
+    live: LiveServer, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that sends nothing for ``IDLE_S`` is closed with 4002 ``idle``;
+    one that pings more often stays open."""
+    from realtime import endpoint
+
+    monkeypatch.setattr(endpoint, "IDLE_S", 0.6)
+    auth = bearer(world["buyer"]["token"])
+    async with (
+        connect(_ws_url(live), additional_headers=auth) as quiet,
+        connect(_ws_url(live), additional_headers=auth) as talking,
+    ):
+        await _recv(quiet)
+        await _recv(talking)
+        for n in range(8):
+            await _send(talking, {"op": "ping", "t": n})
+            assert (await _recv(talking))["type"] == "pong"
+            await asyncio.sleep(0.2)
+        with pytest.raises(ConnectionClosed) as closed:
+            await _recv(quiet, 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4002
+        await _send(talking, {"op": "ping", "t": 9})
+        assert (await _recv(talking))["type"] == "pong"
