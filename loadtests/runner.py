@@ -21,6 +21,7 @@ import contextlib
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadtests import world as worlds
-from loadtests.processes import raise_file_limit, served
+from loadtests.processes import raise_file_limit, served, tree_cpu_seconds
 from loadtests.world import Plan
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     raise_file_limit()
-    with _app(args, out) as (host, email, password):
+    with _app(args, out) as (host, email, password, app_pid):
         print(f"building the world on {host} ...", flush=True)
         started = time.monotonic()
         world = worlds.build(host, email, password, plan)
@@ -124,12 +125,15 @@ def run(args: argparse.Namespace) -> int:
             f"{plan.lot_s} s later",
             flush=True,
         )
+        cpu = _Cpu(app_pid)
         _locust(args, out, host, world_file, watchers, scenario)
+        used = cpu.used()
         acked = [json.loads(line) for line in (out / "acked.jsonl").read_text().splitlines()]
         missing = worlds.cross_check(host, world.operator, acked)
         server = _server_metrics(host, world.operator)
     tally = json.loads((out / "tally.json").read_text())
     summary = _summary(args.scenario, out, acked, missing, tally, server, watchers, args)
+    summary["cpu"] = used
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if missing:
         (out / "missing.jsonl").write_text("".join(json.dumps(m) + "\n" for m in missing))
@@ -142,16 +146,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _app(args: argparse.Namespace, out: Path) -> Iterator[tuple[str, str, str]]:
+def _app(args: argparse.Namespace, out: Path) -> Iterator[tuple[str, str, str, int | None]]:
     if args.host:
         if not (args.operator_email and args.operator_password):
             raise SystemExit("--host needs --operator-email and --operator-password")
-        yield args.host.rstrip("/"), args.operator_email, args.operator_password
+        yield args.host.rstrip("/"), args.operator_email, args.operator_password, None
         return
     env = {"RFQ_DATABASE_URL": args.database_url} if args.database_url else {}
     with served(out / "app", out / "app.log", workers=args.workers, env=env) as app:
         print(f"app: rfq serve --workers {args.workers} on {app[0]} (log: {out / 'app.log'})")
-        yield app.url, app.email, app.password
+        yield app.url, app.email, app.password, app.pid
+
+
+class _Cpu:
+    """CPU used while locust runs, in cores: locust's own (the load generator: this
+    process's reaped children) and the app's (its processes, when it is our own)."""
+
+    def __init__(self, app_pid: int | None) -> None:
+        self.app_pid = app_pid
+        self.wall = time.monotonic()
+        self.children = _children_cpu()
+        self.app = tree_cpu_seconds(app_pid) if app_pid else 0.0
+
+    def used(self) -> dict[str, float | None]:
+        wall = time.monotonic() - self.wall
+        app = tree_cpu_seconds(self.app_pid) - self.app if self.app_pid else None
+        return {
+            "locust_cores": round((_children_cpu() - self.children) / wall, 2),
+            "app_cores": None if app is None else round(app / wall, 2),
+            "seconds": round(wall, 1),
+        }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- locust -----------------------------------------------------------------------
@@ -310,6 +339,11 @@ def _summary(
     }
 
 
+def _cores(cpu: dict[str, Any]) -> str:
+    app = "-" if cpu["app_cores"] is None else f"{cpu['app_cores']:.2f}"
+    return f"locust {cpu['locust_cores']:.2f}, app {app} over {cpu['seconds']:.0f} s"
+
+
 def _report(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary))
@@ -336,6 +370,7 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         ("errors", str(summary["errors"])),
         ("acked bids missing from SQL", str(summary["missing"])),
         *((f"server: {k}", f"{v:g}") for k, v in sorted(summary["server"].items())),
+        ("CPU while locust ran (cores)", _cores(summary["cpu"])),
         ("reports", summary["reports"]["html"]),
     ]
     width = max(len(k) for k, _ in rows)

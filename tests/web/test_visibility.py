@@ -445,6 +445,8 @@ def _counts(s: Seen) -> list[str]:
                 problems.append(f"{key} = {frame[key]!r}")
         if frame.get("bidders") not in (None, 0):
             problems.append(f"bidders = {frame['bidders']!r}")
+    if s.channel == "notifications":  # being outbid would tell that a rival bid
+        problems += [f"a notice: {n}" for n in s.content if n["kind"] == "outbid"]
     if s.channel == "festival":
         for entry in s.content:
             if entry.get("bidders") not in (None, 0) or entry.get("best_price") is not None:
