@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,19 @@ def certified_supplier(
     if deposit is not None:
         world.fund(operating, supplier, deposit)
     return data
+
+
+def certified_suppliers(
+    base_url: str, operator: str, count: int, categories: list[str]
+) -> list[dict[str, Any]]:
+    """``count`` :func:`certified_supplier` made at once (eight at a time, a client each)."""
+
+    def one(_: int) -> dict[str, Any]:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            return certified_supplier(client, operator, categories)
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(count)))
 
 
 def _api(client: httpx.Client, token: str) -> world.Api:

@@ -33,7 +33,7 @@ from tests.support import (
     PASSWORD,
     REDIS_SERVER,
     bearer,
-    certified_supplier,
+    certified_suppliers,
     free_port,
     register,
     rfq_body,
@@ -155,7 +155,7 @@ def _world(
     with httpx.Client(base_url=url, timeout=30) as client:
         operator = app.operator(url)
         buyer = register(client, "buyer")
-        bidders = [certified_supplier(client, operator, ["fasteners"]) for _ in range(suppliers)]
+        bidders = certified_suppliers(url, operator, suppliers, ["fasteners"])
         start = datetime.now(UTC) + timedelta(seconds=1.5)
         body = rfq_body()
         body["starts_at"] = start.isoformat()
