@@ -35,6 +35,7 @@ from bidding.live.journal import Journal
 from bidding.live.scheduler import Scheduler
 from bidding.live.store import DOMAIN_HOOKS
 from loadtests import bench_served, world
+from loadtests.ceiling import evalsha_per_s as ceiling_of
 from loadtests.processes import percentile, served
 from rfq.accounts import Principal, Role, Via
 from rfq.platform import clock, db
@@ -132,7 +133,7 @@ async def _bench(
                 await desk.restore(auction_id, rebuild=False)
             await Scheduler(desk).tick()
             latencies, elapsed = await _bid_load(desk, suppliers, auction_ids, args.bids)
-            ceiling = await _evalsha_ceiling(redis, args.bidders, max(2000, args.bids))
+            ceiling = await ceiling_of(redis, args.bidders, max(2000, args.bids))
         finally:
             writer.cancel()
         acks = len(latencies) / elapsed
@@ -176,21 +177,6 @@ async def _bid_load(
     start = time.perf_counter()
     await asyncio.gather(*(bidder(n, who) for n, who in enumerate(suppliers)))
     return latencies, time.perf_counter() - start
-
-
-async def _evalsha_ceiling(redis: Any, callers: int, calls: int) -> float:
-    script = redis.register_script("return 1")
-    await script(keys=["bench:noop"], args=[])
-    remaining = [calls]
-
-    async def caller() -> None:
-        while remaining[0] > 0:
-            remaining[0] -= 1
-            await script(keys=["bench:noop"], args=[])
-
-    start = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(callers)))
-    return calls / (time.perf_counter() - start)
 
 
 async def _cleanup(redis: Any, keys: Keys) -> None:

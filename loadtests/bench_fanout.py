@@ -47,6 +47,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from loadtests import lean_ws, world
+from loadtests.bench_served import supplier_socket
 from loadtests.processes import cpu_seconds, free_port, percentile, raise_file_limit, served
 
 DRAIN_S = 1.0
@@ -294,7 +295,7 @@ async def _watchers(world: _World, side: _Side, n: int) -> None:
         if side.kind == "bare":
             return await lean_ws.connect(world.bare_url, side.received)
         ws = await lean_ws.connect(
-            world.app_url.replace("http", "ws") + "/ws",
+            _ws(world.app_url),
             side.received,
             headers={"Authorization": f"Bearer {world.buyer}"},
             subprotocol="rfq.v1.json",
@@ -314,20 +315,13 @@ async def _senders(world: _World, kind: str) -> list[ClientConnection]:
     """The bid senders: each supplier's websocket on the app, one publisher on bare."""
     if kind == "bare":
         return [await connect(world.bare_url, max_queue=None, compression=None)]
-    return list(await asyncio.gather(*(_app_socket(world, s) for s in world.suppliers)))
-
-
-async def _app_socket(world: _World, token: str) -> ClientConnection:
-    ws = await connect(
-        world.app_url.replace("http", "ws") + "/ws",
-        subprotocols=["rfq.v1.json"],  # type: ignore[list-item]
-        additional_headers={"Authorization": f"Bearer {token}"},
-        max_queue=None,
-        compression=None,
+    return list(
+        await asyncio.gather(*(supplier_socket(_ws(world.app_url), s) for s in world.suppliers))
     )
-    if json.loads(await ws.recv())["type"] != "hello":
-        raise RuntimeError("the app did not greet with hello")
-    return ws
+
+
+def _ws(app_url: str) -> str:
+    return app_url.replace("http", "ws") + "/ws"
 
 
 async def _send(

@@ -44,6 +44,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from loadtests import lean_ws, world
+from loadtests.ceiling import evalsha_per_s
 from loadtests.processes import (
     cpu_seconds,
     percentile,
@@ -245,23 +246,11 @@ async def _open_loop(
 
 
 async def _evalsha_ceiling(url: str, calls: int) -> float:
-    """Raw EVALSHA calls/s of ``return 1`` from :data:`CEILING_CALLERS` concurrent callers."""
+    """Raw EVALSHA calls/s of :data:`CEILING_CALLERS` concurrent callers on ``url``."""
     redis = redis_connect(url)
     try:
-        script = redis.register_script("return 1")
-        await script(keys=["bench:noop"], args=[])
-        remaining = [calls]
-
-        async def caller() -> None:
-            while remaining[0] > 0:
-                remaining[0] -= 1
-                await script(keys=["bench:noop"], args=[])
-
-        start = time.perf_counter()
-        await asyncio.gather(*(caller() for _ in range(CEILING_CALLERS)))
-        return calls / (time.perf_counter() - start)
+        return await evalsha_per_s(redis, CEILING_CALLERS, calls)
     finally:
-        await redis.delete("bench:noop")
         await redis.aclose()
 
 

@@ -183,14 +183,7 @@ def cancel(
     contract, caller = load(session, principal, contract_id)
 
     def apply() -> None:
-        pending = session.exec(
-            select(Payment.id).where(
-                Payment.contract_id == contract.id,
-                Payment.kind == PaymentKind.funding,
-                Payment.status == PaymentStatus.pending,
-            )
-        ).first()
-        if pending is not None:
+        if _funding(session, contract, PaymentStatus.pending):
             raise Conflict(
                 "A funding payment is pending; it must be confirmed or withdrawn first.",
                 code="funding_pending",
@@ -210,13 +203,7 @@ def request_funding(
         raise Forbidden("Only the buyer funds a contract.", code="buyer_only")
     if contract.status is not ContractStatus.awaiting_funding:
         transition(MOVES, "contract", contract.status, "fund")  # raises, naming the state
-    withdrawn = session.exec(
-        select(Payment.id).where(
-            Payment.contract_id == contract.id,
-            Payment.kind == PaymentKind.funding,
-            Payment.status == PaymentStatus.withdrawn,
-        )
-    ).all()
+    withdrawn = _funding(session, contract, PaymentStatus.withdrawn)
     txn = f"c{contract.id}:fund" + (f":{len(withdrawn) + 1}" if withdrawn else "")
     ask_payment(session, contract, PaymentKind.funding, txn, contract.total)
     return contract
@@ -232,13 +219,7 @@ def withdraw_funding(
     contract, caller = load(session, principal, contract_id)
     if role_of(contract, caller) != BUYER:
         raise Forbidden("Only the buyer withdraws its funding.", code="buyer_only")
-    pending = session.exec(
-        select(Payment).where(
-            Payment.contract_id == contract.id,
-            Payment.kind == PaymentKind.funding,
-            Payment.status == PaymentStatus.pending,
-        )
-    ).first()
+    pending = next(iter(_funding(session, contract, PaymentStatus.pending)), None)
 
     def apply() -> None:
         if pending is None:
@@ -263,6 +244,21 @@ def withdraw_funding(
 
     default = f"withdraw:{pending.id}" if pending is not None else "withdraw"
     return run_once(session, contract, caller, key or default, "withdraw", apply)
+
+
+def _funding(session: Session, contract: Contract, status: PaymentStatus) -> list[Payment]:
+    """The contract's funding payments in ``status``, oldest first."""
+    return list(
+        session.exec(
+            select(Payment)
+            .where(
+                Payment.contract_id == contract.id,
+                Payment.kind == PaymentKind.funding,
+                Payment.status == status,
+            )
+            .order_by(col(Payment.id))
+        ).all()
+    )
 
 
 def ship(session: Session, principal: Principal | None, contract_id: int, body: Ship) -> Contract:
