@@ -36,10 +36,12 @@ from rfq.auctions import AuctionRecord
 from rfq.platform import clock
 from rfq.platform.db import UtcDateTime, enum_type
 from rfq.platform.errors import Conflict, Invalid, NotFound
-from rfq.platform.money import DEFAULT_CURRENCY, CurrencyCode, PositiveAmount
+from rfq.platform.money import DEFAULT_CURRENCY, CurrencyCode, PositiveAmount, format_major
 from rfq.platform.statemachine import transition
 
-RECOMMENDED = 2_000_000  # 20,000.00 CNY, the operating plans' figure
+REQUIRED_CURRENCY = DEFAULT_CURRENCY
+"""The currency of the platform's deposit requirement (``RFQ_DEPOSIT_REQUIRED``, by
+default 2,000,000 minor units: 20,000.00 CNY, the operating plans' figure)."""
 
 
 class DepositStatus(StrEnum):
@@ -262,6 +264,31 @@ def balances(session: Session, company_id: int) -> list[Balance]:
         select(DepositEntry.currency).where(DepositEntry.company_id == company_id).distinct()
     ).all()
     return [balance(session, company_id, c) for c in sorted(currencies)]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The platform's deposit requirement as one supplier stands against it."""
+
+    amount: int
+    currency: str
+    held: int
+    met: bool
+
+
+def requirement(session: Session, company_id: int | None, required: int) -> Requirement:
+    """What the platform requires and what ``company_id`` holds (nothing if None)."""
+    held = balance(session, company_id, REQUIRED_CURRENCY).held if company_id else 0
+    return Requirement(required, REQUIRED_CURRENCY, held, held >= required)
+
+
+def short_of_requirement(session: Session, company_id: int, required: int) -> str | None:
+    """Why the company may not take part yet, if its deposit is below ``required``."""
+    found = requirement(session, company_id, required)
+    if found.met:
+        return None
+    need, held = format_major(required, found.currency), format_major(found.held, found.currency)
+    return f"Post the platform's security deposit of {need} {found.currency} first ({held} held)."
 
 
 def bond_reserved(session: Session, company_id: int, rfq_id: int) -> bool:

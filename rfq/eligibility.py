@@ -25,8 +25,15 @@ NOT_OPEN = "The RFQ is not open for bids now."
 bids, so the desk answers it as ``auction_not_live``."""
 
 
-def check(session: Session, company_id: int | None, rfq: Rfq) -> str | None:
-    """None if the company may bid in this RFQ's auctions, else why not."""
+def check(
+    session: Session, company_id: int | None, rfq: Rfq, deposit_required: int = 0
+) -> str | None:
+    """None if the company may bid in this RFQ's auctions, else why not.
+
+    ``deposit_required``: the platform's security deposit (``RFQ_DEPOSIT_REQUIRED``, in
+    the platform's currency) the company must hold before it first takes part in an
+    RFQ, that is, until the RFQ's bid bond is reserved (later refunds or forfeits do not
+    cut it off from an RFQ it already bids in)."""
     company = session.get(Company, company_id) if company_id is not None else None
     if company is None or company.kind is not CompanyKind.supplier:
         return "Only supplier companies bid."
@@ -39,6 +46,10 @@ def check(session: Session, company_id: int | None, rfq: Rfq) -> str | None:
     assert rfq.id is not None and company_id is not None
     if not participation.is_invited(session, rfq.id, company_id):
         return "Your company is not invited to this RFQ; ask the buyer to join."
+    if deposit_required > 0 and not deposits.bond_reserved(session, company_id, rfq.id):
+        short = deposits.short_of_requirement(session, company_id, deposit_required)
+        if short is not None:
+            return short
     if rfq.bid_bond > 0:
         try:
             deposits.reserve_bond(session, company_id, rfq.id, rfq.bid_bond, rfq.currency)

@@ -95,7 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.journal = Journal(state.db, DOMAIN_HOOKS, publish=state.engine.publish)
             rate = RateLimit(max(1, 1000 // settings.bids_per_second), burst_ms=2_000)
             secret = settings.secret_key.encode()
-            state.desk = Desk(state.db, state.engine, state.journal, rate, secret)
+            state.desk = Desk(
+                state.db, state.engine, state.journal, rate, secret, settings.deposit_required
+            )
             state.scheduler = Scheduler(state.desk)
             state.hub = Hub(state.desk, settings.secret_key)
             state.notifier = Notifier(state.db)

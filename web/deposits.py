@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from rfq import deposits
-from rfq.access import require_operator, require_role
+from rfq.access import require_login, require_operator, require_role
 from rfq.accounts import Role
 from rfq.deposits import BalancePublic, DepositCreate, DepositPublic, DepositStatus, Note
 from rfq.platform.db import RowId
@@ -48,6 +48,32 @@ async def balance(call: Call[Any]) -> Any:
             )
             for b in deposits.balances(session, caller.company_id or 0)
         ]
+
+    return await call.state.db.run(work)
+
+
+class RequirementPublic(BaseModel):
+    """``GET /api/deposits/requirement``."""
+
+    amount: int
+    currency: str
+    held: int
+    met: bool
+
+
+@api("GET", "/api/deposits/requirement", response=RequirementPublic)
+async def requirement(call: Call[Any]) -> Any:
+    """The platform's security deposit (``RFQ_DEPOSIT_REQUIRED``) a supplier must hold
+    before it first takes part in an RFQ, and, for a supplier, what it holds."""
+    caller = require_login(call.principal)
+    company = caller.company_id if caller.role is Role.supplier else None
+    required = call.state.settings.deposit_required
+
+    def work(session: Session) -> RequirementPublic:
+        found = deposits.requirement(session, company, required)
+        return RequirementPublic(
+            amount=found.amount, currency=found.currency, held=found.held, met=found.met
+        )
 
     return await call.state.db.run(work)
 
@@ -100,4 +126,6 @@ async def release(call: Call[Forfeit]) -> Any:
     return {"ok": True}
 
 
-ROUTES = [post, listed, balance, cancel, admin_listed, confirm, refund, forfeit, release]
+ROUTES = [
+    post, listed, balance, requirement, cancel, admin_listed, confirm, refund, forfeit, release
+]  # fmt: skip

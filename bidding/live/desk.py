@@ -125,11 +125,14 @@ class Desk:
         journal: Journal,
         rate: RateLimit | None = None,
         secret: bytes | None = None,
+        deposit_required: int = 0,
     ) -> None:
         self.db = db
         self.engine = engine
         self.journal = journal
         self.rate = rate or RateLimit()
+        self.deposit_required = deposit_required
+        """The deposit a supplier holds before it first takes part (``rfq.eligibility``)."""
         self.secret = secret if secret is not None else secrets.token_bytes(32)
         """Keys the names suppliers know their sealed bids by (``bidding.sealed.handle``):
         the app's secret, so that every worker names a bid alike."""
@@ -452,7 +455,9 @@ class Desk:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        reason = await self.db.run(_check, facts.rfq_id, principal.company_id)
+        reason = await self.db.run(
+            _check, facts.rfq_id, principal.company_id, self.deposit_required
+        )
         ttl = ELIGIBLE_TTL_S if reason is None else NOT_ELIGIBLE_TTL_S
         self._eligible[cache_key] = (now + ttl, reason)
         return reason
@@ -534,8 +539,8 @@ def _older(entries: list[dict[str, Any]], cutoff_ms: int) -> list[dict[str, Any]
     return out
 
 
-def _check(session: Session, rfq_id: int, company_id: int) -> str | None:
+def _check(session: Session, rfq_id: int, company_id: int, deposit_required: int) -> str | None:
     rfq = session.get(Rfq, rfq_id)
     if rfq is None:
         return "No such RFQ."
-    return eligibility.check(session, company_id, rfq)
+    return eligibility.check(session, company_id, rfq, deposit_required)

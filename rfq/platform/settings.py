@@ -12,6 +12,7 @@
 | ``RFQ_BIDS_PER_SECOND`` | ``4`` bids per second per supplier and auction, 2 s burst |
 | ``RFQ_PLATFORM_FEE_BPS`` | ``0``: the platform's fee on released escrow, in basis points |
 | ``RFQ_INSPECTION_DAYS`` | ``7``: days a buyer has to inspect goods before they count as accepted |
+| ``RFQ_DEPOSIT_REQUIRED`` | ``2000000``: the deposit (CNY minor units) to hold before a first RFQ |
 | ``RFQ_SMTP_URL``      | unset: outbox only recorded; an ``smtp(s)://`` URL sends it |
 | ``RFQ_SMTP_FROM``     | ``RFQ Arena <noreply@localhost>``                            |
 
@@ -51,6 +52,7 @@ class Settings:
     inspection_days: int = 7
     smtp_url: str | None = None
     smtp_from: str = "RFQ Arena <noreply@localhost>"
+    deposit_required: int = 2_000_000
 
     @property
     def embedded_redis(self) -> bool:
@@ -76,6 +78,7 @@ class Settings:
         bids = _count(env.get("RFQ_BIDS_PER_SECOND"), "RFQ_BIDS_PER_SECOND", 4)
         fee = _whole(env.get("RFQ_PLATFORM_FEE_BPS"), "RFQ_PLATFORM_FEE_BPS", 0, 10_000)
         days = _whole(env.get("RFQ_INSPECTION_DAYS"), "RFQ_INSPECTION_DAYS", 7, 90)
+        deposit = _whole(env.get("RFQ_DEPOSIT_REQUIRED"), "RFQ_DEPOSIT_REQUIRED", 2_000_000, 10**12)
         return cls(
             data_dir,
             database_url,
@@ -87,6 +90,7 @@ class Settings:
             bids,
             fee,
             days,
+            deposit_required=deposit,
         )
 
 

@@ -538,3 +538,28 @@ def test_a_sealed_bid_is_known_to_its_supplier_by_a_name_that_counts_nothing(
     assert rival["bid_id"] != ack["bid_id"] and rival["seq"] is None
     record = client.get(f"/api/auctions/{auction_id}/bids", headers=bearer(buyer["token"]))
     assert len(record.json()) == 5  # the buyer learns that bids arrived, not their ids yet
+
+
+def test_a_supplier_below_the_platform_deposit_may_not_take_part(
+    client: httpx.Client, operator: str
+) -> None:
+    """``RFQ_DEPOSIT_REQUIRED`` (20,000.00 CNY by default): a certified supplier holding
+    less is refused ``not_eligible`` with a sentence naming the deposit, until it posts
+    enough; ``GET /api/deposits/requirement`` tells it where it stands."""
+    buyer = register(client, "buyer")
+    short = certified_supplier(client, operator, ["fasteners"], deposit=1_000_000)
+    auth = bearer(short["token"])
+    needed = client.get("/api/deposits/requirement", headers=auth).json()
+    assert needed == {"amount": 2_000_000, "currency": "CNY", "held": 1_000_000, "met": False}
+    auction_id = live_auction(client, buyer)
+    refused = place_bid(client, short, auction_id, 110, "short")
+    error = assert_error(refused, 403, "not_eligible")
+    assert "20000.00 CNY" in error["message"] and "10000.00 held" in error["message"]
+    posted = client.post("/api/deposits", json={"amount": 1_000_000}, headers=auth).json()
+    confirm = client.post(f"/api/admin/deposits/{posted['id']}/confirm", headers=bearer(operator))
+    assert confirm.status_code == 200, confirm.text
+    assert client.get("/api/deposits/requirement", headers=auth).json()["met"] is True
+    later = live_auction(client, buyer)  # (the refusal of the first is cached a moment)
+    assert place_bid(client, short, later, 110, "enough").status_code == 201
+    buyers_view = client.get("/api/deposits/requirement", headers=bearer(buyer["token"]))
+    assert buyers_view.json() == {"amount": 2_000_000, "currency": "CNY", "held": 0, "met": False}

@@ -400,6 +400,7 @@ def test_supplier_onboarding_and_a_dispute_in_the_browser(
         expect(page.locator("#cert-status")).to_contain_text("Certified")
 
         page.goto("/deposits")
+        expect(page.locator("#requirement")).to_contain_text("20,000.00")  # before a first RFQ
         page.get_by_label("Amount").fill("5000.00")
         page.get_by_role("button", name="Post a deposit").click()
         expect(page.locator("#instructions")).to_be_visible()

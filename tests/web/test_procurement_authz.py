@@ -102,6 +102,12 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
     "deposit post": ("POST", "/api/deposits", {"amount": 1}, (401, 403, 403, 201, 201, 201, 403)),
     "deposit list": ("GET", "/api/deposits", None, (401, 403, 403, 200, 200, 200, 200)),
     "balance": ("GET", "/api/deposits/balance", None, (401, 403, 403, 200, 200, 200, 403)),
+    "requirement": (
+        "GET",
+        "/api/deposits/requirement",
+        None,
+        (401, 200, 200, 200, 200, 200, 200),
+    ),
     "deposit cancel": (
         "POST",
         "/api/deposits/{held_deposit}/cancel",

@@ -6,7 +6,11 @@ import { $, api, h } from "./session.js";
 import { table } from "./tables.js";
 
 async function load() {
-  const [balance, deposits] = await Promise.all([api("GET", "/api/deposits/balance"), api("GET", "/api/deposits")]);
+  const [balance, deposits, needed] = await Promise.all([
+    api("GET", "/api/deposits/balance"), api("GET", "/api/deposits"), api("GET", "/api/deposits/requirement"),
+  ]);
+  const vars = { amount: money(needed.amount, needed.currency, { grouped: true }), held: money(needed.held, needed.currency, { grouped: true }) };
+  $("#requirement").textContent = t(needed.met ? "deposit.requirement_met" : "deposit.requirement", vars);
   $("#balance").replaceChildren(table(t("deposit.balance"), [
     [t("field.currency"), (b) => b.currency],
     [t("deposit.held"), (b) => money(b.held, b.currency, { grouped: true }), { num: true }],
