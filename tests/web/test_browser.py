@@ -394,10 +394,12 @@ def test_supplier_onboarding_and_a_dispute_in_the_browser(
         console.goto("/admin")
         row = console.locator("#certifications tr").filter(has_text="Ningbo Bolt Works")
         expect(row.get_by_role("link", name=re.compile("licence"))).to_be_visible()
+        row.get_by_label("Level").select_option("2")  # the operator sets the level
         row.get_by_role("button", name="Approve").click()
         expect(console.locator("#admin-result")).to_have_text("Approved.")
         page.reload()
         expect(page.locator("#cert-status")).to_contain_text("Certified")
+        expect(page.locator("#cert-status")).to_contain_text("Gold supplier")
 
         page.goto("/deposits")
         expect(page.locator("#requirement")).to_contain_text("20,000.00")  # before a first RFQ

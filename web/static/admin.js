@@ -37,12 +37,16 @@ async function load() {
     [t("field.categories"), (c) => c.categories.join(", ")],
     [t("cert.documents"), (c) => c.documents.map((d) => h("a", { class: "block", href: `/api/files/${d.file_id}` }, t(`doc.${d.kind}`)))],
     [t("cert.submitted"), (c) => when(c.submitted_at)],
-    [t("col.actions"), (c) => h("div", { class: "row" },
-      button(t("admin.approve"), () => act(`/api/admin/certifications/${c.id}/approve`, { level: 1 }, t("admin.approved"))),
+    [t("col.actions"), (c) => {
+      const level = h("select", { "aria-label": t("admin.level") },
+        ...[1, 2, 3].map((n) => h("option", { value: String(n) }, t(`admin.level.${n}`))));
+      return h("div", { class: "row" }, level,
+      button(t("admin.approve"), () => act(`/api/admin/certifications/${c.id}/approve`, { level: Number(level.value) }, t("admin.approved"))),
       button(t("admin.reject"), () => {
         const note = window.prompt(t("admin.reject_note"));
         if (note) act(`/api/admin/certifications/${c.id}/reject`, { note }, t("admin.rejected"));
-      }, "quiet danger"))],
+      }, "quiet danger"));
+    }],
   ], certs));
   section("deposits", table(t("admin.deposits"), [
     [t("admin.company"), (d) => `#${d.company_id}`],
