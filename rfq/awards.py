@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
@@ -75,6 +75,12 @@ class AwardCreate(BaseModel):
     delivery_terms: str | None = Field(default=None, max_length=2000)
     inspection_days: int | None = Field(default=None, ge=0, le=90, strict=True)
     milestones: list[Milestone] | None = Field(default=None, min_length=1, max_length=10)
+    ship_by: AwareDatetime | None = None
+    """The contracts' ship-by date (default: the RFQ's lead time from now)."""
+    warranty_days: int = Field(default=0, ge=0, le=3650, strict=True)
+    return_days: int = Field(default=0, ge=0, le=365, strict=True)
+    retention_bps: int = Field(default=0, ge=0, le=3_000, strict=True)
+    """The share of the accepted value kept in escrow through the after-sale period."""
 
     @model_validator(mode="after")
     def _shape(self) -> AwardCreate:
@@ -82,6 +88,8 @@ class AwardCreate(BaseModel):
             raise ValueError("give either awards or no_award: true")
         if self.milestones is not None and sum(m.bps for m in self.milestones) != 10_000:
             raise ValueError("milestone shares (bps) must add up to 10000")
+        if self.retention_bps and not (self.warranty_days or self.return_days):
+            raise ValueError("a retention needs warranty_days or return_days to be held for")
         return self
 
 
@@ -184,6 +192,13 @@ def decide(
         body.inspection_days if body.inspection_days is not None else terms.inspection_days
     )
     decision["fee_bps"] = terms.fee_bps
+    ship_by = body.ship_by or clock.now() + timedelta(days=rfq.lead_time_days)
+    if ship_by <= clock.now():
+        raise Invalid("The ship-by date must be in the future.", field="ship_by")
+    decision["ship_by"] = clock.rfc3339(ship_by)
+    decision["warranty_days"] = body.warranty_days
+    decision["return_days"] = body.return_days
+    decision["retention_bps"] = body.retention_bps
     if body.milestones is not None:
         decision["milestones"] = [m.model_dump() for m in body.milestones]
     return decision

@@ -70,6 +70,9 @@ class Certification(SQLModel, table=True):
     submitted_by: int = Field(foreign_key="user.id")
     submitted_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     decided_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    appeal: str = Field(default="", max_length=2000)
+    """The supplier's appeal against its suspension, until an operator decides on it."""
+    appealed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class CertificationDocument(SQLModel, table=True):

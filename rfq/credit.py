@@ -11,6 +11,8 @@ buyer can check and may use when fixing transformed-bid factors::
     - 10 per contract declined
     - 15 per dispute ruled against the supplier (refunded), - 5 per split ruling
     - 20 per bid bond forfeited
+    - 5 per shipment made after its ship-by date (late)
+    - 15 per contract whose ship-by date passed with nothing shipped (missed)
     clamped to 0..100
 
 Buyers and operators may read any supplier's record; a supplier reads its own. The
@@ -45,6 +47,8 @@ def score(counts: dict[str, int]) -> int:
         - 15 * counts["disputes_lost"]
         - 5 * counts["disputes_split"]
         - 20 * counts["bonds_forfeited"]
+        - 5 * counts["shipments_late"]
+        - 15 * counts["shipments_missed"]
     )
     return max(0, min(100, value))
 
@@ -98,6 +102,14 @@ def record(session: Session, principal: Principal | None, company_id: int) -> di
         "disputes_lost": sum(1 for o in rulings.values() if o == "refund"),
         "disputes_split": sum(1 for o in rulings.values() if o == "split"),
         "bonds_forfeited": int(forfeited),
+        "shipments_late": sum(
+            1
+            for c in found
+            if c.shipped_at is not None and c.ship_by is not None and c.shipped_at > c.ship_by
+        ),
+        "shipments_missed": sum(
+            1 for c in found if c.overdue_at is not None and c.shipped_at is None
+        ),
     }
     won: dict[str, int] = {}
     for c in found:

@@ -35,6 +35,8 @@ class Rfq(SQLModel, table=True):
     bid_bond: int = 0
     audience: Audience = Field(sa_type=enum_type(Audience))
     delivery_terms: str = Field(default="", max_length=2000)
+    lead_time_days: int = 30
+    """Days from the award to the ship-by date of its contracts (the award may say otherwise)."""
     starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     status: RfqStatus = Field(sa_type=enum_type(RfqStatus), index=True)

@@ -47,7 +47,7 @@ from rfq.rfq_tables import Audience, Lot, Rfq
 MAX_LOTS = 100
 _AS_GIVEN = {
     "description", "category", "keywords", "currency", "festival_id", "bid_bond", "audience",
-    "delivery_terms", "starts_at", "ends_at",
+    "delivery_terms", "lead_time_days", "starts_at", "ends_at",
 }  # fmt: skip
 """The fields of an RFQ taken from the draft's body as they are."""
 
@@ -76,6 +76,8 @@ class RfqCreate(SQLModel):
     bid_bond: Amount = 0
     audience: Audience = Audience.public
     delivery_terms: str = Field(default="", max_length=2000)
+    lead_time_days: int = Field(default=30, ge=1, le=365)
+    """Days from the award to the contracts' ship-by date."""
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     lots: list[LotCreate] = Field(min_length=1, max_length=MAX_LOTS)
@@ -136,6 +138,7 @@ class RfqPublic(SQLModel):
     bid_bond: int
     audience: Audience
     delivery_terms: str
+    lead_time_days: int
     starts_at: datetime
     ends_at: datetime
     status: RfqStatus

@@ -31,7 +31,7 @@ from bidding.live.store import DOMAIN_HOOKS
 from realtime.hub import Hub
 from realtime.notifier import Notifier
 from rfq import __version__, mailer, participation
-from rfq.contracts import commands
+from rfq.contracts import commands, delivery
 from rfq.platform import db, metrics
 from rfq.platform.embedded_redis import EmbeddedRedis
 from rfq.platform.keys import Keys
@@ -146,13 +146,20 @@ TIMERS_EVERY_S = 30.0
 
 async def _timers(database: db.Database, every_s: float) -> None:
     """At startup (a restart that missed a moment catches up), then every ``every_s``
-    seconds: release contracts whose inspection period ran out, and remind invited
-    suppliers of auctions opening soon."""
+    seconds: release contracts whose inspection period ran out, mark those not shipped
+    by their ship-by date, release retentions whose after-sale period ran out, and
+    remind invited suppliers of auctions opening soon."""
     while True:
         try:
             released = await database.run(commands.sweep)
             if released:
                 log.info("inspection period over, released contracts %s", released)
+            late = await database.run(delivery.sweep_overdue)
+            if late:
+                log.info("ship-by date passed unshipped: contracts %s", late)
+            ended = await database.run(delivery.sweep_aftersale)
+            if ended:
+                log.info("after-sale period over, retention released: contracts %s", ended)
             await database.run(participation.remind_opening)
         except Exception:  # a failed round is retried on the next one
             log.exception("timers failed")

@@ -13,8 +13,9 @@ from rfq import awards
 from rfq.access import require_login
 from rfq.auctions import AuctionRecord
 from rfq.awards import AwardCreate, Terms
-from rfq.contracts import commands, disputes, reading
-from rfq.contracts.commands import Command, Release, Ship
+from rfq.contracts import commands, delivery, disputes, reading
+from rfq.contracts.commands import Command, Confirm, Release, Ship
+from rfq.contracts.delivery import ExtensionAnswer, ExtensionRequest
 from rfq.contracts.disputes import DisputeOpen, EvidenceAdd, Resolution
 from rfq.contracts.model import ContractStatus, DisputeStatus
 from rfq.platform import money
@@ -117,7 +118,7 @@ def _command_route(move: str, fn: Any, body: type[Any], doc: str) -> Any:
         return await _public(call, fn, call.path["contract_id"], arg)
 
     handler.__doc__ = doc
-    handler.__name__ = f"contract_{move}"
+    handler.__name__ = f"contract_{move.replace('/', '_')}"
     return api(
         "POST",
         f"/api/contracts/{{contract_id:int}}/{move}",
@@ -147,13 +148,34 @@ withdraw = _command_route(
 )
 ship = _command_route("ship", commands.ship, Ship, "The supplier ships the goods.")
 confirm = _command_route(
-    "confirm", commands.confirm, Command, "The buyer signs for the goods; inspection starts."
+    "confirm",
+    commands.confirm,
+    Confirm,
+    "The buyer signs for the goods (all, or ``quantity_accepted`` of them); inspection starts.",
 )
 release = _command_route(
     "release", commands.release, Release, "The buyer releases a milestone or accepts the goods."
 )
 dispute = _command_route(
     "dispute", disputes.dispute, DisputeOpen, "A party opens a dispute, with evidence files."
+)
+terminate = _command_route(
+    "terminate",
+    delivery.terminate,
+    Command,
+    "The buyer ends a contract not shipped by its ship-by date: everything held is refunded.",
+)
+extension = _command_route(
+    "extension",
+    delivery.request_extension,
+    ExtensionRequest,
+    "The supplier asks once, before its ship-by date, for more days to ship.",
+)
+extension_answer = _command_route(
+    "extension/answer",
+    delivery.answer_extension,
+    ExtensionAnswer,
+    "The buyer accepts (the ship-by date moves) or refuses the supplier's extension.",
 )
 
 
@@ -235,6 +257,9 @@ ROUTES = [
     confirm,
     release,
     dispute,
+    terminate,
+    extension,
+    extension_answer,
     evidence,
     dispute_queue,
     resolve,

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
 from rfq import audit_chain, escrow, history
@@ -55,6 +55,7 @@ from rfq.contracts.moves import (
 from rfq.escrow import Account
 from rfq.platform import clock
 from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from rfq.platform.money import MAX_AMOUNT
 from rfq.platform.statemachine import transition
 
 log = logging.getLogger("rfq.contracts")
@@ -76,7 +77,10 @@ class Command(BaseModel):
 
 
 class Ship(Command):
+    """Ship the goods; ``quantity`` less than the contract's is a partial delivery."""
+
     tracking: str = ""
+    quantity: int | None = Field(default=None, ge=1, le=MAX_AMOUNT, strict=True)
 
     @field_validator("tracking")
     @classmethod
@@ -84,6 +88,13 @@ class Ship(Command):
         if len(value) > 500:
             raise ValueError("at most 500 characters")
         return value.strip()
+
+
+class Confirm(Command):
+    """Sign for the goods; ``quantity_accepted`` less than what was shipped rejects the
+    rest (the buyer is refunded for it at the release)."""
+
+    quantity_accepted: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, strict=True)
 
 
 class Release(Command):
@@ -120,6 +131,10 @@ def offer(
         delivery_terms=decision.get("delivery_terms", ""),
         fee_bps=int(decision.get("fee_bps", 0)),
         inspection_days=int(decision.get("inspection_days", 7)),
+        ship_by=datetime.fromisoformat(decision["ship_by"]) if decision.get("ship_by") else None,
+        warranty_days=int(decision.get("warranty_days", 0)),
+        return_days=int(decision.get("return_days", 0)),
+        retention_bps=int(decision.get("retention_bps", 0)),
         milestones=list(decision.get("milestones") or [{"name": "Acceptance", "bps": 10_000}]),
         status=ContractStatus.offered,
         created_at=clock.now(),
@@ -262,24 +277,48 @@ def _funding(session: Session, contract: Contract, status: PaymentStatus) -> lis
 
 
 def ship(session: Session, principal: Principal | None, contract_id: int, body: Ship) -> Contract:
-    """The supplier ships the goods (with a tracking reference)."""
+    """The supplier ships the goods (with a tracking reference), all of them or part
+    (a partial delivery: the buyer pays for what it accepts of what came)."""
     contract, caller = load(session, principal, contract_id)
 
     def apply() -> None:
-        step(session, contract, "ship", caller, body.tracking)
+        quantity = contract.quantity if body.quantity is None else body.quantity
+        if quantity > contract.quantity:
+            raise Invalid(
+                f"The contract is for {contract.quantity} {contract.unit}.",
+                code="quantity_exceeds_contract",
+                field="quantity",
+            )
+        note = body.tracking + (
+            f" ({quantity} of {contract.quantity})" if quantity < contract.quantity else ""
+        )
+        step(session, contract, "ship", caller, note.strip())
         contract.tracking, contract.shipped_at = body.tracking, clock.now()
+        contract.quantity_shipped = quantity
 
     return run_once(session, contract, caller, body.key or "ship", "ship", apply)
 
 
 def confirm(
-    session: Session, principal: Principal | None, contract_id: int, key: str | None
+    session: Session, principal: Principal | None, contract_id: int, body: Confirm
 ) -> Contract:
-    """The buyer signs for the goods: the inspection period starts."""
+    """The buyer signs for the goods, accepting all that was shipped or part of it: the
+    inspection period starts."""
     contract, caller = load(session, principal, contract_id)
+    key = body.key
 
     def apply() -> None:
-        step(session, contract, "confirm", caller)
+        shipped = contract.quantity_shipped or contract.quantity
+        accepted = shipped if body.quantity_accepted is None else body.quantity_accepted
+        if accepted > shipped:
+            raise Invalid(
+                f"{shipped} {contract.unit} were shipped; accept at most that.",
+                code="quantity_exceeds_shipped",
+                field="quantity_accepted",
+            )
+        contract.quantity_accepted = accepted
+        note = f"{accepted} of {contract.quantity} accepted" if accepted < contract.quantity else ""
+        step(session, contract, "confirm", caller, note)
         contract.delivered_at = clock.now()
         contract.inspection_ends_at = contract.delivered_at + timedelta(
             days=contract.inspection_days

@@ -1,9 +1,12 @@
-"""Disputes: a party opens one after shipping or during the inspection period, both add
-evidence while it is open, an operator rules (release, refund, or a split of what is
-held).
+"""Disputes: a party opens one when nothing shipped by the ship-by date, after shipping,
+during the inspection period, or (a warranty claim or a return) during the after-sale
+period; both add evidence while it is open; an operator rules (release, refund, or a
+split of what is held: during the after-sale period, the retention).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, select
@@ -11,25 +14,42 @@ from sqlmodel import Session, select
 from rfq import escrow, files
 from rfq.access import require_operator
 from rfq.accounts import Principal
+from rfq.contracts import delivery
 from rfq.contracts.commands import Command
 from rfq.contracts.model import (
     MOVES,
     Contract,
     ContractStatus,
     Dispute,
+    DisputeKind,
     DisputeStatus,
     Evidence,
     Outcome,
     PaymentKind,
 )
-from rfq.contracts.moves import ask_payment, load, locked, notify, record, run_once, step
+from rfq.contracts.moves import (
+    ask_payment,
+    load,
+    locked,
+    next_state,
+    notify,
+    record,
+    run_once,
+    step,
+)
 from rfq.platform import clock
 from rfq.platform.errors import Conflict, Invalid, NotFound
 from rfq.platform.statemachine import transition
 
 
 class DisputeOpen(Command):
+    """Open a dispute; ``kind`` defaults to what the contract's state allows:
+    ``non_delivery`` (funded, past its ship-by date), ``delivery`` (shipped, or within
+    the inspection period), ``warranty`` (after acceptance, within the warranty days);
+    ``return`` names a return within the return window instead."""
+
     reason: str
+    kind: DisputeKind | None = None
     evidence: list[str] = Field(default_factory=list)
 
     @field_validator("reason")
@@ -82,12 +102,8 @@ def dispute(
     contract, caller = load(session, principal, contract_id)
 
     def apply() -> None:
-        if (
-            contract.status is ContractStatus.delivered
-            and contract.inspection_ends_at is not None
-            and clock.now() >= contract.inspection_ends_at
-        ):
-            raise Conflict("The inspection period is over.", code="inspection_over")
+        next_state(contract, caller, "dispute")  # who may, before when
+        kind = _kind(contract, body.kind)
         company_id = caller.company_id or 0
         found = [files.owned_by(session, f, company_id) for f in body.evidence]
         step(session, contract, "dispute", caller, body.reason)
@@ -95,6 +111,7 @@ def dispute(
             contract_id=contract.id or 0,
             opened_by_company_id=company_id,
             reason=body.reason,
+            kind=kind,
             status=DisputeStatus.open,
             opened_at=clock.now(),
         )
@@ -186,6 +203,38 @@ def resolve(
         contract.closed_at = clock.now()
 
     return run_once(session, contract, caller, body.key or "resolve", "resolve", apply)
+
+
+_KINDS = {
+    ContractStatus.funded: (DisputeKind.non_delivery,),
+    ContractStatus.shipped: (DisputeKind.delivery,),
+    ContractStatus.delivered: (DisputeKind.delivery,),
+    ContractStatus.warranty: (DisputeKind.warranty, DisputeKind.return_),
+}
+
+
+def _kind(contract: Contract, asked: DisputeKind | None) -> DisputeKind:
+    """The dispute's kind, if the contract may have one of it now (else a conflict)."""
+    allowed = _KINDS.get(contract.status, ())
+    kind = asked or (allowed[0] if allowed else DisputeKind.delivery)
+    if kind not in allowed:
+        raise Conflict(
+            f"A contract that is {contract.status.value} cannot have a {kind.value} dispute.",
+            code="illegal_transition",
+        )
+    now = clock.now()
+    if kind is DisputeKind.non_delivery and not delivery.overdue(contract, now):
+        raise Conflict("The ship-by date has not passed.", code="not_overdue")
+    ends = contract.inspection_ends_at
+    if contract.status is ContractStatus.delivered and ends is not None and now >= ends:
+        raise Conflict("The inspection period is over.", code="inspection_over")
+    if contract.status is ContractStatus.warranty:
+        days = contract.warranty_days if kind is DisputeKind.warranty else contract.return_days
+        start = contract.delivered_at or now
+        if now >= start + timedelta(days=days):
+            code = "warranty_over" if kind is DisputeKind.warranty else "return_window_over"
+            raise Conflict(f"The {kind.value} period is over.", code=code)
+    return kind
 
 
 def dispute_of(session: Session, contract_id: int) -> Dispute:

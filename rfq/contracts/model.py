@@ -9,9 +9,17 @@ One state machine covers the contract and its escrow (``MOVES``)::
     awaiting_funding --cancel (buyer)--> cancelled                       confirm (buyer signs)
                                                                          v
     released <--release (buyer, or the inspection period runs out)-- delivered
-    shipped | delivered --dispute--> disputed --resolve_release--> released
-                                              --resolve_refund---> refunded
-                                              --resolve_split----> settled
+    settled  <--release_partial (part of the goods accepted)-------- delivered
+    warranty <--release_retained (a retention kept for after-sale)--- delivered
+    warranty --warranty_end (the after-sale period runs out), release--> released
+    funded --terminate (buyer, past the ship-by date)--> refunded
+    funded (past ship-by) | shipped | delivered | warranty --dispute--> disputed
+    disputed --resolve_release--> released
+             --resolve_refund---> refunded
+             --resolve_split----> settled
+
+Besides the moves, a funded contract's supplier may ask once to extend its ship-by
+date, which the buyer accepts or refuses (``rfq/contracts/delivery.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ class ContractStatus(StrEnum):
     shipped = "shipped"
     delivered = "delivered"
     disputed = "disputed"
+    warranty = "warranty"
+    """Goods accepted and paid for, less a retention held until the after-sale period
+    (warranty days, return window) runs out."""
     released = "released"
     refunded = "refunded"
     settled = "settled"
@@ -51,6 +62,13 @@ MOVES: dict[tuple[ContractStatus, str], ContractStatus] = {
     (S.shipped, "dispute"): S.disputed,
     (S.delivered, "dispute"): S.disputed,
     (S.delivered, "release"): S.released,
+    (S.delivered, "release_partial"): S.settled,
+    (S.delivered, "release_retained"): S.warranty,
+    (S.funded, "terminate"): S.refunded,
+    (S.funded, "dispute"): S.disputed,
+    (S.warranty, "dispute"): S.disputed,
+    (S.warranty, "release"): S.released,
+    (S.warranty, "warranty_end"): S.released,
     (S.disputed, "resolve_release"): S.released,
     (S.disputed, "resolve_refund"): S.refunded,
     (S.disputed, "resolve_split"): S.settled,
@@ -58,6 +76,8 @@ MOVES: dict[tuple[ContractStatus, str], ContractStatus] = {
 SYSTEM_KEY = "~"
 """Keys of commands the platform makes itself (clients may not use them)."""
 MILESTONE_STATES = frozenset({S.funded, S.shipped, S.delivered})
+RELEASES = frozenset({"release", "release_partial", "release_retained"})
+"""The moves of a final release: which one depends on what the buyer accepted."""
 FINAL = frozenset({S.declined, S.cancelled, S.released, S.refunded, S.settled})
 GONE = frozenset({S.declined, S.cancelled})
 """Contracts that gave their quantity back (never in force)."""
@@ -73,6 +93,10 @@ MAY = {
     "confirm": {BUYER},
     "dispute": {BUYER, SUPPLIER},
     "release": {BUYER},
+    "release_partial": {BUYER},
+    "release_retained": {BUYER},
+    "warranty_end": {PLATFORM},
+    "terminate": {BUYER},
     "resolve_release": {PLATFORM},
     "resolve_refund": {PLATFORM},
     "resolve_split": {PLATFORM},
@@ -91,6 +115,24 @@ class PaymentStatus(StrEnum):
     confirmed = "confirmed"
     withdrawn = "withdrawn"
     """A funding payment its buyer withdrew before an operator confirmed it."""
+
+
+class DisputeKind(StrEnum):
+    delivery = "delivery"
+    """About goods shipped or delivered (wrong, damaged, short)."""
+    non_delivery = "non_delivery"
+    """Nothing shipped by the ship-by date."""
+    warranty = "warranty"
+    """A defect within the warranty days after delivery."""
+    return_ = "return"
+    """Goods sent back within the return window after delivery."""
+
+
+class ExtensionStatus(StrEnum):
+    none = "none"
+    requested = "requested"
+    accepted = "accepted"
+    refused = "refused"
 
 
 class DisputeStatus(StrEnum):
@@ -118,6 +160,22 @@ class Contract(SQLModel, table=True):
     delivery_terms: str = Field(default="", max_length=2000)
     fee_bps: int = 0
     inspection_days: int = 7
+    ship_by: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), index=True))
+    overdue_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    """When the ship-by date passed with nothing shipped (set once, by the timer)."""
+    extension_days: int = 0
+    extension_status: ExtensionStatus = Field(
+        default=ExtensionStatus.none, sa_type=enum_type(ExtensionStatus)
+    )
+    extension_reason: str = Field(default="", max_length=1000)
+    quantity_shipped: int | None = Field(default=None, sa_type=BigInteger)
+    quantity_accepted: int | None = Field(default=None, sa_type=BigInteger)
+    warranty_days: int = 0
+    return_days: int = 0
+    retention_bps: int = 0
+    aftersale_ends_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), index=True)
+    )
     milestones: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     status: ContractStatus = Field(sa_type=enum_type(ContractStatus), index=True)
     tracking: str = Field(default="", max_length=500)
@@ -169,6 +227,7 @@ class Dispute(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contract.id", unique=True)
     opened_by_company_id: int = Field(foreign_key="company.id")
+    kind: DisputeKind = Field(default=DisputeKind.delivery, sa_type=enum_type(DisputeKind))
     reason: str = Field(max_length=2000)
     status: DisputeStatus = Field(sa_type=enum_type(DisputeStatus), index=True)
     outcome: str | None = Field(default=None, max_length=16)

@@ -8,6 +8,7 @@ provider (``rfq/payments.py``) and money posted on the escrow ledger (``rfq/escr
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -29,6 +30,7 @@ from rfq.contracts.model import (
     PaymentKind,
     PaymentStatus,
 )
+from rfq.escrow import Account
 from rfq.platform import clock
 from rfq.platform.errors import Conflict, Forbidden, NotFound
 from rfq.platform.statemachine import transition
@@ -161,12 +163,52 @@ def record(
 def final_release(
     session: Session, contract: Contract, move: str, caller: Principal | None, note: str = ""
 ) -> None:
+    """Pay the supplier for what the buyer accepted, less a retention kept for the
+    after-sale period; refund the rest of what is held to the buyer.
+
+    From ``delivered``: the supplier's due is ``unit_price x quantity_accepted`` less
+    what milestones already paid; its retention (``retention_bps`` of the accepted
+    value, when the contract has after-sale days) stays in escrow and the contract
+    goes to ``warranty``; otherwise ``settled`` when something was refunded
+    (partial delivery or rejection), else ``released``. From ``warranty``
+    (``release``, or ``warranty_end`` by the timer) everything still held goes to the
+    supplier."""
+    position = escrow.position(session, contract.id or 0)
+    held = position.held
+    if contract.status is ContractStatus.warranty:
+        next_state(contract, caller, move)
+        pay_supplier(session, contract, f"c{contract.id}:retention", held, note or "retention")
+        record(session, contract, move, caller, ContractStatus.released, {"amount": held})
+        return
+    due, retention, refund = release_split(contract, position.released, held)
+    move = "release_retained" if retention else "release_partial" if refund else "release"
     new = next_state(contract, caller, move)
-    held = escrow.position(session, contract.id or 0).held
-    pay_supplier(session, contract, f"c{contract.id}:release", held, note or "goods accepted")
-    record(
-        session, contract, move, caller, new, {"amount": held, **({"note": note} if note else {})}
+    pay_supplier(session, contract, f"c{contract.id}:release", due, note or "goods accepted")
+    if refund:
+        txn = f"c{contract.id}:release:refund"
+        legs = [(Account.escrow, -refund), (Account.buyer_refundable, refund)]
+        escrow.post(session, txn, contract.id or 0, contract.currency, legs, "not accepted")
+        ask_payment(session, contract, PaymentKind.refund, txn, refund)
+    if retention:
+        contract.aftersale_ends_at = (contract.delivered_at or clock.now()) + timedelta(
+            days=max(contract.warranty_days, contract.return_days)
+        )
+    data: dict[str, Any] = {"amount": due, "refund": refund, "retention": retention}
+    record(session, contract, move, caller, new, {**data, **({"note": note} if note else {})})
+
+
+def release_split(contract: Contract, released: int, held: int) -> tuple[int, int, int]:
+    """What a final release from ``delivered`` pays the supplier now, keeps as the
+    retention and refunds the buyer, of the ``held`` money (``released``: paid before,
+    by milestones). The three sum to ``held``."""
+    accepted = (
+        contract.quantity if contract.quantity_accepted is None else contract.quantity_accepted
     )
+    value = contract.unit_price * accepted
+    aftersale = max(contract.warranty_days, contract.return_days) > 0
+    retention = min(held, value * contract.retention_bps // escrow.BPS) if aftersale else 0
+    due = max(0, min(held - retention, value - released - retention))
+    return due, retention, held - due - retention
 
 
 def pay_supplier(session: Session, contract: Contract, txn: str, amount: int, memo: str) -> None:

@@ -9,14 +9,18 @@ from sqlmodel import Session, col, select
 from rfq import escrow, history
 from rfq.access import require_login, require_operator
 from rfq.accounts import Company, Principal
+from rfq.contracts import delivery
 from rfq.contracts.model import (
+    BUYER,
     MAY,
     MOVES,
+    SUPPLIER,
     Contract,
     ContractStatus,
     Dispute,
     DisputeStatus,
     Evidence,
+    ExtensionStatus,
     Payment,
     PaymentStatus,
 )
@@ -92,10 +96,39 @@ def public(session: Session, principal: Principal | None, contract: Contract) ->
             )
         ],
         dispute=_dispute_public(session, dispute_row) if dispute_row else None,
-        moves=[m for m in moves_from(MOVES, contract.status) if role in MAY[m]],
+        overdue=delivery.overdue(contract),
+        moves=_moves(contract, role),
         history=[h.model_dump() for h in history.of(session, "contract", contract.id)],
     )
     return data
+
+
+HIDDEN = frozenset({"release_partial", "release_retained", "warranty_end"})
+"""Moves a final release makes by itself (the buyer asks for ``release``)."""
+LATE_ONLY = frozenset({"terminate", "dispute"})
+"""A funded contract's moves open to the buyer once its ship-by date has passed."""
+
+
+def _moves(contract: Contract, role: str) -> list[str]:
+    """What the caller may do now: the state's moves for its side, and the extension."""
+    late = delivery.overdue(contract)
+    unshipped = contract.status is ContractStatus.funded
+    found = [
+        m
+        for m in moves_from(MOVES, contract.status)
+        if role in MAY[m] and m not in HIDDEN and (late or not (unshipped and m in LATE_ONLY))
+    ]
+    if (
+        role == SUPPLIER
+        and contract.status in (ContractStatus.awaiting_funding, ContractStatus.funded)
+        and contract.extension_status is ExtensionStatus.none
+        and contract.ship_by is not None
+        and not late
+    ):
+        found.append("extension")
+    if role == BUYER and contract.extension_status is ExtensionStatus.requested:
+        found.append("extension_answer")
+    return found
 
 
 def disputes(

@@ -24,8 +24,15 @@ from rfq import escrow
 from rfq.accounts import Company, CompanyKind, Principal, Role, User, Via
 from rfq.auctions import AuctionRecord
 from rfq.awards import Award
-from rfq.contracts import commands, disputes, model
-from rfq.contracts.model import MOVES, Contract, ContractStatus, Payment, PaymentStatus
+from rfq.contracts import commands, delivery, disputes, model
+from rfq.contracts.model import (
+    MOVES,
+    Contract,
+    ContractStatus,
+    DisputeKind,
+    Payment,
+    PaymentStatus,
+)
 from rfq.escrow import Posting
 from rfq.lifecycle import RfqStatus
 from rfq.platform import clock, db
@@ -140,7 +147,7 @@ class _World:
             }
         self.rounds = 0
 
-    def new_contract(self) -> int:
+    def new_contract(self, terms: dict[str, Any]) -> int:
         def make(s: Session) -> int:
             award_id, auction_id, rfq_id, lot_id = self.ids
             auction, rfq, lot = (
@@ -155,7 +162,13 @@ class _World:
                 "quantity": 7,
                 "price": 333,
             }  # type: ignore[union-attr]
-            decision = {"by": None, "milestones": MILESTONES, "inspection_days": 2, "fee_bps": 150}
+            decision = {
+                "by": None,
+                "milestones": MILESTONES,
+                "inspection_days": 2,
+                "fee_bps": 150,
+                **terms,
+            }
             contract = commands.offer(
                 s,
                 award_id=award_id or 0,
@@ -207,16 +220,31 @@ EXPECTED = {
     "insufficient_escrow",
     "no_dispute",
     "dispute_closed",
+    "not_overdue",
+    "extension_used",
+    "ship_by_passed",
+    "no_extension",
+    "supplier_only",
+    "quantity_exceeds_contract",
+    "quantity_exceeds_shipped",
+    "warranty_over",
+    "return_window_over",
 }
+SHIP_BY = st.sampled_from([-3600, 2 * 86_400, 30 * 86_400])
+"""Seconds from now to the contract's ship-by date (a past one: overdue from the start)."""
+AFTERSALE = st.sampled_from(
+    [{}, {"warranty_days": 2, "retention_bps": 500}, {"return_days": 1, "retention_bps": 1_000}]
+)
 
 
 def test_escrow_state_machine(world: _World) -> None:
     """Random, illegal and replayed commands never break the ledger's invariants."""
 
     class Escrow(RuleBasedStateMachine):
-        @initialize(ahead=st.integers(0, 5))
-        def start(self, ahead: int) -> None:
-            self.cid = world.new_contract()
+        @initialize(ahead=st.integers(0, 6), ship_in=SHIP_BY, aftersale=AFTERSALE)
+        def start(self, ahead: int, ship_in: int, aftersale: dict[str, int]) -> None:
+            ship_by = clock.rfc3339(clock.now() + timedelta(seconds=ship_in))
+            self.cid = world.new_contract({"ship_by": ship_by, **aftersale})
             self.keys: dict[str, str] = {}
             for _ in range(ahead):
                 self.progress()
@@ -239,9 +267,12 @@ def test_escrow_state_machine(world: _World) -> None:
                     ),
                 ],
                 "funded": lambda s: commands.ship(s, p, self.cid, commands.Ship()),
-                "shipped": lambda s: commands.confirm(s, b, self.cid, None),
+                "shipped": lambda s: commands.confirm(s, b, self.cid, commands.Confirm()),
                 "delivered": lambda s: disputes.dispute(
                     s, b, self.cid, disputes.DisputeOpen(reason="late")
+                ),
+                "warranty": lambda s: disputes.dispute(
+                    s, b, self.cid, disputes.DisputeOpen(reason="broke")
                 ),
             }.get(status)
             if step is not None:
@@ -278,25 +309,35 @@ def test_escrow_state_machine(world: _World) -> None:
         def accept(self, who: str, key: str | None) -> None:
             self._try("accept", key, commands.accept, world.who[who], self.cid, key)
 
+        @rule(who=_mostly("buyer"), key=KEY, accepted=st.sampled_from([None, None, 0, 5, 8]))
+        def confirm(self, who: str, key: str | None, accepted: int | None) -> None:
+            body = commands.Confirm(key=key, quantity_accepted=accepted)
+            self._try("confirm", key, commands.confirm, world.who[who], self.cid, body)
+
         @rule(who=_mostly("buyer"), key=KEY)
-        def confirm(self, who: str, key: str | None) -> None:
-            self._try("confirm", key, commands.confirm, world.who[who], self.cid, key)
+        def terminate(self, who: str, key: str | None) -> None:
+            self._try("terminate", key, delivery.terminate, world.who[who], self.cid, key)
+
+        @rule(who=_mostly("supplier"), key=KEY, days=st.integers(1, 5))
+        def extension(self, who: str, key: str | None, days: int) -> None:
+            body = delivery.ExtensionRequest(key=key, days=days, reason="strike at the port")
+            self._try("extension", key, delivery.request_extension, world.who[who], self.cid, body)
+
+        @rule(who=_mostly("buyer"), key=KEY, accept=st.booleans())
+        def answer(self, who: str, key: str | None, accept: bool) -> None:
+            body = delivery.ExtensionAnswer(key=key, accept=accept)
+            move = "extension_answer"
+            self._try(move, key, delivery.answer_extension, world.who[who], self.cid, body)
 
         @rule(move=st.sampled_from(["decline", "cancel"]), who=WHO, key=KEY, dice=st.integers(0, 3))
         def abandon(self, move: str, who: str, key: str | None, dice: int) -> None:
             if dice == 0:  # rarely: most examples should get as far as the money
                 self._try(move, key, getattr(commands, move), world.who[who], self.cid, key)
 
-        @rule(who=_mostly("supplier"), key=KEY)
-        def ship(self, who: str, key: str | None) -> None:
-            self._try(
-                "ship",
-                key,
-                commands.ship,
-                world.who[who],
-                self.cid,
-                commands.Ship(key=key, tracking="T"),
-            )
+        @rule(who=_mostly("supplier"), key=KEY, quantity=st.sampled_from([None, None, 3, 9]))
+        def ship(self, who: str, key: str | None, quantity: int | None) -> None:
+            body = commands.Ship(key=key, tracking="T", quantity=quantity)
+            self._try("ship", key, commands.ship, world.who[who], self.cid, body)
 
         @rule(who=_mostly("buyer"), key=KEY, milestone=st.sampled_from([None, 0, 1]))
         def release(self, who: str, key: str | None, milestone: int | None) -> None:
@@ -304,9 +345,9 @@ def test_escrow_state_machine(world: _World) -> None:
             move = "release" if milestone is None else "milestone"
             self._try(move, key, commands.release, world.who[who], self.cid, body)
 
-        @rule(who=_mostly("buyer"), key=KEY)
-        def dispute(self, who: str, key: str | None) -> None:
-            body = disputes.DisputeOpen(key=key, reason="damaged")
+        @rule(who=_mostly("buyer"), key=KEY, kind=st.sampled_from([None, *DisputeKind]))
+        def dispute(self, who: str, key: str | None, kind: DisputeKind | None) -> None:
+            body = disputes.DisputeOpen(key=key, reason="damaged", kind=kind)
             self._try("dispute", key, disputes.dispute, world.who[who], self.cid, body)
 
         @rule(who=_mostly("buyer"))
@@ -349,7 +390,9 @@ def test_escrow_state_machine(world: _World) -> None:
 
         @rule(days=st.integers(0, 5))
         def time_passes(self, days: int) -> None:
-            world.database.run_sync(commands.sweep, clock.now() + timedelta(days=days))
+            later = clock.now() + timedelta(days=days)
+            for timer in (commands.sweep, delivery.sweep_overdue, delivery.sweep_aftersale):
+                world.database.run_sync(timer, later)
 
         @invariant()
         def ledger_balances(self) -> None:
@@ -373,6 +416,25 @@ def test_escrow_state_machine(world: _World) -> None:
                     assert pos.held == 0 and pos.funded == c.total
                 if c.status in (ContractStatus.offered, ContractStatus.awaiting_funding):
                     assert pos.funded == 0
+                if c.status is ContractStatus.warranty:  # only the retention is held
+                    assert 0 < pos.held <= c.total * c.retention_bps // escrow.BPS
+                paid_for = (
+                    ContractStatus.released,
+                    ContractStatus.settled,
+                    ContractStatus.warranty,
+                )
+                ruled = s.exec(
+                    select(model.Dispute).where(model.Dispute.contract_id == c.id)
+                ).first()
+                if c.quantity_accepted is not None and c.status in paid_for and ruled is None:
+                    # never paid more than what was accepted, unless milestones paid before
+                    shares = escrow.milestone_amounts(c.total, [m["bps"] for m in c.milestones])
+                    early = sum(
+                        amount
+                        for i, amount in enumerate(shares[:-1])
+                        if escrow.posted(s, f"c{c.id}:milestone:{i}")
+                    )
+                    assert pos.released <= max(c.unit_price * c.quantity_accepted, early)
                 confirmed = s.exec(
                     select(func.sum(Payment.amount)).where(
                         Payment.contract_id == self.cid,

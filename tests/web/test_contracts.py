@@ -241,7 +241,7 @@ def test_split_award_decline_reaward_and_dispute(client: httpx.Client, operator:
     early = _do(client, buyer, cid, "release", milestone=0)
     assert early.json()["escrow"]["held"] == 400_020
     assert_error(_do(client, buyer, cid, "release", milestone=0, key="m0-again"), 409)
-    assert_error(_do(client, buyer, cid, "dispute", reason="broken"), 409, "illegal_transition")
+    assert_error(_do(client, buyer, cid, "dispute", reason="broken"), 409, "not_overdue")
     _do(client, c, cid, "ship", tracking="EMS 1")
     proof = upload(client, buyer["token"])
     opened = _do(
@@ -293,6 +293,115 @@ def test_split_award_decline_reaward_and_dispute(client: httpx.Client, operator:
     split_ruled = client.get(f"/api/companies/{c['company']['id']}/credit", headers=auth).json()
     assert (split_ruled["disputes"], split_ruled["disputes_split"]) == (1, 1)
     assert split_ruled["score"] == 60 + 1 - 5
+
+
+def test_ship_by_extension_partial_delivery_and_warranty(
+    client: httpx.Client, operator: str
+) -> None:
+    """An award sets a ship-by date and after-sale terms. One supplier asks for more
+    time, is refused, ships nothing by the date, and the buyer terminates with a full
+    refund (a missed shipment on its record). The other is granted an extension, ships
+    part of the quantity, the buyer accepts part of that: the release pays what was
+    accepted less a retention, refunds the rest, and a warranty claim on the retention
+    is ruled a refund."""
+    buyer, (a, b), auction_id = _closed_auction(client, operator, [100, 105])
+    ship_by = clock.now() + timedelta(seconds=4)
+    terms = {
+        "awards": [
+            {"bid_id": a["bid_id"], "quantity": 4000},
+            {"bid_id": b["bid_id"], "quantity": 6000},
+        ],
+        "reason": "dual sourcing",
+        "ship_by": ship_by.isoformat(),
+        "warranty_days": 30,
+        "return_days": 7,
+        "retention_bps": 500,
+    }
+    assert_error(
+        _award(client, buyer, auction_id, {**terms, "ship_by": "2020-01-01T00:00:00Z"}), 422
+    )
+    assert_error(
+        _award(client, buyer, auction_id, {**terms, "warranty_days": 0, "return_days": 0}), 422
+    )
+    made = _award(client, buyer, auction_id, terms)
+    assert made.status_code == 201, made.text
+    late, good = made.json()["contracts"]
+    assert late["ship_by"].startswith(ship_by.isoformat()[:19])
+    assert (good["warranty_days"], good["return_days"], good["retention_bps"]) == (30, 7, 500)
+    for who, contract in ((a, late), (b, good)):
+        _do(client, who, contract["id"], "accept")
+        _do(client, buyer, contract["id"], "fund")
+        _confirm_pending(client, operator, contract["id"], "funding")
+
+    cid = late["id"]
+    assert_error(_do(client, buyer, cid, "extension", days=3, reason="x"), 403, "supplier_only")
+    asked = _do(client, a, cid, "extension", days=3, reason="Port strike")
+    assert asked.status_code == 200, asked.text
+    assert (
+        "extension_answer"
+        in client.get(f"/api/contracts/{cid}", headers=bearer(buyer["token"])).json()["moves"]
+    )
+    refused = _do(client, buyer, cid, "extension/answer", accept=False)
+    assert refused.json()["extension_status"] == "refused"
+    assert_error(
+        _do(client, a, cid, "extension", days=3, reason="again", key="e2"), 409, "extension_used"
+    )
+    assert_error(_do(client, buyer, cid, "terminate"), 409, "not_overdue")
+    assert_error(_do(client, buyer, cid, "dispute", reason="nothing came"), 409, "not_overdue")
+
+    gid = good["id"]
+    _do(client, b, gid, "extension", days=5, reason="Galvanising line down")
+    granted = _do(client, buyer, gid, "extension/answer", accept=True)
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["extension_status"] == "accepted"
+    assert granted.json()["ship_by"] > good["ship_by"]
+
+    wait_for(lambda: clock.now() > ship_by, 10, "the ship-by date")
+    overdue = client.get(f"/api/contracts/{cid}", headers=bearer(buyer["token"])).json()
+    assert overdue["overdue"] and {"terminate", "dispute"} <= set(overdue["moves"])
+    assert not client.get(f"/api/contracts/{gid}", headers=bearer(buyer["token"])).json()["overdue"]
+    ended = _do(client, buyer, cid, "terminate")
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["status"] == "refunded"
+    assert ended.json()["escrow"]["refunded"] == 400_000 and ended.json()["escrow"]["held"] == 0
+    _confirm_pending(client, operator, cid, "refund")
+    auth = bearer(buyer["token"])
+    missed = client.get(f"/api/companies/{a['company']['id']}/credit", headers=auth).json()
+    assert missed["shipments_missed"] == 1 and missed["score"] == 60 + 1 - 15
+
+    assert_error(_do(client, b, gid, "ship", quantity=6001), 422, "quantity_exceeds_contract")
+    shipped = _do(client, b, gid, "ship", tracking="SF 9", quantity=5000)  # partial delivery
+    assert shipped.json()["quantity_shipped"] == 5000
+    assert_error(
+        _do(client, buyer, gid, "confirm", quantity_accepted=5001), 422, "quantity_exceeds_shipped"
+    )
+    signed = _do(client, buyer, gid, "confirm", quantity_accepted=4000)  # 1000 rejected
+    assert signed.json()["quantity_accepted"] == 4000
+    released = _do(client, buyer, gid, "release")
+    assert released.status_code == 200, released.text
+    body = released.json()
+    # 4000 x 1.05 = 4,200.00 accepted; 5 % of it (210.00) kept until the after-sale ends
+    assert body["status"] == "warranty"
+    assert body["escrow"]["released"] == 420_000 - 21_000
+    assert body["escrow"]["refunded"] == 630_000 - 420_000
+    assert body["escrow"]["held"] == 21_000
+    claim = _do(client, buyer, gid, "dispute", reason="Threads strip at 40 Nm", kind="warranty")
+    assert claim.status_code == 200, claim.text
+    assert claim.json()["dispute"]["kind"] == "warranty"
+    ruled = client.post(
+        f"/api/admin/disputes/{claim.json()['dispute']['id']}/resolve",
+        json={"outcome": "refund", "note": "defect confirmed by the lab"},
+        headers=bearer(operator),
+    )
+    assert ruled.status_code == 200, ruled.text
+    assert ruled.json()["status"] == "refunded"
+    assert ruled.json()["escrow"]["refunded"] == 210_000 + 21_000
+    record = client.get(f"/api/companies/{b['company']['id']}/credit", headers=auth).json()
+    assert (record["shipments_late"], record["shipments_missed"], record["disputes_lost"]) == (
+        0,
+        0,
+        1,
+    )
 
 
 def test_no_award_and_who_may_see(client: httpx.Client, operator: str, live: LiveServer) -> None:
@@ -404,6 +513,19 @@ MATRIX: list[tuple[str, str, dict[str, Any], tuple[int, ...]]] = [
     ("POST", "/api/contracts/{cid}/release", {}, (401, 409, 404, 403, 404, 403)),
     ("POST", "/api/contracts/{cid}/dispute", {"reason": "r"}, (401, 409, 404, 409, 404, 403)),
     ("POST", "/api/contracts/{cid}/evidence", {"file_id": "f"}, (401, 409, 404, 409, 404, 409)),
+    ("POST", "/api/contracts/{cid}/terminate", {}, (401, 409, 404, 403, 404, 403)),
+    (
+        "POST",
+        "/api/contracts/{cid}/extension",
+        {"days": 1, "reason": "r"},
+        (401, 403, 404, 409, 404, 403),
+    ),
+    (
+        "POST",
+        "/api/contracts/{cid}/extension/answer",
+        {"accept": True},
+        (401, 409, 404, 403, 404, 403),
+    ),
     ("GET", "/api/auctions/{aid}/award", {}, (401, 200, 404, 404, 404, 200)),
     (
         "POST",
