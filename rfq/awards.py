@@ -39,7 +39,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
 from bidding.auction import DECIDED, OPEN, AuctionStatus
-from rfq import audit_chain, history, notifications
+from rfq import audit_chain, credit, history, notifications
 from rfq.access import require_login
 from rfq.accounts import Principal
 from rfq.auctions import AuctionRecord, BidRecord
@@ -293,6 +293,31 @@ def of_auction(session: Session, principal: Principal | None, auction_id: int) -
         "awards": [a.model_dump() for a in rounds],
         "contracts": [reading.public(session, caller, c) for c in found],
     }
+
+
+def bidder_standing(
+    session: Session, principal: Principal | None, auction_id: int
+) -> list[dict[str, Any]]:
+    """Each supplier with a standing bid, best-ranked first, with its standing (level,
+    badge, score: ``rfq/credit.py``), for the buyer and operators once the auction has
+    closed; while it is open, identities may be hidden, so it is refused."""
+    caller = require_login(principal)
+    auction = session.get(AuctionRecord, auction_id)
+    rfq = session.get(Rfq, auction.rfq_id) if auction else None
+    if auction is None or rfq is None:
+        raise NotFound("No such auction.")
+    if not (caller.is_operator or caller.company_id == rfq.buyer_company_id):
+        raise NotFound("No such auction.")
+    if auction.status == AuctionStatus.cancelled or (
+        auction.status in OPEN and auction.ends_at > clock.now()
+    ):
+        raise Conflict(
+            "Bidders' standing is shown once the auction has closed.", code="auction_not_closed"
+        )
+    return [
+        {"bid_id": b.id, **credit.standing(session, b.company_id)}
+        for b in _standing(session, auction_id)
+    ]
 
 
 def _round(session: Session, auction: AuctionRecord, body: AwardCreate) -> int:

@@ -21,7 +21,7 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from rfq import categories, files, history, uscc
+from rfq import categories, files, history, notifications, uscc
 from rfq.access import require_member, require_operator, require_role
 from rfq.accounts import Principal, Role
 from rfq.platform import clock
@@ -142,6 +142,8 @@ class CertificationPublic(SQLModel):
     note: str
     submitted_at: datetime
     decided_at: datetime | None
+    appeal: str
+    appealed_at: datetime | None
     documents: list[DocumentRef]
 
 
@@ -212,26 +214,116 @@ def apply(
 def decide(
     session: Session, principal: Principal | None, cert_id: int, move: str, body: Decision
 ) -> Certification:
-    """An operator approves, rejects, suspends or reinstates an application."""
+    """An operator approves, rejects, suspends or reinstates an application (the
+    supplier is told, with the reason; a reinstatement answers a pending appeal)."""
     caller = require_operator(principal)
-    cert = session.get(Certification, cert_id)
+    cert = session.get(Certification, cert_id, with_for_update=True)
     if cert is None:
         raise NotFound("No such certification.")
-    new = transition(MOVES, "certification", cert.status, move)
+    transition(MOVES, "certification", cert.status, move)  # the state first, then the reason
     if move in ("reject", "suspend") and not body.note.strip():
         raise Invalid(f"Say why you {move} it (note).", code="reason_required", field="note")
+    _move(session, cert, move, caller.user_id, body.note.strip(), body.level)
+    return cert
+
+
+def suspend_automatically(session: Session, company_id: int, reason: str) -> Certification | None:
+    """The platform's own suspension (``rfq.credit.enforce``): the company's approved
+    certification is suspended with ``reason``; None if it was not approved."""
+    cert = current(session, company_id)
+    if cert is None or cert.status is not CertStatus.approved:
+        return None
+    _move(session, cert, "suspend", None, reason, None)
+    return cert
+
+
+def _move(
+    session: Session,
+    cert: Certification,
+    move: str,
+    actor: int | None,
+    note: str,
+    level: int | None,
+) -> None:
+    new = transition(MOVES, "certification", cert.status, move)
     old = cert.status
     cert.status = new
     if move == "approve":
-        cert.level = body.level or 1
-    elif body.level is not None and new is CertStatus.approved:
-        cert.level = body.level
-    cert.note = body.note.strip()
+        cert.level = level or 1
+    elif level is not None and new is CertStatus.approved:
+        cert.level = level
+    cert.note = note
     cert.decided_at = clock.now()
+    if move in ("suspend", "reinstate"):
+        cert.appeal, cert.appealed_at = "", None
     session.add(cert)
+    history.record(session, "certification", cert.id or 0, move, old.value, new.value, actor, note)
+    notice = NOTICES.get(move)
+    if notice is not None:
+        notifications.notify_company(
+            session, cert.company_id, f"certification_{move}", notice, note
+        )
+
+
+NOTICES = {
+    "approve": "Your certification is approved.",
+    "reject": "Your certification was rejected.",
+    "suspend": "Your company is suspended: it may not bid. You may appeal from your "
+    "certification page.",
+    "reinstate": "Your company is reinstated: it may bid again.",
+}
+
+
+class Appeal(SQLModel):
+    """``POST /api/certification/appeal``: why the suspension should be lifted."""
+
+    statement: str = Field(min_length=1, max_length=2000)
+
+
+def appeal(session: Session, principal: Principal | None, body: Appeal) -> Certification:
+    """A suspended supplier appeals; an operator reinstates it or dismisses the appeal
+    (one appeal waits at a time)."""
+    caller = require_role(principal, Role.supplier)
+    cert = current(session, caller.company_id)
+    if cert is None or cert.status is not CertStatus.suspended:
+        raise Conflict("Only a suspended company appeals.", code="not_suspended")
+    if cert.appeal:
+        raise Conflict("Your appeal is waiting for an operator.", code="appeal_pending")
+    cert.appeal, cert.appealed_at = body.statement.strip(), clock.now()
+    session.add(cert)
+    state = cert.status.value
     history.record(
-        session, "certification", cert_id, move, old.value, new.value, caller.user_id, cert.note
+        session, "certification", cert.id or 0, "appeal", state, state, caller.user_id, cert.appeal
     )
+    return cert
+
+
+def dismiss_appeal(
+    session: Session, principal: Principal | None, cert_id: int, body: Decision
+) -> Certification:
+    """An operator dismisses a pending appeal (with a reason); the company stays
+    suspended and may appeal again."""
+    caller = require_operator(principal)
+    cert = session.get(Certification, cert_id, with_for_update=True)
+    if cert is None:
+        raise NotFound("No such certification.")
+    if not cert.appeal:
+        raise Conflict("No appeal is pending.", code="no_appeal")
+    if not body.note.strip():
+        raise Invalid(
+            "Say why the appeal is dismissed (note).", code="reason_required", field="note"
+        )
+    cert.appeal, cert.appealed_at = "", None
+    session.add(cert)
+    state = cert.status.value
+    history.record(
+        session, "certification", cert_id, "dismiss_appeal", state, state, caller.user_id,
+        body.note.strip(),
+    )  # fmt: skip
+    notifications.notify_company(
+        session, cert.company_id, "certification_appeal_dismissed",
+        "Your appeal was dismissed; your company stays suspended.", body.note.strip(),
+    )  # fmt: skip
     return cert
 
 

@@ -7,10 +7,10 @@ top-level categories. The view is overall and per top-level category.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rfq.access import require_operator
 from rfq.accounts import Principal
@@ -28,11 +28,24 @@ class RatioRow(BaseModel):
     ratio: float | None
 
 
+class RatioPeriod(BaseModel):
+    """One period of the report's history: lots published in it, against the supply
+    listings of suppliers certified by its end (and not rejected since)."""
+
+    starts_at: datetime
+    ends_at: datetime
+    purchase_requests: int
+    supply_listings: int
+    ratio: float | None
+
+
 class RatioReport(BaseModel):
     days: int
     target: float
     overall: RatioRow
     by_category: list[RatioRow]
+    history: list[RatioPeriod]
+    """The overall ratio in each of the last ``PERIODS`` periods of ``days``, oldest first."""
 
 
 def ratio_report(session: Session, principal: Principal | None, days: int) -> RatioReport:
@@ -58,7 +71,56 @@ def ratio_report(session: Session, principal: Principal | None, days: int) -> Ra
         for top in sorted(set(demand) | set(supply))
     ]
     overall = _row("all", sum(demand.values()), sum(supply.values()))
-    return RatioReport(days=days, target=TARGET_RATIO, overall=overall, by_category=by_category)
+    return RatioReport(
+        days=days,
+        target=TARGET_RATIO,
+        overall=overall,
+        by_category=by_category,
+        history=_history(session, days),
+    )
+
+
+PERIODS = 6
+
+
+def _history(session: Session, days: int) -> list[RatioPeriod]:
+    now = clock.now()
+    published = [
+        at
+        for at in session.exec(
+            select(Rfq.published_at)
+            .join(Lot)
+            .where(
+                Rfq.published_at >= now - timedelta(days=days * PERIODS)  # type: ignore[operator]
+            )
+        ).all()
+        if at is not None
+    ]
+    listed = [
+        (cert.decided_at, len({c.split(".")[0] for c in cert.categories}))
+        for cert in session.exec(
+            select(Certification).where(
+                col(Certification.status).in_([CertStatus.approved, CertStatus.suspended])
+            )
+        ).all()
+        if cert.decided_at is not None
+    ]
+    periods = []
+    for i in range(PERIODS, 0, -1):
+        start, end = now - timedelta(days=days * i), now - timedelta(days=days * (i - 1))
+        purchase = sum(1 for at in published if start <= at < end)
+        supply = sum(n for at, n in listed if at < end)
+        ratio = round(purchase / supply, 2) if supply else None
+        periods.append(
+            RatioPeriod(
+                starts_at=start,
+                ends_at=end,
+                purchase_requests=purchase,
+                supply_listings=supply,
+                ratio=ratio,
+            )
+        )
+    return periods
 
 
 def _row(category: str, purchase: int, supply: int) -> RatioRow:

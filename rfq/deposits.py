@@ -24,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Column, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bidding.auction import OPEN
@@ -346,6 +348,39 @@ def release_bond(session: Session, company_id: int, rfq_id: int, reason: str) ->
         rfq_id=rfq_id,
         reason=reason,
     )
+
+
+def reserved_bonds(session: Session, principal: Principal | None) -> list[dict[str, Any]]:
+    """Operators: every bid bond still reserved, by supplier and RFQ, oldest first (to
+    forfeit or release once the RFQ's lots are closed)."""
+    require_operator(principal)
+    rows = session.execute(
+        sa_select(
+            col(DepositEntry.company_id),
+            col(DepositEntry.rfq_id),
+            col(DepositEntry.currency),
+            func.sum(DepositEntry.amount),
+            func.min(DepositEntry.at),
+        )
+        .where(col(DepositEntry.account) == DepositAccount.reserved)
+        .group_by(
+            col(DepositEntry.company_id), col(DepositEntry.rfq_id), col(DepositEntry.currency)
+        )
+        .order_by(func.min(DepositEntry.at))
+    ).all()
+    names = {c.id: c.name for c in session.exec(select(Company))} if rows else {}
+    return [
+        {
+            "company_id": company_id,
+            "company_name": names.get(company_id, ""),
+            "rfq_id": rfq_id,
+            "amount": int(total),
+            "currency": currency,
+            "since": since,
+        }
+        for company_id, rfq_id, currency, total, since in rows
+        if int(total or 0) > 0
+    ]
 
 
 def release_by_operator(

@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.scheduler.run)
                 tasks.start_soon(state.hub.run)
                 tasks.start_soon(state.notifier.run)
+                tasks.start_soon(state.desk.follow)
                 tasks.start_soon(_timers, state.db, TIMERS_EVERY_S)
                 if settings.smtp_url:
                     smtp = Smtp.from_url(settings.smtp_url, settings.smtp_from)

@@ -7,7 +7,13 @@ from typing import Any
 from sqlmodel import Session
 
 from rfq import certification
-from rfq.certification import CertificationCreate, CertificationPublic, CertStatus, Decision
+from rfq.certification import (
+    Appeal,
+    CertificationCreate,
+    CertificationPublic,
+    CertStatus,
+    Decision,
+)
 from web.routing import Call, api, query_enum
 
 
@@ -73,9 +79,41 @@ def _decision(move: str) -> Any:
             )
             return certification.public(session, cert)
 
-        return await call.state.db.run(work)
+        done: CertificationPublic = await call.state.db.run(work)
+        await call.state.desk.announce(done.company_id)  # a suspension counts at once
+        return done
 
     return decide
+
+
+@api("POST", "/api/certification/appeal", body=Appeal, response=CertificationPublic)
+async def appeal(call: Call[Appeal]) -> Any:
+    """A suspended supplier appeals against its suspension (one appeal waits at a time)."""
+
+    def work(session: Session) -> CertificationPublic:
+        return certification.public(
+            session, certification.appeal(session, call.principal, call.body)
+        )
+
+    return await call.state.db.run(work)
+
+
+@api(
+    "POST",
+    "/api/admin/certifications/{cert_id:int}/dismiss_appeal",
+    body=Decision,
+    response=CertificationPublic,
+)
+async def dismiss_appeal(call: Call[Decision]) -> Any:
+    """Operators dismiss a pending appeal with a reason (the supplier stays suspended)."""
+
+    def work(session: Session) -> CertificationPublic:
+        cert = certification.dismiss_appeal(
+            session, call.principal, call.path["cert_id"], call.body
+        )
+        return certification.public(session, cert)
+
+    return await call.state.db.run(work)
 
 
 ROUTES = [
@@ -84,4 +122,6 @@ ROUTES = [
     review_queue,
     one,
     *(_decision(m) for m in ("approve", "reject", "suspend", "reinstate")),
+    appeal,
+    dismiss_appeal,
 ]

@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse
 
 from bidding.auction import OPEN
 from bidding.live.desk import Desk
-from rfq import awards
+from rfq import awards, credit
 from rfq.access import require_login
 from rfq.auctions import AuctionRecord
 from rfq.awards import AwardCreate, Terms
@@ -115,7 +115,7 @@ async def document(call: Call[Any]) -> Any:
 def _command_route(move: str, fn: Any, body: type[Any], doc: str) -> Any:
     async def handler(call: Call[Any]) -> Any:
         arg = call.body if body is not Command else call.body.key
-        return await _public(call, fn, call.path["contract_id"], arg)
+        return await _public(call, fn, call.path["contract_id"], arg, enforce=move == "decline")
 
     handler.__doc__ = doc
     handler.__name__ = f"contract_{move.replace('/', '_')}"
@@ -203,11 +203,7 @@ async def dispute_queue(call: Call[Any]) -> Any:
 async def resolve(call: Call[Resolution]) -> Any:
     """Operators rule on a dispute: release, refund or split what escrow holds."""
 
-    def work(session: Session) -> Doc:
-        contract = disputes.resolve(session, call.principal, call.path["dispute_id"], call.body)
-        return reading.public(session, call.principal, contract)
-
-    return await call.state.db.run(work)
+    return await _public(call, disputes.resolve, call.path["dispute_id"], call.body, enforce=True)
 
 
 @api("GET", "/api/admin/payments", response=list[Doc])
@@ -231,14 +227,31 @@ async def payment_confirm(call: Call[Any]) -> Any:
     return await call.state.db.run(work)
 
 
-async def _public(call: Call[Any], fn: Any, *args: Any) -> Doc:
+async def _public(call: Call[Any], fn: Any, *args: Any, enforce: bool = False) -> Doc:
+    """Run a contract command (or read one) and answer the contract as the caller sees
+    it, with its supplier's standing. ``enforce``: after a decline or a ruling, the
+    automatic suspension rule is applied to the supplier in the same transaction."""
     require_login(call.principal)
+    settings = call.state.settings
+    suspended = False
 
     def work(session: Session) -> Doc:
+        nonlocal suspended
         contract = fn(session, call.principal, *args)
-        return reading.public(session, call.principal, contract)
+        if enforce:
+            suspended = credit.enforce(
+                session,
+                contract.supplier_company_id,
+                settings.suspend_after_declines,
+                settings.suspend_after_lost_disputes,
+            )
+        doc = reading.public(session, call.principal, contract)
+        doc["supplier_standing"] = credit.standing(session, contract.supplier_company_id)
+        return doc
 
     result: Doc = await call.state.db.run(work)
+    if suspended:
+        await call.state.desk.announce(result["supplier_company_id"])
     return result
 
 

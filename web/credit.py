@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rfq import credit
+from rfq import awards, credit
 from rfq.platform import clock
 from web import csv_export
 from web.routing import Call, api
@@ -45,4 +45,19 @@ async def export(call: Call[Any]) -> Any:
     return csv_export.download(rows, f"credit-{data['company_id']}.csv")
 
 
-ROUTES = [record, export]
+@api("GET", "/api/suppliers/{company_id:int}", response=dict[str, Any])
+async def profile(call: Call[Any]) -> Any:
+    """A supplier's profile: level, badge, score and the counts behind it, categories
+    (buyers, operators, the supplier itself)."""
+    return await call.state.db.run(credit.profile, call.principal, call.path["company_id"])
+
+
+@api("GET", "/api/auctions/{auction_id:int}/standing", response=list[dict[str, Any]])
+async def bidders(call: Call[Any]) -> Any:
+    """The standing (level, badge, score) of each supplier with a standing bid, for the
+    lot's buyer and operators once the auction has closed (before, identities may be
+    hidden)."""
+    return await call.state.db.run(awards.bidder_standing, call.principal, call.path["auction_id"])
+
+
+ROUTES = [record, export, profile, bidders]

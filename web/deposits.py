@@ -106,6 +106,12 @@ async def refund(call: Call[Note]) -> Any:
     )
 
 
+@api("GET", "/api/admin/bonds", response=list[dict[str, Any]])
+async def bonds(call: Call[Any]) -> Any:
+    """Operators: bid bonds still reserved, by supplier and RFQ."""
+    return await call.state.db.run(deposits.reserved_bonds, call.principal)
+
+
 @api("POST", "/api/admin/bonds/forfeit", body=Forfeit)
 async def forfeit(call: Call[Forfeit]) -> Any:
     """Operators forfeit a supplier's bid bond for an RFQ (a winner refused its contract)."""
@@ -127,5 +133,6 @@ async def release(call: Call[Forfeit]) -> Any:
 
 
 ROUTES = [
-    post, listed, balance, requirement, cancel, admin_listed, confirm, refund, forfeit, release
+    post, listed, balance, requirement, cancel, admin_listed, confirm, refund, bonds, forfeit,
+    release,
 ]  # fmt: skip

@@ -168,6 +168,11 @@ async def _contract(request: Request, principal: Principal) -> Response:
     return await _render(request, "contract_page.html", principal, contract_id=contract_id)
 
 
+async def _supplier(request: Request, principal: Principal) -> Response:
+    company_id = int(request.path_params["company_id"])
+    return await _render(request, "supplier.html", principal, company_id=company_id)
+
+
 ROUTES = [
     Route("/", home, methods=["GET"]),
     Route("/login", login, methods=["GET"]),
@@ -182,5 +187,6 @@ ROUTES = [
     Route("/festivals/{festival_id:int}", _guarded(_festival), methods=["GET"]),
     Route("/contracts", _page("contracts.html"), methods=["GET"]),
     Route("/contracts/{contract_id:int}", _guarded(_contract), methods=["GET"]),
+    Route("/suppliers/{company_id:int}", _guarded(_supplier), methods=["GET"]),
     Route("/admin", _page("admin.html", Role.operator), methods=["GET"]),
 ]

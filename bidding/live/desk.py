@@ -23,6 +23,7 @@ decrement measured from the best bid it would reveal the best price).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -138,6 +139,36 @@ class Desk:
         the app's secret, so that every worker names a bid alike."""
         self._facts: dict[int, AuctionFacts] = {}
         self._eligible: dict[tuple[int, int], tuple[float, str | None]] = {}
+
+    def forget(self, company_id: int) -> None:
+        """Drop this worker's cached eligibility of ``company_id``."""
+        for key in [k for k in self._eligible if k[1] == company_id]:
+            del self._eligible[key]
+
+    async def announce(self, company_id: int) -> None:
+        """A company's eligibility changed (suspended, reinstated): this worker forgets
+        its cached answer at once, and every other worker when it hears the message."""
+        self.forget(company_id)
+        await self.engine.redis.publish(self.engine.keys.eligibility, str(company_id))
+
+    async def follow(self) -> None:
+        """For the app's lifetime: forget what other workers announce. While the
+        subscription is down a message may be missed, so each (re)subscription starts by
+        forgetting everything cached."""
+        while True:
+            pubsub = self.engine.redis.pubsub()
+            try:
+                await pubsub.subscribe(self.engine.keys.eligibility)
+                self._eligible.clear()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.forget(int(message["data"]))
+            except Exception:  # Redis is away: subscribe again shortly
+                log.warning("following eligibility changes failed; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
 
     async def facts(self, auction_id: int) -> AuctionFacts:
         """The auction's cached facts; ``NotFound`` if there is no such auction."""

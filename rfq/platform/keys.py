@@ -75,6 +75,12 @@ class Keys:
         """The scheduler's due-time index of auctions."""
         return f"{self.prefix}sched"
 
+    @property
+    def eligibility(self) -> str:
+        """The pub/sub channel on which a worker tells the others that a company's
+        eligibility changed (a suspension), so they forget what they cached."""
+        return f"{self.prefix}eligibility"
+
     def rate_limit(self, scope: str, subject: str) -> str:
         """The rate-limit key for ``subject`` (hashed, so emails and IPs never appear raw)."""
         digest = hashlib.sha256(subject.encode()).hexdigest()[:24]

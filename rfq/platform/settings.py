@@ -53,6 +53,10 @@ class Settings:
     smtp_url: str | None = None
     smtp_from: str = "RFQ Arena <noreply@localhost>"
     deposit_required: int = 2_000_000
+    suspend_after_declines: int = 0
+    """Suspend a supplier automatically at this many declined awards (0: never)."""
+    suspend_after_lost_disputes: int = 0
+    """Suspend a supplier automatically at this many disputes ruled against it (0: never)."""
 
     @property
     def embedded_redis(self) -> bool:
@@ -79,6 +83,12 @@ class Settings:
         fee = _whole(env.get("RFQ_PLATFORM_FEE_BPS"), "RFQ_PLATFORM_FEE_BPS", 0, 10_000)
         days = _whole(env.get("RFQ_INSPECTION_DAYS"), "RFQ_INSPECTION_DAYS", 7, 90)
         deposit = _whole(env.get("RFQ_DEPOSIT_REQUIRED"), "RFQ_DEPOSIT_REQUIRED", 2_000_000, 10**12)
+        declines = _whole(
+            env.get("RFQ_SUSPEND_AFTER_DECLINES"), "RFQ_SUSPEND_AFTER_DECLINES", 0, 1000
+        )
+        lost = _whole(
+            env.get("RFQ_SUSPEND_AFTER_LOST_DISPUTES"), "RFQ_SUSPEND_AFTER_LOST_DISPUTES", 0, 1000
+        )
         return cls(
             data_dir,
             database_url,
@@ -91,6 +101,8 @@ class Settings:
             fee,
             days,
             deposit_required=deposit,
+            suspend_after_declines=declines,
+            suspend_after_lost_disputes=lost,
         )
 
 

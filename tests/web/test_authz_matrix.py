@@ -211,6 +211,24 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         "EVIDENCE",
         (401, 409, 404, 404, 404, 409, 409),
     ),
+    "terminate": (
+        "POST",
+        "/api/contracts/{contract}/terminate",
+        {},
+        (401, 409, 404, 404, 404, 403, 403),
+    ),
+    "extension": (
+        "POST",
+        "/api/contracts/{contract}/extension",
+        {"days": 3, "reason": "matrix"},
+        (401, 403, 404, 404, 404, 409, 403),
+    ),
+    "extension answer": (
+        "POST",
+        "/api/contracts/{contract}/extension/answer",
+        {"accept": True},
+        (401, 409, 404, 404, 404, 403, 403),
+    ),
     "payments": ("GET", "/api/admin/payments", None, (401, 403, 403, 403, 403, 403, 200)),
     "payment confirm": (
         "POST",
@@ -238,6 +256,24 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         None,
         (401, 200, 200, 404, 404, 200, 200),
     ),
+    "supplier profile": (
+        "GET",
+        "/api/suppliers/{bidder_company}",
+        None,
+        (401, 200, 200, 404, 404, 200, 200),
+    ),
+    "standing live": (
+        "GET",
+        "/api/auctions/{live}/standing",
+        None,
+        (401, 409, 404, 404, 404, 404, 409),  # identities may be hidden until the close
+    ),
+    "standing closed": (
+        "GET",
+        "/api/auctions/{closed}/standing",
+        None,
+        (401, 200, 404, 404, 404, 404, 200),
+    ),
     # certification and bonds (refused by state; the approving paths are in the
     # procurement table and tests/web/test_procurement.py)
     "cert approve again": (
@@ -258,6 +294,19 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         {"note": "matrix"},
         (401, 403, 403, 403, 403, 403, 409),
     ),
+    "appeal": (
+        "POST",
+        "/api/certification/appeal",
+        {"statement": "matrix"},
+        (401, 403, 403, 409, 409, 409, 403),  # none of them is suspended
+    ),
+    "dismiss appeal": (
+        "POST",
+        "/api/admin/certifications/{suspended_cert}/dismiss_appeal",
+        {"note": "matrix"},
+        (401, 403, 403, 403, 403, 403, 409),  # no appeal is pending
+    ),
+    "bonds": ("GET", "/api/admin/bonds", None, (401, 403, 403, 403, 403, 403, 200)),
     "bond release": (
         "POST",
         "/api/admin/bonds/release",

@@ -323,9 +323,17 @@ def test_ship_by_extension_partial_delivery_and_warranty(
     assert_error(
         _award(client, buyer, auction_id, {**terms, "warranty_days": 0, "return_days": 0}), 422
     )
+    standing = client.get(f"/api/auctions/{auction_id}/standing", headers=bearer(buyer["token"]))
+    assert [s["company_id"] for s in standing.json()] == [a["company"]["id"], b["company"]["id"]]
+    assert {s["badge"] for s in standing.json()} == {"Gold supplier"}  # the world certifies at 2
+    assert standing.json()[0]["score"] == 61 and standing.json()[0]["counts"]["auctions"] == 1
     made = _award(client, buyer, auction_id, terms)
     assert made.status_code == 201, made.text
     late, good = made.json()["contracts"]
+    seen = client.get(f"/api/contracts/{late['id']}", headers=bearer(buyer["token"])).json()
+    assert seen["supplier_standing"]["company_id"] == a["company"]["id"]
+    profile = client.get(f"/api/suppliers/{b['company']['id']}", headers=bearer(buyer["token"]))
+    assert profile.json()["categories"] == ["fasteners"] and profile.json()["level"] == 2
     assert late["ship_by"].startswith(ship_by.isoformat()[:19])
     assert (good["warranty_days"], good["return_days"], good["retention_bps"]) == (30, 7, 500)
     for who, contract in ((a, late), (b, good)):

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import make_settings
 from tests.support import (
     PNG,
     LiveServer,
     assert_error,
     bearer,
     certified_supplier,
+    live_auction,
     operator_token,
+    place_bid,
     register,
     rfq_body,
+    run_server,
     upload,
     uscc_for,
+    wait_state,
 )
 
 
@@ -295,3 +301,97 @@ def test_matching_ratio_view(client: httpx.Client, operator: str) -> None:
     assert report.json()["target"] == 3.0
     assert report.json()["overall"]["category"] == "all"
     assert_error(client.get("/api/admin/matching?days=0", headers=bearer(operator)), 422)
+
+
+def test_suspension_counts_at_the_next_bid_and_the_supplier_appeals(
+    client: httpx.Client, operator: str
+) -> None:
+    """A bidding supplier suspended by an operator is refused at its very next bid (the
+    eligibility it had cached is forgotten) and told why; it appeals once at a time; a
+    dismissed appeal keeps it suspended; reinstated, it bids again. The console's lists
+    show it and its reserved bond."""
+    buyer = register(client, "buyer")
+    supplier = certified_supplier(client, operator, ["fasteners"])
+    auction_id = live_auction(client, buyer, seconds=120)
+    assert place_bid(client, supplier, auction_id, 110, "first").status_code == 201
+    cert = client.get("/api/certification", headers=bearer(supplier["token"])).json()
+    ops = bearer(operator)
+    bonds = client.get("/api/admin/bonds", headers=ops).json()
+    assert any(b["company_id"] == supplier["company"]["id"] for b in bonds)
+    assert_error(client.get("/api/admin/bonds", headers=bearer(buyer["token"])), 403)
+
+    suspended = client.post(
+        f"/api/admin/certifications/{cert['id']}/suspend",
+        json={"note": "Forged mill certificates"},
+        headers=ops,
+    )
+    assert suspended.status_code == 200, suspended.text
+    assert_error(place_bid(client, supplier, auction_id, 109, "second"), 403, "not_eligible")
+    inbox = client.get("/api/notifications", headers=bearer(supplier["token"])).json()
+    notice = next(n for n in inbox if n["kind"] == "certification_suspend")
+    assert "appeal" in notice["title"] and notice["body"] == "Forged mill certificates"
+    listed = client.get("/api/admin/certifications?status=suspended", headers=ops).json()
+    assert cert["id"] in {c["id"] for c in listed}
+
+    appeal = {"statement": "The certificates are genuine; the mill confirms."}
+    auth = bearer(supplier["token"])
+    assert_error(
+        client.post("/api/certification/appeal", json=appeal, headers=bearer(buyer["token"])), 403
+    )
+    sent = client.post("/api/certification/appeal", json=appeal, headers=auth)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["appeal"] == appeal["statement"]
+    assert_error(
+        client.post("/api/certification/appeal", json=appeal, headers=auth), 409, "appeal_pending"
+    )
+    dismiss = f"/api/admin/certifications/{cert['id']}/dismiss_appeal"
+    assert_error(client.post(dismiss, json={}, headers=ops), 422, "reason_required")
+    assert (
+        client.post(dismiss, json={"note": "The mill denies it"}, headers=ops).json()["appeal"]
+        == ""
+    )
+    assert_error(client.post(dismiss, json={"note": "again"}, headers=ops), 409, "no_appeal")
+    assert client.post("/api/certification/appeal", json=appeal, headers=auth).status_code == 200
+
+    back = client.post(f"/api/admin/certifications/{cert['id']}/reinstate", json={}, headers=ops)
+    assert back.json()["status"] == "approved" and back.json()["appeal"] == ""
+    assert place_bid(client, supplier, auction_id, 108, "third").status_code == 201
+    assert_error(
+        client.post("/api/certification/appeal", json=appeal, headers=auth), 409, "not_suspended"
+    )
+
+
+def test_declines_past_the_limit_suspend_a_supplier_automatically(
+    tmp_path: Path, redis_prefix: str
+) -> None:
+    """With RFQ_SUSPEND_AFTER_DECLINES=1, a supplier that declines an award is suspended
+    by the platform, with a notice naming the rule; its next bid is refused."""
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'rfq.sqlite3'}", f"{redis_prefix}auto:",
+        suspend_after_declines=1,
+    )  # fmt: skip
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        supplier = certified_supplier(client, operator, ["fasteners"])
+        auction_id = live_auction(client, buyer, seconds=3)
+        bid = place_bid(client, supplier, auction_id, 100, "win")
+        assert bid.status_code == 201, bid.text
+        wait_state(client, buyer["token"], auction_id, "closed", 15)
+        made = client.post(
+            f"/api/auctions/{auction_id}/award",
+            json={"awards": [{"bid_id": bid.json()["bid_id"]}]},
+            headers=bearer(buyer["token"]),
+        )
+        cid = made.json()["contracts"][0]["id"]
+        declined = client.post(
+            f"/api/contracts/{cid}/decline", json={}, headers=bearer(supplier["token"])
+        )
+        assert declined.status_code == 200, declined.text
+        cert = client.get("/api/certification", headers=bearer(supplier["token"])).json()
+        assert cert["status"] == "suspended"
+        assert cert["note"] == "Suspended automatically: 1 awards declined (the limit is 1)."
+        inbox = client.get("/api/notifications", headers=bearer(supplier["token"])).json()
+        assert any(n["kind"] == "certification_suspend" for n in inbox)
+        other = live_auction(client, buyer, seconds=60)
+        assert_error(place_bid(client, supplier, other, 100, "next"), 403, "not_eligible")

@@ -26,11 +26,22 @@ async function load() {
       h("p", {}, `${cert.company_name} · ${cert.uscc} · ${cert.categories.join(", ")}`),
       h("p", { class: "muted" }, `${t("cert.submitted")} ${when(cert.submitted_at)}`),
       cert.note ? h("p", {}, cert.note) : null,
+      cert.appeal ? h("p", { class: "muted" }, `${t("cert.appeal_pending")} ${cert.appeal}`) : null,
       h("ul", {}, cert.documents.map((d) => h("li", {}, h("a", { href: `/api/files/${d.file_id}` }, t(`doc.${d.kind}`))))),
     );
   }
-  form.hidden = Boolean(cert && ["pending", "approved"].includes(cert.status));
+  form.hidden = Boolean(cert && ["pending", "approved", "suspended"].includes(cert.status));
+  $("#appeal-form").hidden = !(cert && cert.status === "suspended" && !cert.appeal);
 }
+
+bindForm($("#appeal-form"), {
+  build: (f) => {
+    if (!f.statement.value.trim()) throw localError("statement", t("cert.appeal_empty"));
+    return { statement: f.statement.value };
+  },
+  send: (body) => api("POST", "/api/certification/appeal", body),
+  done: load,
+});
 
 bindForm(form, {
   build: (f) => {
@@ -41,6 +52,9 @@ bindForm(form, {
     const documents = [{ kind: "business_licence", file_id: (await upload(f.licence.files[0])).file_id }];
     if (f.trademark.files[0]) {
       documents.push({ kind: "trademark_registration", file_id: (await upload(f.trademark.files[0])).file_id });
+    }
+    if (f.authorisation.files[0]) {
+      documents.push({ kind: "brand_authorisation", file_id: (await upload(f.authorisation.files[0])).file_id });
     }
     return api("POST", "/api/certification", {
       uscc: f.uscc.value.trim().toUpperCase(),

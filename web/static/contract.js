@@ -13,7 +13,7 @@ let asking = null; // the move the form is collecting text for
 async function move(name, body = {}) {
   try {
     await api("POST", `/api/contracts/${contractId}/${name}`, { ...body, key: newKey() });
-    result.textContent = t(`contract.done.${name}`);
+    result.textContent = t(`contract.done.${name.replace("/", "_")}`);
     form.hidden = true;
     await load();
   } catch (error) {
@@ -21,19 +21,56 @@ async function move(name, body = {}) {
   }
 }
 
+// The moves that ask for something first: a text, a number, a file, a dispute's kind.
+const ASKS = {
+  ship: { text: true, number: "quantity" },
+  confirm: { number: "quantity_accepted" },
+  extension: { text: true, number: "days" },
+  dispute: { text: true, file: true },
+};
+
+function show(id, shown) {
+  $(`#${id}`).hidden = $(`#${id}-label`).hidden = !shown;
+}
+
 function ask(name) {
   asking = name;
+  const spec = ASKS[name];
   form.hidden = false;
-  $("#move-label").textContent = t(`contract.ask.${name}`);
+  $("#move-label").textContent = spec.text ? t(`contract.ask.${name}`) : "";
+  show("move-text", Boolean(spec.text));
+  $("#move-text").value = "";
+  show("move-number", Boolean(spec.number));
+  if (spec.number) {
+    $("#move-number-label").textContent = t(`contract.ask.${spec.number}`);
+    const c = contract;
+    $("#move-number").value = name === "ship" ? String(c.quantity)
+      : name === "confirm" ? String(c.quantity_shipped ?? c.quantity) : "7";
+  }
+  show("move-file", Boolean(spec.file));
+  show("move-kind", name === "dispute" && contract.status === "warranty");
   $("#move-submit").textContent = t(`contract.move.${name}`);
-  $("#move-file").hidden = $("#move-file-label").hidden = name !== "dispute";
-  $("#move-text").focus();
+  (spec.text ? $("#move-text") : $("#move-number")).focus();
+}
+
+function number() {
+  const text = $("#move-number").value.trim();
+  if (!/^\d+$/.test(text)) throw new Error(t("contract.bad_number"));
+  return Number(text);
 }
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = $("#move-text").value;
-  if (asking === "ship") return move("ship", { tracking: text });
+  try {
+    if (asking === "ship") return await move("ship", { tracking: text, quantity: number() });
+    if (asking === "confirm") return await move("confirm", { quantity_accepted: number() });
+    if (asking === "extension") return await move("extension", { days: number(), reason: text });
+  } catch (error) {
+    result.textContent = error.message;
+    return;
+  }
+  const kind = contract.status === "warranty" ? $("#move-kind").value : undefined;
   const evidence = [];
   const file = $("#move-file").files[0];
   try {
@@ -42,7 +79,7 @@ form.addEventListener("submit", async (event) => {
     result.textContent = error.message;
     return;
   }
-  return move("dispute", { reason: text, evidence });
+  return move("dispute", { reason: text, evidence, kind });
 });
 
 async function load() {
@@ -54,14 +91,35 @@ async function load() {
   $("#c-held").textContent = money(c.escrow.held, c.currency, { grouped: true });
   $("#c-released").textContent = money(c.escrow.released, c.currency, { grouped: true });
   $("#c-refunded").textContent = money(c.escrow.refunded, c.currency, { grouped: true });
-  const moves = c.moves.filter((m) => !m.startsWith("resolve"));
+  $("#c-ship-by").textContent = c.ship_by
+    ? `${when(c.ship_by)}${c.overdue ? ` · ${t("contract.overdue")}` : ""}` : "—";
+  $("#c-extension").textContent = c.extension_status === "none" ? t("contract.extension.none")
+    : t(`contract.extension.${c.extension_status}`, { days: c.extension_days, reason: c.extension_reason });
+  $("#c-quantities").textContent = [
+    `${t("contract.ordered")} ${c.quantity} ${c.unit}`,
+    c.quantity_shipped !== null ? `${t("contract.shipped_qty")} ${c.quantity_shipped}` : "",
+    c.quantity_accepted !== null ? `${t("contract.accepted_qty")} ${c.quantity_accepted}` : "",
+  ].filter(Boolean).join(" · ");
+  $("#c-aftersale").textContent = c.warranty_days || c.return_days
+    ? t("contract.aftersale_terms", { warranty: c.warranty_days, returns: c.return_days, retention: (c.retention_bps / 100).toFixed(2) })
+      + (c.aftersale_ends_at ? ` · ${t("contract.aftersale_ends")} ${when(c.aftersale_ends_at)}` : "")
+    : t("contract.no_aftersale");
+  const st = c.supplier_standing;
+  $("#c-standing").replaceChildren(h("a", { href: `/suppliers/${st.company_id}` },
+    `${st.company_name} · ${st.badge || t("supplier.no_badge")} · ${t("supplier.score")} ${st.score}`));
+  const moves = c.moves.filter((m) => !m.startsWith("resolve") && m !== "extension_answer");
   const buyer = me.company_id === c.buyer_company_id;
   const funding = c.payments.some((p) => p.kind === "funding" && p.status === "pending");
   if (buyer && c.status === "awaiting_funding") moves.unshift(funding ? "withdraw" : "fund");
-  $("#c-moves").replaceChildren(...(moves.length ? moves.map((name) =>
-    h("button", { type: "button", class: ["decline", "dispute", "cancel", "withdraw"].includes(name) ? "quiet danger" : null,
-      onclick: () => (name === "ship" || name === "dispute" ? ask(name) : move(name)) }, t(`contract.move.${name}`)))
-    : [h("p", { class: "muted" }, t("contract.no_moves"))]));
+  const buttons = moves.map((name) =>
+    h("button", { type: "button", class: ["decline", "dispute", "cancel", "withdraw", "terminate"].includes(name) ? "quiet danger" : null,
+      onclick: () => (ASKS[name] ? ask(name) : move(name)) }, t(`contract.move.${name}`)));
+  if (c.moves.includes("extension_answer")) {
+    buttons.push(
+      h("button", { type: "button", onclick: () => move("extension/answer", { accept: true }) }, t("contract.move.extension_accept")),
+      h("button", { type: "button", class: "quiet danger", onclick: () => move("extension/answer", { accept: false }) }, t("contract.move.extension_refuse")));
+  }
+  $("#c-moves").replaceChildren(...(buttons.length ? buttons : [h("p", { class: "muted" }, t("contract.no_moves"))]));
   $("#c-payments").replaceChildren(table(t("contract.payments"), [
     [t("contract.payment_kind"), (p) => t(`payment.${p.kind}`)],
     [t("contract.total"), (p) => money(p.amount, p.currency, { grouped: true }), { num: true }],

@@ -10,7 +10,7 @@ import { drawChart } from "./chart.js";
 const page = JSON.parse($("#page").textContent);
 const { auction_id: auctionId, currency, quantity } = page;
 const CLOSED = ["closed", "awarded", "no_award", "cancelled"];
-const view = { state: null, ladder: [], points: [], names: new Map(), voided: new Set() };
+const view = { state: null, ladder: [], points: [], names: new Map(), voided: new Set(), standing: new Map() };
 const live = new Live({ onStatus: connectionBadge($("#conn")) });
 const chart = $("#chart");
 chart.dataset.empty = t("monitor.no_bids");
@@ -46,7 +46,8 @@ function renderTable() {
   const rows = view.ladder.map((b, i) =>
     h("tr", { "data-bid": b.bid_id },
       h("td", { class: "num" }, i + 1),
-      h("td", {}, name(b.supplier_company_id), b.proxy ? h("span", { class: "tag" }, t("monitor.proxy")) : null),
+      h("td", {}, name(b.supplier_company_id), b.proxy ? h("span", { class: "tag" }, t("monitor.proxy")) : null,
+        view.standing.has(b.supplier_company_id) ? [" ", standingOf(b.supplier_company_id)] : null),
       h("td", { class: "num" }, formatMajor(b.price, currency)),
       h("td", { class: "num" }, formatMajor(Math.round(b.ranking_price_e4 / 10000), currency)),
       h("td", {}, clockTime(b.at_ms)),
@@ -204,14 +205,40 @@ async function showAward() {
   $("#award-form").hidden = !open;
   if (!open || awardShown) return;
   awardShown = true;
+  await loadStanding();
   $("#award-lines").replaceChildren(...view.ladder.map((b, i) =>
     h("tr", {},
       h("td", {}, h("label", { for: `qty-${b.bid_id}` }, `${i + 1}. ${name(b.supplier_company_id)}`)),
+      h("td", {}, standingOf(b.supplier_company_id)),
       h("td", { class: "num" }, formatMajor(b.price, currency)),
       h("td", {}, h("input", {
         id: `qty-${b.bid_id}`, "data-bid": b.bid_id, "data-path": `awards.${i}.quantity`,
         inputmode: "numeric", value: i === 0 ? String(quantity) : "0", size: 8,
       })))));
+}
+
+// After the close: each bidder's level, badge and score beside it (never before: the
+// rules may hide who is bidding).
+async function loadStanding() {
+  try {
+    for (const s of await api("GET", `/api/auctions/${auctionId}/standing`)) view.standing.set(s.company_id, s);
+    renderTable();
+  } catch {
+    /* the award works without it */
+  }
+}
+
+function standingOf(companyId) {
+  const s = view.standing.get(companyId);
+  if (!s) return null;
+  return h("a", { class: "standing", href: `/suppliers/${companyId}` },
+    h("span", { class: "tag" }, s.badge || t("supplier.no_badge")), ` ${t("supplier.score")} ${s.score}`);
+}
+
+function whole(text, path) {
+  const value = (text || "0").trim();
+  if (!/^\d+$/.test(value)) throw localError(path, t("award.bad_quantity"));
+  return Number(value);
 }
 
 bindForm($("#award-form"), {
@@ -224,7 +251,14 @@ bindForm($("#award-form"), {
       if (n > 0) awards.push({ bid_id: input.dataset.bid, quantity: n });
     }
     if (!awards.length) throw localError("reason", t("award.nothing"));
-    return { awards, reason: form.reason.value };
+    const body = { awards, reason: form.reason.value };
+    if (form.ship_by.value) body.ship_by = new Date(`${form.ship_by.value}T23:59:59`).toISOString();
+    body.warranty_days = whole(form.warranty_days.value, "warranty_days");
+    body.return_days = whole(form.return_days.value, "return_days");
+    const retention = (form.retention.value || "0").trim();
+    if (!/^\d+(\.\d{1,2})?$/.test(retention)) throw localError("retention_bps", t("award.bad_retention"));
+    body.retention_bps = Math.round(Number(retention) * 100);
+    return body;
   },
   send: (body) => api("POST", `/api/auctions/${auctionId}/award`, body),
   done: () => {

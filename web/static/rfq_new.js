@@ -70,6 +70,7 @@ function build(f) {
     audience: f.audience.value,
     description: f.description.value,
     delivery_terms: f.delivery_terms.value,
+    lead_time_days: Number(f.lead_time_days.value.trim() || "30"),
     lots: [...lots.children].map((lot) => {
       const dec = field(lot, "rules.decrement");
       const byBps = field(lot, "rules.decrement_kind").value === "bps";
