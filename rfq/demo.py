@@ -4,7 +4,9 @@
 app answers, a background thread stages the festival through the real HTTP API —
 certifies four suppliers and confirms their deposits, leaves the fifth's application
 in the operator's queue, creates the festival and publishes four RFQs whose auctions
-open five seconds later (one closes after three minutes, ready to award) — and
+open five seconds later (one closes after three minutes, ready to award: its award
+form shows each bidder's badge and score; the certified suppliers hold levels 3, 2 and
+1, so the badges differ) — and
 suppliers 2 to 4 then bid every few seconds; supplier 1 is left for the person trying
 the demo. Everything is idempotent: running the demo again on the same data dir keeps
 what is there and adds only what is missing.
@@ -110,7 +112,7 @@ def stage(base: str) -> tuple[int, list[int]]:
         if n >= CERTIFIED:
             world.apply(supplier, **application)
             continue
-        world.certify(operator, supplier, **application)
+        world.certify(operator, supplier, level=3 - n % 3, **application)  # mixed badges
         world.fund(operator, supplier, 2_000_000)
     buyer = login(base, BUYERS[0][0])
     _, festivals = buyer.call("GET", "/api/festivals")

@@ -388,12 +388,17 @@ def test_supplier_onboarding_and_a_dispute_in_the_browser(
         page.get_by_label("Business licence").set_input_files(
             {"name": "licence.pdf", "mimeType": "application/pdf", "buffer": PDF}
         )
+        page.get_by_label("Brand authorisation letter").set_input_files(
+            {"name": "letter.pdf", "mimeType": "application/pdf", "buffer": PDF}
+        )
+        page.get_by_label("Brands").fill("Würth")
         page.get_by_role("button", name="Submit application").click()
         expect(page.locator("#cert-status")).to_contain_text("Waiting for review")
 
         console.goto("/admin")
         row = console.locator("#certifications tr").filter(has_text="Ningbo Bolt Works")
         expect(row.get_by_role("link", name=re.compile("licence"))).to_be_visible()
+        expect(row.get_by_role("link", name="Brand authorisation")).to_be_visible()
         row.get_by_label("Level").select_option("2")  # the operator sets the level
         row.get_by_role("button", name="Approve").click()
         expect(console.locator("#admin-result")).to_have_text("Approved.")
@@ -439,6 +444,154 @@ def test_supplier_onboarding_and_a_dispute_in_the_browser(
         expect(contract.locator("#c-refunded")).to_contain_text("10,500.00")
         assert errors == []
         for context in (staff, guest, office):
+            context.close()
+
+
+def test_console_standing_and_after_sale_in_the_browser(
+    browser: Browser, settings: Settings
+) -> None:
+    """After the close the buyer sees each bidder's badge and score on the monitor and
+    the award form, and awards with after-sale terms; the supplier asks for more time on
+    the contract page and the buyer grants it; a partial delivery, partly accepted, is
+    paid less a retention, and a warranty claim is opened on it. The supplier's profile
+    shows its record (also in Chinese). In the console the operator releases a bond,
+    refunds a deposit, reads the matching report, suspends a supplier, sees its appeal
+    and reinstates it."""
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        winner, loser = (certified_supplier(client, operator, ["fasteners"]) for _ in range(2))
+        auction_id = live_auction(client, buyer, seconds=3)
+        for who, price, key in ((loser, 110, "l"), (winner, 100, "w")):
+            assert place_bid(client, who, auction_id, price, key).status_code == 201
+        wait_state(client, buyer["token"], auction_id, "closed", 15)
+        errors: list[str] = []
+        office = _logged_in(browser, live.url, buyer["email"])
+        monitor = office.new_page()
+        monitor.on("pageerror", lambda exc: errors.append(str(exc)))
+        monitor.goto(f"/auctions/{auction_id}")
+        lines = monitor.get_by_role("table", name="Award lines")
+        expect(lines.locator("tbody tr")).to_have_count(2, timeout=10_000)
+        expect(lines.locator("tbody tr").first).to_contain_text("Gold supplier")
+        expect(lines.locator("tbody tr").first).to_contain_text("Score 61")
+        expect(_rows(monitor).first).to_contain_text("Gold supplier")
+        monitor.get_by_label("Warranty (days)").fill("30")
+        monitor.get_by_label("Return window (days)").fill("7")
+        monitor.get_by_label("Retention %", exact=False).fill("5")
+        _shot(monitor, "award-standing")
+        monitor.get_by_role("button", name="Award", exact=True).click()
+        link = monitor.get_by_role("link", name=re.compile(r"Contract \d+"))
+        expect(link).to_be_visible()
+        contract_path = link.get_attribute("href")
+        assert contract_path is not None
+        cid = int(contract_path.rsplit("/", 1)[1])
+
+        staff = _logged_in(
+            browser,
+            live.url,
+            client.get("/api/me", headers=bearer(operator)).json()["user"]["email"],
+        )
+        console = staff.new_page()
+        console.on("pageerror", lambda exc: errors.append(str(exc)))
+        console.on("dialog", lambda dialog: dialog.accept("Decided in the console"))
+        console.goto("/admin")
+        bond = console.locator("#bonds tr").filter(has_text=winner["company"]["name"])
+        expect(bond.get_by_role("button", name="Forfeit bond")).to_be_visible()
+        bond.get_by_role("button", name="Release bond").click()
+        expect(console.locator("#admin-result")).to_have_text("Bond released.")
+        expect(
+            console.locator("#bonds tr").filter(has_text=winner["company"]["name"])
+        ).to_have_count(0)
+        held = console.locator("#held tr").filter(has_text=f"#{loser['company']['id']}")
+        held.get_by_role("button", name="Refund deposit").click()
+        expect(console.locator("#admin-result")).to_have_text("Refund recorded.")
+        matching = console.locator("#matching")
+        expect(matching).to_contain_text("Target: 3.00 : 1")
+        expect(matching.get_by_role("table", name="Over time").locator("tbody tr")).to_have_count(6)
+        console.get_by_label("Period (days)").select_option("7")
+        expect(matching.get_by_role("table", name="Matching report")).to_contain_text(
+            "All categories"
+        )
+        row = console.locator("#suppliers tr").filter(has_text=loser["company"]["name"])
+        row.get_by_role("button", name="Suspend").click()
+        expect(console.locator("#admin-result")).to_have_text("Suspended.")
+        seller = _logged_in(browser, live.url, loser["email"]).new_page()
+        seller.on("pageerror", lambda exc: errors.append(str(exc)))
+        seller.goto("/certification")
+        expect(seller.locator("#cert-status")).to_contain_text("Suspended")
+        seller.get_by_label("Why should the suspension be lifted?").fill("Our licence was renewed")
+        seller.get_by_role("button", name="Send appeal").click()
+        expect(seller.locator("#cert-status")).to_contain_text("Our licence was renewed")
+        console.reload()
+        row = console.locator("#suppliers tr").filter(has_text=loser["company"]["name"])
+        expect(row).to_contain_text("Our licence was renewed")
+        expect(row.get_by_role("button", name="Dismiss appeal")).to_be_visible()
+        row.get_by_role("button", name="Reinstate").click()
+        expect(console.locator("#admin-result")).to_have_text("Reinstated.")
+        _shot(console, "console-controls")
+
+        maker = _logged_in(browser, live.url, winner["email"]).new_page()
+        maker.on("pageerror", lambda exc: errors.append(str(exc)))
+        maker.goto(contract_path)
+        expect(maker.locator("#c-aftersale")).to_contain_text(
+            "Warranty 30 days, returns within 7 days, 5.00 % retained"
+        )
+        expect(maker.locator("#c-standing")).to_contain_text("Gold supplier")
+        maker.get_by_role("button", name="Accept contract").click()
+        expect(maker.locator("#c-status")).to_have_text("Awaiting funding")
+        maker.get_by_role("button", name="Ask for more time").click()
+        maker.get_by_label("Why do you need more time?").fill("Port strike")
+        maker.get_by_label("Days more").fill("5")
+        maker.locator("#move-submit").click()
+        expect(maker.locator("#c-result")).to_have_text("Extension asked; the buyer answers.")
+        contract = office.new_page()
+        contract.on("pageerror", lambda exc: errors.append(str(exc)))
+        contract.goto(contract_path)
+        contract.get_by_role("button", name="Accept extension").click()
+        expect(contract.locator("#c-extension")).to_have_text("5 more days granted: Port strike")
+        contract.get_by_role("button", name="Fund escrow").click()
+        expect(contract.locator("#c-result")).to_contain_text("Funding payment created")
+        [payment] = [
+            p
+            for p in client.get("/api/admin/payments", headers=bearer(operator)).json()
+            if p["contract_id"] == cid
+        ]
+        client.post(
+            f"/api/admin/payments/{payment['id']}/confirm", headers=bearer(operator)
+        ).raise_for_status()
+
+        maker.reload()
+        maker.get_by_role("button", name="Mark shipped").click()
+        maker.get_by_label("Tracking number").fill("SF 77")
+        maker.get_by_label("Quantity shipped").fill("8000")
+        maker.locator("#move-submit").click()
+        expect(maker.locator("#c-status")).to_have_text("Shipped")
+        contract.reload()
+        expect(contract.locator("#c-quantities")).to_contain_text("shipped 8000")
+        contract.get_by_role("button", name="Confirm delivery").click()
+        contract.get_by_label("Quantity accepted").fill("6000")
+        contract.locator("#move-submit").click()
+        expect(contract.locator("#c-status")).to_have_text("Delivered, in inspection")
+        contract.get_by_role("button", name="Accept goods and release payment").click()
+        expect(contract.locator("#c-status")).to_have_text("Accepted, in after-sale")
+        expect(contract.locator("#c-held")).to_have_text("300.00 CNY")  # 5 % of 6000 x 1.00
+        expect(contract.locator("#c-refunded")).to_have_text("4,000.00 CNY")  # 4000 not accepted
+        contract.get_by_role("button", name="Open a dispute").click()
+        contract.get_by_label("Kind of claim").select_option("warranty")
+        contract.get_by_label("What went wrong?").fill("Zinc coating flakes")
+        contract.locator("#move-submit").click()
+        expect(contract.locator("#c-status")).to_have_text("Disputed")
+        _shot(contract, "contract-after-sale")
+
+        contract.get_by_role("link", name=re.compile(winner["company"]["name"])).click()
+        expect(contract.locator("#s-badge")).to_have_text("Gold supplier (level 2)")
+        expect(contract.locator("#s-counts")).to_contain_text("Shipments late")
+        contract.goto(f"/suppliers/{winner['company']['id']}?lang=zh")
+        expect(contract.get_by_role("heading", name=winner["company"]["name"])).to_be_visible()
+        expect(contract.locator("#s-counts")).to_contain_text("延迟发货")
+        _shot(contract, "supplier-profile-zh")
+        assert errors == []
+        for context in (office, staff):
             context.close()
 
 

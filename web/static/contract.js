@@ -37,7 +37,7 @@ function ask(name) {
   asking = name;
   const spec = ASKS[name];
   form.hidden = false;
-  $("#move-label").textContent = spec.text ? t(`contract.ask.${name}`) : "";
+  $("#move-text-label").textContent = spec.text ? t(`contract.ask.${name}`) : "";
   show("move-text", Boolean(spec.text));
   $("#move-text").value = "";
   show("move-number", Boolean(spec.number));
