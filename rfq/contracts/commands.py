@@ -16,9 +16,7 @@ payouts, confirmed the same way.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -48,6 +46,7 @@ from rfq.contracts.moves import (
     notify,
     pay_supplier,
     record,
+    release_due,
     role_of,
     run_once,
     step,
@@ -57,8 +56,6 @@ from rfq.platform import clock
 from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from rfq.platform.money import MAX_AMOUNT
 from rfq.platform.statemachine import transition
-
-log = logging.getLogger("rfq.contracts")
 
 
 class Command(BaseModel):
@@ -426,30 +423,7 @@ def sweep(session: Session, now: datetime | None = None) -> list[int]:
             col(Contract.inspection_ends_at) <= now,
         )
     ).all()
-    released = []
-    for contract_id in due:
-        assert contract_id is not None
-        try:
-            with session.begin_nested():  # one contract's failure rolls back only itself
-                contract = locked(session, contract_id)
-                if contract.status is not ContractStatus.delivered:
-                    continue
-                run_once(
-                    session,
-                    contract,
-                    None,
-                    SYSTEM_KEY + "inspection_timeout",
-                    "release",
-                    partial(
-                        final_release,
-                        session,
-                        contract,
-                        "release",
-                        None,
-                        "inspection period ran out",
-                    ),
-                )
-            released.append(contract_id)
-        except Exception:
-            log.exception("releasing contract %s after its inspection period failed", contract_id)
-    return released
+    return release_due(
+        session, due, ContractStatus.delivered, "inspection_timeout", "release",
+        "inspection period ran out",
+    )  # fmt: skip

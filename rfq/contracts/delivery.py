@@ -13,9 +13,7 @@ shipment after the date is *late* (counted too), not refused.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
-from functools import partial
 
 from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
@@ -26,7 +24,6 @@ from rfq.contracts.commands import Command
 from rfq.contracts.model import (
     BUYER,
     SUPPLIER,
-    SYSTEM_KEY,
     Contract,
     ContractStatus,
     ExtensionStatus,
@@ -34,20 +31,18 @@ from rfq.contracts.model import (
 )
 from rfq.contracts.moves import (
     ask_payment,
-    final_release,
     load,
     locked,
     next_state,
     notify,
     record,
+    release_due,
     role_of,
     run_once,
 )
 from rfq.escrow import Account
 from rfq.platform import clock
 from rfq.platform.errors import Conflict, Forbidden
-
-log = logging.getLogger("rfq.contracts")
 
 
 class ExtensionRequest(Command):
@@ -187,22 +182,10 @@ def sweep_aftersale(session: Session, now: datetime | None = None) -> list[int]:
             col(Contract.aftersale_ends_at) <= now,
         )
     ).all()
-    released = []
-    for contract_id in due:
-        assert contract_id is not None
-        try:
-            with session.begin_nested():
-                contract = locked(session, contract_id)
-                if contract.status is not ContractStatus.warranty:
-                    continue
-                end = partial(
-                    final_release, session, contract, "warranty_end", None, "after-sale period over"
-                )
-                run_once(session, contract, None, SYSTEM_KEY + "aftersale_end", "warranty_end", end)
-            released.append(contract_id)
-        except Exception:
-            log.exception("releasing the retention of contract %s failed", contract_id)
-    return released
+    return release_due(
+        session, due, ContractStatus.warranty, "aftersale_end", "warranty_end",
+        "after-sale period over",
+    )  # fmt: skip
 
 
 def _note(

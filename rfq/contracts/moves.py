@@ -7,8 +7,10 @@ provider (``rfq/payments.py``) and money posted on the escrow ledger (``rfq/escr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlmodel import Session, select
@@ -23,6 +25,7 @@ from rfq.contracts.model import (
     MOVES,
     PLATFORM,
     SUPPLIER,
+    SYSTEM_KEY,
     Contract,
     ContractCommand,
     ContractStatus,
@@ -34,6 +37,8 @@ from rfq.escrow import Account
 from rfq.platform import clock
 from rfq.platform.errors import Conflict, Forbidden, NotFound
 from rfq.platform.statemachine import transition
+
+log = logging.getLogger("rfq.contracts")
 
 
 def load(
@@ -195,6 +200,36 @@ def final_release(
         )
     data: dict[str, Any] = {"amount": due, "refund": refund, "retention": retention}
     record(session, contract, move, caller, new, {**data, **({"note": note} if note else {})})
+
+
+def release_due(
+    session: Session,
+    due: Sequence[int | None],
+    status: ContractStatus,
+    timer: str,
+    move: str,
+    note: str,
+) -> list[int]:
+    """The platform's timer: a final release (``move``) of each contract in ``due`` that
+    is still in ``status``, exactly once each (the row lock and the status re-checked,
+    the command key ``~timer`` unique per contract, the ledger transaction too), each in
+    a savepoint so that one failure holds up no other; the ids released."""
+    released = []
+    for contract_id in due:
+        assert contract_id is not None
+        try:
+            with session.begin_nested():
+                contract = locked(session, contract_id)
+                if contract.status is not status:
+                    continue
+                run_once(
+                    session, contract, None, SYSTEM_KEY + timer, move,
+                    partial(final_release, session, contract, move, None, note),
+                )  # fmt: skip
+            released.append(contract_id)
+        except Exception:
+            log.exception("the timer's %s of contract %s failed", move, contract_id)
+    return released
 
 
 def release_split(contract: Contract, released: int, held: int) -> tuple[int, int, int]:
