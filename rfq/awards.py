@@ -143,7 +143,7 @@ def decide(
         return decision
     excluded = _taken(session, auction_id)
     available = _open_quantity(session, auction)
-    standing = [b for b in _standing(session, auction_id) if b.company_id not in excluded]
+    standing = [b for b in standing_bids(session, auction_id) if b.company_id not in excluded]
     by_id = {b.id: b for b in standing}
     lines, total_quantity, companies = [], 0, set()
     for i, line in enumerate(body.awards):
@@ -260,7 +260,7 @@ def record(session: Session, auction_id: int, decision: dict[str, Any]) -> Award
             decision=decision,
         )  # fmt: skip
         winners.add(int(line["company"]))
-    for company_id in {b.company_id for b in _standing(session, auction_id)} - winners:
+    for company_id in {b.company_id for b in standing_bids(session, auction_id)} - winners:
         notifications.notify_company(
             session,
             company_id,
@@ -316,7 +316,7 @@ def bidder_standing(
         )
     return [
         {"bid_id": b.id, **credit.standing(session, b.company_id)}
-        for b in _standing(session, auction_id)
+        for b in standing_bids(session, auction_id)
     ]
 
 
@@ -362,7 +362,7 @@ def _taken(session: Session, auction_id: int) -> set[int]:
     }
 
 
-def _standing(session: Session, auction_id: int) -> list[BidRecord]:
+def standing_bids(session: Session, auction_id: int) -> list[BidRecord]:
     """Each supplier's latest bid that is not void, best-ranked first (ranking price,
     then earlier wins)."""
     bids = session.exec(

@@ -4,7 +4,8 @@
 app answers, a background thread stages the festival through the real HTTP API —
 certifies four suppliers and confirms their deposits, leaves the fifth's application
 in the operator's queue, creates the festival and publishes four RFQs whose auctions
-open five seconds later (one closes after three minutes, ready to award: its award
+open five seconds later, each with a specification document (one closes after three
+minutes, ready to award: its award
 form shows each bidder's badge and score; the certified suppliers hold levels 3, 2 and
 1, so the badges differ) — and
 suppliers 2 to 4 then bid every few seconds; supplier 1 is left for the person trying
@@ -169,7 +170,39 @@ def stage(base: str) -> tuple[int, list[int]]:
             },
         )
         ids.append(published["lots"][0]["auction_id"])
+        spec = buyer.upload(f"spec-{n + 1}.pdf", _spec_pdf(name))
+        buyer.ok(
+            "POST",
+            f"/api/rfqs/{published['id']}/documents",
+            {"file_id": spec, "title": f"Specification: {name}", "kind": "specification"},
+        )
     return festival["id"], ids
+
+
+def _spec_pdf(title: str) -> bytes:
+    """A one-page PDF naming the lot: the demo's specification documents."""
+    text = title.replace("\\", "").replace("(", "").replace(")", "")
+    stream = f"BT /F1 14 Tf 72 760 Td (Specification: {text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
 
 
 def simulate(base: str, stop: threading.Event, pause_s: float = 3.0) -> None:

@@ -12,6 +12,7 @@ from rfq import (
     awards,
     certification,
     deposits,
+    documents,
     escrow,
     festivals,
     files,
@@ -19,6 +20,7 @@ from rfq import (
     notifications,
     participation,
     rfq_tables,
+    webhooks,
 )
 from rfq.contracts import model as contracts
 
@@ -31,6 +33,7 @@ __all__ = [
     "certification",
     "contracts",
     "deposits",
+    "documents",
     "escrow",
     "festivals",
     "files",
@@ -39,4 +42,5 @@ __all__ = [
     "notifications",
     "participation",
     "rfq_tables",
+    "webhooks",
 ]

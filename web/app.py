@@ -46,10 +46,12 @@ from web import (
     certification,
     credit,
     deposits,
+    documents,
     festivals,
     files,
     health,
     pages,
+    webhooks,
 )
 from web import (
     contracts as web_contracts,
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.hub.run)
                 tasks.start_soon(state.notifier.run)
                 tasks.start_soon(state.desk.follow)
+                tasks.start_soon(webhooks.deliver_loop, state.db, settings)
                 tasks.start_soon(_timers, state.db, TIMERS_EVERY_S)
                 if settings.smtp_url:
                     smtp = Smtp.from_url(settings.smtp_url, settings.smtp_from)
@@ -196,10 +199,12 @@ def _routes() -> list[BaseRoute]:
         *deposits.ROUTES,
         *festivals.ROUTES,
         *web_rfqs.ROUTES,
+        *documents.ROUTES,
         *auctions.ROUTES,
         *web_contracts.ROUTES,
         *credit.ROUTES,
         *health.ROUTES,
+        *webhooks.ROUTES,
         Route("/openapi.json", _openapi_json, methods=["GET"]),
         WebSocketRoute("/ws", websocket_endpoint),
         *pages.ROUTES,

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.responses import HTMLResponse
 
 from bidding.auction import OPEN
 from bidding.live.desk import Desk
-from rfq import awards, credit
+from rfq import awards, credit, scenarios
 from rfq.access import require_login
 from rfq.auctions import AuctionRecord
-from rfq.awards import AwardCreate, Terms
+from rfq.awards import AwardCreate, Line, Terms
 from rfq.contracts import commands, delivery, disputes, reading
+from rfq.contracts import purchase_order as order
 from rfq.contracts.commands import Command, Confirm, Release, Ship
 from rfq.contracts.delivery import ExtensionAnswer, ExtensionRequest
 from rfq.contracts.disputes import DisputeOpen, EvidenceAdd, Resolution
 from rfq.contracts.model import ContractStatus, DisputeStatus
 from rfq.platform import money
-from rfq.platform.errors import Conflict
+from rfq.platform.errors import Conflict, RfqError
+from web import csv_export
 from web.pages import templates
-from web.routing import Call, api, query_enum
+from web.routing import Call, api, query_enum, query_int
 
 Doc = dict[str, Any]
 
@@ -30,15 +33,74 @@ Doc = dict[str, Any]
 async def award(call: Call[AwardCreate]) -> Any:
     """The buyer awards a closed lot (best bid, another bidder, a split) or closes it
     without award; the contracts are offered to the winners."""
-    auction_id = call.path["auction_id"]
-    settings = call.state.settings
+    return await _award_lot(call.state, call.principal, call.path["auction_id"], call.body)
+
+
+async def _award_lot(state: Any, principal: Any, auction_id: int, body: AwardCreate) -> Doc:
+    settings = state.settings
     terms = Terms(settings.platform_fee_bps, settings.inspection_days)
-    db, desk = call.state.db, call.state.desk
+    db, desk = state.db, state.desk
     await desk.settle(auction_id)  # the closing barrier: SQL holds every bid first
-    decision = await db.run(_decide, call.principal, auction_id, call.body, terms)
+    decision = await db.run(_decide, principal, auction_id, body, terms)
     if decision["round"] == 1:
         await _first_award(desk, auction_id, decision)
-    return await db.run(awards.of_auction, call.principal, auction_id)
+    done: Doc = await db.run(awards.of_auction, principal, auction_id)
+    return done
+
+
+@api("GET", "/api/rfqs/{rfq_id:int}/scenarios", response=Doc)
+async def scenarios_of(call: Call[Any]) -> Any:
+    """The RFQ's closed lots compared: best per lot, best single supplier, a split
+    (``?split_bps=7000``: the best bidder's share of each lot)."""
+    share = query_int(call.request, "split_bps", 7_000, 1, 9_999)
+    return await call.state.db.run(scenarios.compare, call.principal, call.path["rfq_id"], share)
+
+
+class ScenarioAward(BaseModel):
+    """``POST /api/rfqs/{id}/scenarios/award``: award every lot as the scenario says."""
+
+    scenario: Literal["best_per_lot", "single_supplier", "split"]
+    split_bps: int = Field(default=7_000, ge=1, le=9_999, strict=True)
+    reason: str = Field(default="", max_length=500)
+
+
+@api("POST", "/api/rfqs/{rfq_id:int}/scenarios/award", body=ScenarioAward, response=Doc)
+async def scenario_award(call: Call[ScenarioAward]) -> Any:
+    """Award each lot of the chosen scenario (lot by lot, through the award's own
+    checks); the answer lists each lot's award or the error that stopped it."""
+    body = call.body
+    found = await call.state.db.run(
+        scenarios.compare, call.principal, call.path["rfq_id"], body.split_bps
+    )
+    chosen = next(s for s in found["scenarios"] if s["name"] == body.scenario)
+    if not chosen["available"]:
+        raise Conflict(chosen["reason"], code="scenario_unavailable")
+    reason = f"Award scenario {body.scenario}" + (f": {body.reason}" if body.reason else "")
+    results = []
+    for lot in found["lots"]:
+        lines = [
+            Line(bid_id=line["bid_id"], quantity=line["quantity"])
+            for line in chosen["lines"]
+            if line["auction_id"] == lot["auction_id"]
+        ]
+        try:
+            done = await _award_lot(
+                call.state,
+                call.principal,
+                lot["auction_id"],
+                AwardCreate(awards=lines, reason=reason),
+            )
+            results.append({"auction_id": lot["auction_id"], "ok": True, "award": done})
+        except RfqError as exc:
+            results.append(
+                {
+                    "auction_id": lot["auction_id"],
+                    "ok": False,
+                    "code": exc.code,
+                    "message": exc.message,
+                }
+            )
+    return {"scenario": body.scenario, "total": chosen["total"], "lots": results}
 
 
 def _decide(
@@ -95,6 +157,19 @@ async def listed(call: Call[Any]) -> Any:
 async def one(call: Call[Any]) -> Any:
     """One contract: terms, status, escrow position, payments, dispute, allowed moves."""
     return await _public(call, reading.get, call.path["contract_id"])
+
+
+@api("GET", "/api/contracts/{contract_id:int}/purchase-order", response=Doc)
+async def purchase_order(call: Call[Any]) -> Any:
+    """The accepted contract as a purchase order (JSON; fields in docs/api.md)."""
+    return await call.state.db.run(order.document, call.principal, call.path["contract_id"])
+
+
+@api("GET", "/api/contracts/{contract_id:int}/purchase-order.csv")
+async def purchase_order_csv(call: Call[Any]) -> Any:
+    """The purchase order as CSV, one row per line, for an ERP's import."""
+    found = await call.state.db.run(order.document, call.principal, call.path["contract_id"])
+    return csv_export.download(order.csv_rows(found), f"{found['po_number']}.csv")
 
 
 @api("GET", "/api/contracts/{contract_id:int}/document")
@@ -258,8 +333,12 @@ async def _public(call: Call[Any], fn: Any, *args: Any, enforce: bool = False) -
 ROUTES = [
     award,
     award_of,
+    scenarios_of,
+    scenario_award,
     listed,
     one,
+    purchase_order,
+    purchase_order_csv,
     document,
     accept,
     decline,

@@ -187,6 +187,7 @@ ROUTES = [
     Route("/festivals/{festival_id:int}", _guarded(_festival), methods=["GET"]),
     Route("/contracts", _page("contracts.html"), methods=["GET"]),
     Route("/contracts/{contract_id:int}", _guarded(_contract), methods=["GET"]),
+    Route("/webhooks", _page("webhooks.html"), methods=["GET"]),
     Route("/suppliers/{company_id:int}", _guarded(_supplier), methods=["GET"]),
     Route("/admin", _page("admin.html", Role.operator), methods=["GET"]),
 ]

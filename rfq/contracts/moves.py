@@ -7,6 +7,7 @@ provider (``rfq/payments.py``) and money posted on the escrow ledger (``rfq/escr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from rfq import audit_chain, escrow, history, notifications, payments
+from rfq import audit_chain, escrow, history, notifications, payments, webhooks
 from rfq.access import require_login
 from rfq.accounts import Principal
 from rfq.contracts.model import (
@@ -298,7 +299,29 @@ def ask_payment(
 
 
 def notify(session: Session, contract: Contract, move: str, title: str) -> None:
-    for company_id in (contract.buyer_company_id, contract.supplier_company_id):
+    """Tell both parties: in the app, by email, and through their webhooks."""
+    parties = [contract.buyer_company_id, contract.supplier_company_id]
+    for company_id in parties:
         notifications.notify_company(
             session, company_id, f"contract_{move}", title, contract_id=contract.id
         )
+    data = {
+        "contract": {
+            "id": contract.id,
+            "status": contract.status.value,
+            "auction_id": contract.auction_id,
+            "rfq_id": contract.rfq_id,
+            "award_id": contract.award_id,
+            "buyer_company_id": contract.buyer_company_id,
+            "supplier_company_id": contract.supplier_company_id,
+            "lot_name": contract.lot_name,
+            "quantity": contract.quantity,
+            "unit": contract.unit,
+            "unit_price": contract.unit_price,
+            "total": contract.total,
+            "currency": contract.currency,
+        },
+        "escrow": dataclasses.asdict(escrow.position(session, contract.id or 0)),
+        "title": title,
+    }
+    webhooks.enqueue(session, parties, f"contract.{move}", webhooks.group_of(move), data)

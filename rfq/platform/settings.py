@@ -57,6 +57,10 @@ class Settings:
     """Suspend a supplier automatically at this many declined awards (0: never)."""
     suspend_after_lost_disputes: int = 0
     """Suspend a supplier automatically at this many disputes ruled against it (0: never)."""
+    webhook_retry_s: int = 30
+    """The first retry of a failed webhook delivery, in seconds (doubling after)."""
+    webhook_private_hosts: bool = False
+    """Allow webhook URLs on loopback and private networks (tests, an on-premises ERP)."""
 
     @property
     def embedded_redis(self) -> bool:
@@ -89,6 +93,8 @@ class Settings:
         lost = _whole(
             env.get("RFQ_SUSPEND_AFTER_LOST_DISPUTES"), "RFQ_SUSPEND_AFTER_LOST_DISPUTES", 0, 1000
         )
+        retry = _whole(env.get("RFQ_WEBHOOK_RETRY_S"), "RFQ_WEBHOOK_RETRY_S", 30, 3600)
+        private = env.get("RFQ_WEBHOOK_PRIVATE_HOSTS", "") in ("1", "true", "yes")
         return cls(
             data_dir,
             database_url,
@@ -103,6 +109,8 @@ class Settings:
             deposit_required=deposit,
             suspend_after_declines=declines,
             suspend_after_lost_disputes=lost,
+            webhook_retry_s=max(1, retry),
+            webhook_private_hosts=private,
         )
 
 

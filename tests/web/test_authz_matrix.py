@@ -211,6 +211,18 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         "EVIDENCE",
         (401, 409, 404, 404, 404, 409, 409),
     ),
+    "purchase order": (
+        "GET",
+        "/api/contracts/{contract}/purchase-order",
+        None,
+        (401, 409, 404, 404, 404, 409, 409),  # a declined contract is no order
+    ),
+    "purchase order csv": (
+        "GET",
+        "/api/contracts/{contract}/purchase-order.csv",
+        None,
+        (401, 409, 404, 404, 404, 409, 409),
+    ),
     "terminate": (
         "POST",
         "/api/contracts/{contract}/terminate",
@@ -312,6 +324,66 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         "/api/admin/bonds/release",
         "BOND",
         (401, 403, 403, 403, 403, 403, 409),  # its lot is live: bonds settle after it
+    ),
+    # RFQ documents (the reading paths with a real document: tests/web/test_procurement.py)
+    "documents": ("GET", "/api/rfqs/{rfq}/documents", None, (401, 200, 404, 404, 200, 200, 200)),
+    "document add": (
+        "POST",
+        "/api/rfqs/{rfq}/documents",
+        {"file_id": "f" * 32, "title": "matrix"},
+        (401, 422, 404, 404, 404, 404, 422),  # not one of the buyer's uploads
+    ),
+    "document file": (
+        "GET",
+        "/api/rfqs/{rfq}/documents/999999/file",
+        None,
+        (401, 404, 404, 404, 404, 404, 404),
+    ),
+    "document readers": (
+        "GET",
+        "/api/rfqs/{rfq}/documents/999999/downloads",
+        None,
+        (401, 404, 404, 404, 404, 404, 404),
+    ),
+    "quotation file": (
+        "GET",
+        "/api/rfqs/{rfq}/quotations/999999/file",
+        None,
+        (401, 404, 404, 404, 404, 404, 404),
+    ),
+    "scenarios": (
+        "GET",
+        "/api/rfqs/{rfq}/scenarios",
+        None,
+        (401, 409, 404, 404, 404, 404, 409),  # its lot is live: nothing to award yet
+    ),
+    "scenario award": (
+        "POST",
+        "/api/rfqs/{rfq}/scenarios/award",
+        {"scenario": "best_per_lot"},
+        (401, 409, 404, 404, 404, 404, 409),
+    ),
+    "quotations": ("GET", "/api/rfqs/{rfq}/quotations", None, (401, 200, 404, 404, 200, 200, 200)),
+    "quotation add": (
+        "POST",
+        "/api/rfqs/{rfq}/quotations",
+        {"file_id": "f" * 32, "title": "matrix"},
+        (401, 403, 404, 404, 422, 422, 403),
+    ),
+    # webhooks (the owner's paths are in tests/web/test_webhooks.py)
+    "webhooks": ("GET", "/api/webhooks", None, (401, 200, 200, 200, 200, 200, 200)),
+    "webhook new": (
+        "POST",
+        "/api/webhooks",
+        {"url": "http://127.0.0.1:9/hook"},
+        (401, 422, 422, 422, 422, 422, 403),  # loopback refused; operators have no company
+    ),
+    "webhook remove": ("DELETE", "/api/webhooks/999999", None, (401, 404, 404, 404, 404, 404, 404)),
+    "webhook log": (
+        "GET",
+        "/api/webhooks/999999/deliveries",
+        None,
+        (401, 404, 404, 404, 404, 404, 404),
     ),
     # operations
     "metrics": ("GET", "/metrics", None, (401, 403, 403, 403, 403, 403, 200)),

@@ -595,6 +595,62 @@ def test_console_standing_and_after_sale_in_the_browser(
             context.close()
 
 
+def test_rfq_documents_in_the_browser(browser: Browser, settings: Settings) -> None:
+    """The buyer attaches a drawing on the RFQ page; a supplier taking part downloads it
+    and attaches its quotation (the page in Chinese); the buyer sees who read the
+    drawing and the quotation."""
+    with _world(settings) as (url, buyer, suppliers, auction_id):
+        with httpx.Client(base_url=url) as client:
+            rfq_id = client.get(
+                f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])
+            ).json()["rfq_id"]
+        errors: list[str] = []
+        office = _logged_in(browser, url, buyer["email"])
+        page = office.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"/rfqs/{rfq_id}")
+        page.get_by_label("File (PDF, PNG or JPEG)", exact=True).set_input_files(
+            {"name": "drawing.pdf", "mimeType": "application/pdf", "buffer": PDF}
+        )
+        page.locator("#doc-title").fill("Bolt drawing rev B")
+        page.get_by_label("Kind", exact=True).select_option("drawing")
+        page.get_by_label("For", exact=True).select_option(label="M8x40 bolts, grade 8.8")
+        page.get_by_role("button", name="Attach document").click()
+        docs = page.get_by_role("table", name="Documents")
+        expect(docs).to_contain_text("Bolt drawing rev B")
+        expect(docs).to_contain_text("0 suppliers")
+
+        seller = _logged_in(browser, url, suppliers[0]["email"]).new_page()
+        seller.on("pageerror", lambda exc: errors.append(str(exc)))
+        seller.goto(f"/rfqs/{rfq_id}?lang=zh")
+        listed = seller.get_by_role("table", name="文件")
+        with seller.expect_download() as fetched:
+            listed.get_by_role("link", name="Bolt drawing rev B").click()
+        assert fetched.value.suggested_filename == "drawing.pdf"
+        seller.get_by_label(re.compile("^报价文件.PDF")).set_input_files(
+            {"name": "quote.pdf", "mimeType": "application/pdf", "buffer": PDF}
+        )
+        seller.locator("#quote-title").fill("Quotation with mill certificate")
+        seller.get_by_role("button", name="添加报价文件").click()
+        expect(seller.get_by_role("table", name="报价文件")).to_contain_text(
+            "Quotation with mill certificate"
+        )
+        seller.reload()
+        expect(seller.get_by_role("table", name="文件")).to_contain_text("已下载")
+        _shot(seller, "rfq-documents-supplier-zh")
+
+        page.reload()
+        docs.get_by_role("button", name="1 suppliers").click()
+        readers = page.get_by_role("table", name="Readers")
+        expect(readers).to_contain_text(suppliers[0]["email"])
+        expect(page.get_by_role("table", name="Quotation documents")).to_contain_text(
+            "Quotation with mill certificate"
+        )
+        _shot(page, "rfq-documents-buyer")
+        assert errors == []
+        office.close()
+
+
 def _shipped_contract(client: httpx.Client, operator: str) -> tuple[dict[str, Any], int]:
     """Through the API: a 3 s auction won at 1.05 for 10,000 pcs, awarded, accepted,
     funded (10,500.00 CNY, confirmed by the operator) and shipped."""

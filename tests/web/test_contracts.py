@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from loadtests import world
 from rfq.contracts import commands
 from rfq.platform import clock
 from rfq.platform.db import Database
@@ -23,6 +24,7 @@ from tests.support import (
     live_auction,
     place_bid,
     register,
+    rfq_body,
     run_server,
     upload,
     wait_for,
@@ -410,6 +412,71 @@ def test_ship_by_extension_partial_delivery_and_warranty(
         0,
         1,
     )
+
+
+def test_award_scenarios_compare_the_lots_and_one_becomes_the_award(
+    client: httpx.Client, operator: str
+) -> None:
+    """Two lots: one supplier bids on both, two others each win one lot on price. The
+    scenarios say what each way of awarding costs and saves; awarding the single
+    supplier's scenario awards both lots to it, with contracts."""
+    buyer = register(client, "buyer")
+    both, first, second = (certified_supplier(client, operator, ["fasteners"]) for _ in range(3))
+    body = rfq_body()
+    body["lots"][0]["rules"].pop("soft_close")
+    body["lots"].append({**body["lots"][0], "name": "M10 hex nuts", "quantity": 5_000})
+    start = clock.now() + timedelta(seconds=1.5)
+    body["starts_at"], body["ends_at"] = (
+        start.isoformat(),
+        (start + timedelta(seconds=4)).isoformat(),
+    )
+    rfq = world.publish(world.Api(str(client.base_url), buyer["token"]), body)
+    bolts, nuts = (lot["auction_id"] for lot in rfq["lots"])
+    wait_state(client, buyer["token"], bolts, "live", 10)
+    compare = f"/api/rfqs/{rfq['id']}/scenarios"
+    assert_error(client.get(compare, headers=bearer(buyer["token"])), 409, "nothing_to_award")
+    for who, auction, price in (
+        (both, bolts, 110),
+        (both, nuts, 100),
+        (first, bolts, 105),
+        (second, nuts, 90),
+    ):
+        assert place_bid(client, who, auction, price, f"{auction}-{price}").status_code == 201
+    for auction in (bolts, nuts):
+        wait_state(client, buyer["token"], auction, "closed", 15)
+    assert_error(client.get(compare, headers=bearer(both["token"])), 404)
+    found = client.get(compare + "?split_bps=6000", headers=bearer(buyer["token"])).json()
+    by_name = {s["name"]: s for s in found["scenarios"]}
+    best = by_name["best_per_lot"]
+    assert [line["company_id"] for line in best["lines"]] == [
+        first["company"]["id"],
+        second["company"]["id"],
+    ]
+    assert best["total"] == 105 * 10_000 + 90 * 5_000
+    assert best["savings"] == (120 - 105) * 10_000 + (120 - 90) * 5_000
+    single = by_name["single_supplier"]
+    assert {line["company_id"] for line in single["lines"]} == {both["company"]["id"]}
+    assert single["total"] == 110 * 10_000 + 100 * 5_000 and single["suppliers"] == 1
+    split = by_name["split"]
+    assert [(line["company_id"], line["quantity"]) for line in split["lines"]] == [
+        (first["company"]["id"], 6_000),
+        (both["company"]["id"], 4_000),
+        (second["company"]["id"], 3_000),
+        (both["company"]["id"], 2_000),
+    ]
+    assert split["total"] == 105 * 6_000 + 110 * 4_000 + 90 * 3_000 + 100 * 2_000
+
+    awarded = client.post(
+        compare + "/award",
+        json={"scenario": "single_supplier", "reason": "one logistics contract"},
+        headers=bearer(buyer["token"]),
+    )
+    assert awarded.status_code == 200, awarded.text
+    assert [lot["ok"] for lot in awarded.json()["lots"]] == [True, True]
+    contracts = [c for lot in awarded.json()["lots"] for c in lot["award"]["contracts"]]
+    assert {c["supplier_company_id"] for c in contracts} == {both["company"]["id"]}
+    assert sorted(c["total"] for c in contracts) == [500_000, 1_100_000]
+    assert_error(client.get(compare, headers=bearer(buyer["token"])), 409, "nothing_to_award")
 
 
 def test_no_award_and_who_may_see(client: httpx.Client, operator: str, live: LiveServer) -> None:

@@ -395,3 +395,71 @@ def test_declines_past_the_limit_suspend_a_supplier_automatically(
         assert any(n["kind"] == "certification_suspend" for n in inbox)
         other = live_auction(client, buyer, seconds=60)
         assert_error(place_bid(client, supplier, other, 100, "next"), 403, "not_eligible")
+
+
+def test_rfq_documents_reach_the_suppliers_taking_part_and_the_buyer_sees_who_read_them(
+    client: httpx.Client, operator: str
+) -> None:
+    """The buyer attaches a drawing to a lot; a matched supplier lists and downloads it
+    (recorded) and attaches its quotation; a supplier of another category, another
+    buyer and strangers read 404; the buyer sees who read the drawing and the
+    quotation."""
+    buyer = register(client, "buyer")
+    matched = certified_supplier(client, operator, ["fasteners"])
+    elsewhere = certified_supplier(client, operator, ["bearings"])
+    other_buyer = register(client, "buyer")
+    auction_id = live_auction(client, buyer, seconds=120)
+    auth, seller = bearer(buyer["token"]), bearer(matched["token"])
+    rfq_id = client.get(f"/api/auctions/{auction_id}", headers=auth).json()["rfq_id"]
+    base = f"/api/rfqs/{rfq_id}/documents"
+    drawing = {
+        "file_id": upload(client, buyer["token"]),
+        "title": "Bolt drawing rev B",
+        "kind": "drawing",
+        "lot_id": auction_id,
+    }
+    assert_error(
+        client.post(base, json={**drawing, "lot_id": 999_999}, headers=auth), 422, "unknown_lot"
+    )
+    assert_error(
+        client.post(
+            base, json={**drawing, "file_id": upload(client, matched["token"])}, headers=auth
+        ),
+        422,
+        "unknown_file",
+    )
+    assert_error(client.post(base, json=drawing, headers=seller), 404)
+    added = client.post(base, json=drawing, headers=auth)
+    assert added.status_code == 201, added.text
+    doc = added.json()
+    assert doc["read_by"] == 0 and doc["file"]["content_type"] == "application/pdf"
+
+    [seen] = client.get(base, headers=seller).json()
+    assert seen["title"] == "Bolt drawing rev B" and seen["read"] is False and "read_by" not in seen
+    got = client.get(f"{base}/{doc['id']}/file", headers=seller)
+    assert got.status_code == 200 and got.content.startswith(b"%PDF-")
+    assert client.get(base, headers=seller).json()[0]["read"] is True
+    for stranger in (elsewhere, other_buyer):
+        assert_error(client.get(base, headers=bearer(stranger["token"])), 404)
+        assert_error(client.get(f"{base}/{doc['id']}/file", headers=bearer(stranger["token"])), 404)
+    assert_error(client.get(f"{base}/{doc['id']}/downloads", headers=seller), 404)
+    [read] = client.get(f"{base}/{doc['id']}/downloads", headers=auth).json()
+    assert read["company_id"] == matched["company"]["id"] and read["user_email"] == matched["email"]
+    assert client.get(base, headers=auth).json()[0]["read_by"] == 1
+
+    quotes = f"/api/rfqs/{rfq_id}/quotations"
+    quote = {
+        "file_id": upload(client, matched["token"]),
+        "title": "Our quotation and mill certificate",
+    }
+    assert_error(client.post(quotes, json=quote, headers=bearer(elsewhere["token"])), 404)
+    assert_error(client.post(quotes, json=quote, headers=auth), 403, "supplier_only")
+    sent = client.post(quotes, json=quote, headers=seller)
+    assert sent.status_code == 201, sent.text
+    [listed] = client.get(quotes, headers=auth).json()
+    assert listed["company_id"] == matched["company"]["id"]
+    got = client.get(f"{quotes}/{listed['id']}/file", headers=auth)
+    assert got.status_code == 200
+    assert_error(
+        client.get(f"{quotes}/{listed['id']}/file", headers=bearer(other_buyer["token"])), 404
+    )

@@ -87,6 +87,7 @@ async function load() {
   const c = contract;
   $("#contract-meta").textContent = `${c.lot_name} · ${c.quantity} ${c.unit} × ${money(c.unit_price, c.currency)} · ${c.buyer_name} → ${c.supplier_name}`;
   $("#c-status").textContent = t(`contract.status.${c.status}`);
+  $("#c-po").hidden = ["offered", "declined", "cancelled"].includes(c.status);
   $("#c-total").textContent = money(c.total, c.currency, { grouped: true });
   $("#c-held").textContent = money(c.escrow.held, c.currency, { grouped: true });
   $("#c-released").textContent = money(c.escrow.released, c.currency, { grouped: true });

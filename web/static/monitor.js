@@ -4,6 +4,7 @@
 import { bindForm, localError, showErrors } from "./forms.js";
 import { clockTime, formatMajor, money, reason, t } from "./i18n.js";
 import { $, api, h } from "./session.js";
+import { table } from "./tables.js";
 import { Live, connectionBadge, nextLevel, showClock, showCountdown, showExtended } from "./live.js";
 import { drawChart } from "./chart.js";
 
@@ -201,6 +202,7 @@ async function showAward() {
   } else if (view.state.state === "no_award") {
     done.replaceChildren(h("p", {}, t("award.no_award_done")));
   }
+  if (view.state.state === "closed" && page.lots > 1) showScenarios();
   const open = view.state.state === "closed" || (decided && decided.awards.length && decided.contracts.every((c) => ["declined", "cancelled"].includes(c.status)));
   $("#award-form").hidden = !open;
   if (!open || awardShown) return;
@@ -215,6 +217,45 @@ async function showAward() {
         id: `qty-${b.bid_id}`, "data-bid": b.bid_id, "data-path": `awards.${i}.quantity`,
         inputmode: "numeric", value: i === 0 ? String(quantity) : "0", size: 8,
       })))));
+}
+
+// An RFQ of several lots: the scenarios across its closed lots, each awardable at once.
+async function showScenarios() {
+  let found;
+  try {
+    found = await api("GET", `/api/rfqs/${page.rfq_id}/scenarios`);
+  } catch {
+    return; /* nothing to compare (yet) */
+  }
+  const section = $("#scenarios");
+  section.hidden = false;
+  const cur = found.currency;
+  section.querySelector("div").replaceChildren(table(t("scenario.title"), [
+    [t("scenario.name"), (s) => t(`scenario.${s.name}`)],
+    [t("scenario.lines"), (s) => (s.available
+      ? s.lines.map((l) => h("span", { class: "block" }, `${l.lot_name}: ${l.company_name} × ${l.quantity} @ ${formatMajor(l.unit_price, cur)}`))
+      : t("scenario.unavailable"))],
+    [t("scenario.suppliers"), (s) => s.suppliers, { num: true }],
+    [t("scenario.total"), (s) => (s.available ? money(s.total, cur, { grouped: true }) : "—"), { num: true }],
+    [t("scenario.savings"), (s) => (s.available ? money(s.savings, cur, { grouped: true }) : "—"), { num: true }],
+    [t("col.actions"), (s) => (s.available ? h("button", { type: "button", class: "quiet", onclick: () => awardScenario(s.name) }, t("scenario.award")) : null)],
+  ], found.scenarios));
+}
+
+async function awardScenario(name) {
+  const out = $("#scenario-result");
+  try {
+    const done = await api("POST", `/api/rfqs/${page.rfq_id}/scenarios/award`, { scenario: name });
+    const failed = done.lots.filter((l) => !l.ok);
+    out.textContent = failed.length ? failed.map((l) => `#${l.auction_id}: ${l.message}`).join(" · ") : t("scenario.awarded");
+    $("#scenarios").hidden = !failed.length;
+    awardShown = false;
+    view.awardFor = null;
+    view.state.state = "awarded";
+    render();
+  } catch (error) {
+    out.textContent = error.message;
+  }
 }
 
 // After the close: each bidder's level, badge and score beside it (never before: the

@@ -1,8 +1,10 @@
 // One RFQ: its lots with links to the bidding room or live monitor; the buyer
-// publishes, cancels and invites; a supplier asks to join a public one.
-import { bindForm } from "./forms.js";
+// publishes, cancels and invites; a supplier asks to join a public one. Documents: the
+// buyer attaches drawings and specifications and sees who read them; a supplier taking
+// part downloads them and attaches its quotation documents.
+import { bindForm, localError } from "./forms.js";
 import { me, money, t, when } from "./i18n.js";
-import { $, api, h } from "./session.js";
+import { $, api, h, upload } from "./session.js";
 import { table } from "./tables.js";
 
 const { rfq_id: rfqId } = JSON.parse($("#page").textContent);
@@ -34,8 +36,68 @@ async function participants() {
   ], rows));
 }
 
+let lotNames = new Map();
+
+async function documents(owner) {
+  let docs;
+  try {
+    docs = await api("GET", `/api/rfqs/${rfqId}/documents`);
+  } catch {
+    return; /* not taking part: no documents to show */
+  }
+  $("#documents").hidden = false;
+  $("#doc-list").replaceChildren(table(t("docs.title"), [
+    [t("docs.doc_title"), (d) => h("a", { href: `/api/rfqs/${rfqId}/documents/${d.id}/file` }, d.title)],
+    [t("docs.kind"), (d) => t(`docs.kind.${d.kind}`)],
+    [t("docs.lot"), (d) => (d.lot_id ? lotNames.get(d.lot_id) || `#${d.lot_id}` : t("docs.whole_rfq"))],
+    owner
+      ? [t("docs.read_by"), (d) => h("button", { type: "button", class: "quiet", onclick: () => readers(d) }, t("docs.read_by_n", { n: d.read_by }))]
+      : [t("docs.read"), (d) => (d.read ? t("docs.read_yes") : "—")],
+  ], docs));
+  const quotes = await api("GET", `/api/rfqs/${rfqId}/quotations`);
+  $("#quote-list").replaceChildren(table(t("docs.quotations"), [
+    [t("col.supplier"), (q) => q.company_name],
+    [t("docs.doc_title"), (q) => h("a", { href: `/api/rfqs/${rfqId}/quotations/${q.id}/file` }, q.title)],
+    [t("field.created_at"), (q) => when(q.created_at)],
+  ], quotes));
+  $("#doc-form").hidden = !owner;
+  $("#quote-form").hidden = owner || me.role !== "supplier";
+}
+
+async function readers(doc) {
+  const rows = await api("GET", `/api/rfqs/${rfqId}/documents/${doc.id}/downloads`);
+  $("#doc-readers").replaceChildren(h("h3", {}, t("docs.readers_of", { title: doc.title })), table(t("docs.readers"), [
+    [t("col.supplier"), (r) => r.company_name],
+    [t("docs.reader"), (r) => r.user_email],
+    [t("docs.read_at"), (r) => when(r.at)],
+  ], rows));
+}
+
+function attach(f, fileInput) {
+  const file = fileInput.files[0];
+  if (!file) throw localError("file_id", t("docs.need_file"));
+  if (!f.title.value.trim()) throw localError("title", t("docs.need_title"));
+  return { file, title: f.title.value.trim() };
+}
+
+bindForm($("#doc-form"), {
+  build: (f) => ({ ...attach(f, f.file), kind: f.kind.value, lot_id: f.lot_id.value ? Number(f.lot_id.value) : null }),
+  send: async (d) => api("POST", `/api/rfqs/${rfqId}/documents`, { file_id: (await upload(d.file)).file_id, title: d.title, kind: d.kind, lot_id: d.lot_id }),
+  done: () => documents(true),
+});
+
+bindForm($("#quote-form"), {
+  build: (f) => attach(f, f.file),
+  send: async (d) => api("POST", `/api/rfqs/${rfqId}/quotations`, { file_id: (await upload(d.file)).file_id, title: d.title }),
+  done: () => documents(false),
+});
+
 async function load() {
   const rfq = await api("GET", `/api/rfqs/${rfqId}`);
+  lotNames = new Map(rfq.lots.map((lot) => [lot.id, lot.name]));
+  if (!$("#doc-lot").options.length || $("#doc-lot").options.length === 1) {
+    $("#doc-lot").append(...rfq.lots.map((lot) => h("option", { value: String(lot.id) }, lot.name)));
+  }
   $("#rfq-title").textContent = rfq.title;
   $("#rfq-meta").textContent = `${t(`rfq.status.${rfq.status}`)} · ${when(rfq.starts_at)} – ${when(rfq.ends_at)} · ${t("field.bid_bond")} ${money(rfq.bid_bond, rfq.currency, { grouped: true })}`;
   $("#rfq-description").textContent = rfq.description;
@@ -65,6 +127,7 @@ async function load() {
   $("#rfq-actions").hidden = !buttons.length && !owner;
   $("#invite-form").hidden = !owner || rfq.status === "draft" || !["published", "live"].includes(rfq.status);
   if (owner && rfq.status !== "draft") participants();
+  await documents(owner);
 }
 
 bindForm($("#invite-form"), {
