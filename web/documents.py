@@ -5,23 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import FileResponse
-
 from rfq import documents
 from rfq.documents import DocumentCreate, QuotationCreate
-from rfq.files import StoredFile, path_of
+from web import files
 from web.routing import Call, api
 
 Doc = dict[str, Any]
-
-
-def _file(call: Call[Any], row: StoredFile) -> FileResponse:
-    return FileResponse(
-        path_of(call.state.settings.data_dir, row),
-        media_type=row.content_type,
-        filename=row.name,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
-    )
 
 
 @api("POST", "/api/rfqs/{rfq_id:int}/documents", body=DocumentCreate, response=Doc, status=201)
@@ -44,7 +33,7 @@ async def download(call: Call[Any]) -> Any:
     row = await call.state.db.run(
         documents.download, call.principal, call.path["rfq_id"], call.path["document_id"]
     )
-    return _file(call, row)
+    return files.send(call, row)
 
 
 @api("GET", "/api/rfqs/{rfq_id:int}/documents/{document_id:int}/downloads", response=list[Doc])
@@ -75,7 +64,7 @@ async def quotation_file(call: Call[Any]) -> Any:
     row = await call.state.db.run(
         documents.quotation_file, call.principal, call.path["rfq_id"], call.path["quotation_id"]
     )
-    return _file(call, row)
+    return files.send(call, row)
 
 
 ROUTES = [add, listed, download, readers, add_quotation, quotations, quotation_file]

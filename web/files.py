@@ -48,6 +48,11 @@ async def upload(call: Call[Any]) -> Any:
 async def download(call: Call[Any]) -> Any:
     """Download a file: its company's members and operators only."""
     row = await call.state.db.run(files.get, call.principal, call.path["file_id"])
+    return send(call, row)
+
+
+def send(call: Call[Any], row: files.StoredFile) -> FileResponse:
+    """A stored file as an attachment that is never sniffed or cached."""
     return FileResponse(
         files.path_of(call.state.settings.data_dir, row),
         media_type=row.content_type,

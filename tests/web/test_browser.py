@@ -616,14 +616,14 @@ def test_rfq_documents_in_the_browser(browser: Browser, settings: Settings) -> N
         page.get_by_label("Kind", exact=True).select_option("drawing")
         page.get_by_label("For", exact=True).select_option(label="M8x40 bolts, grade 8.8")
         page.get_by_role("button", name="Attach document").click()
-        docs = page.get_by_role("table", name="Documents")
+        docs = page.get_by_role("table", name="Documents", exact=True)
         expect(docs).to_contain_text("Bolt drawing rev B")
         expect(docs).to_contain_text("0 suppliers")
 
         seller = _logged_in(browser, url, suppliers[0]["email"]).new_page()
         seller.on("pageerror", lambda exc: errors.append(str(exc)))
         seller.goto(f"/rfqs/{rfq_id}?lang=zh")
-        listed = seller.get_by_role("table", name="文件")
+        listed = seller.get_by_role("table", name="文件", exact=True)
         with seller.expect_download() as fetched:
             listed.get_by_role("link", name="Bolt drawing rev B").click()
         assert fetched.value.suggested_filename == "drawing.pdf"
@@ -632,18 +632,18 @@ def test_rfq_documents_in_the_browser(browser: Browser, settings: Settings) -> N
         )
         seller.locator("#quote-title").fill("Quotation with mill certificate")
         seller.get_by_role("button", name="添加报价文件").click()
-        expect(seller.get_by_role("table", name="报价文件")).to_contain_text(
+        expect(seller.get_by_role("table", name="报价文件", exact=True)).to_contain_text(
             "Quotation with mill certificate"
         )
         seller.reload()
-        expect(seller.get_by_role("table", name="文件")).to_contain_text("已下载")
+        expect(seller.get_by_role("table", name="文件", exact=True)).to_contain_text("已下载")
         _shot(seller, "rfq-documents-supplier-zh")
 
         page.reload()
         docs.get_by_role("button", name="1 suppliers").click()
-        readers = page.get_by_role("table", name="Readers")
+        readers = page.get_by_role("table", name="Readers", exact=True)
         expect(readers).to_contain_text(suppliers[0]["email"])
-        expect(page.get_by_role("table", name="Quotation documents")).to_contain_text(
+        expect(page.get_by_role("table", name="Quotation documents", exact=True)).to_contain_text(
             "Quotation with mill certificate"
         )
         _shot(page, "rfq-documents-buyer")
