@@ -454,9 +454,10 @@ def test_console_standing_and_after_sale_in_the_browser(
     the award form, and awards with after-sale terms; the supplier asks for more time on
     the contract page and the buyer grants it; a partial delivery, partly accepted, is
     paid less a retention, and a warranty claim is opened on it. The supplier's profile
-    shows its record (also in Chinese). In the console the operator releases a bond,
-    refunds a deposit, reads the matching report, suspends a supplier, sees its appeal
-    and reinstates it."""
+    shows its record (also in Chinese). In the console the operator forfeits one bond
+    (the award form then shows the lower score) and releases another, refunds a
+    deposit, reads the matching report, suspends a supplier, dismisses its appeal, sees
+    its second appeal and reinstates it."""
     with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
         operator = operator_token(live)
         buyer = register(client, "buyer")
@@ -466,6 +467,19 @@ def test_console_standing_and_after_sale_in_the_browser(
             assert place_bid(client, who, auction_id, price, key).status_code == 201
         wait_state(client, buyer["token"], auction_id, "closed", 15)
         errors: list[str] = []
+        staff = _logged_in(
+            browser,
+            live.url,
+            client.get("/api/me", headers=bearer(operator)).json()["user"]["email"],
+        )
+        console = staff.new_page()
+        console.on("pageerror", lambda exc: errors.append(str(exc)))
+        console.on("dialog", lambda dialog: dialog.accept("Decided in the console"))
+        console.goto("/admin")  # the lot closed: its bonds may be settled
+        bond = console.locator("#bonds tr").filter(has_text=loser["company"]["name"])
+        bond.get_by_role("button", name="Forfeit bond").click()
+        expect(console.locator("#admin-result")).to_have_text("Bond forfeited.")
+
         office = _logged_in(browser, live.url, buyer["email"])
         monitor = office.new_page()
         monitor.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -474,6 +488,7 @@ def test_console_standing_and_after_sale_in_the_browser(
         expect(lines.locator("tbody tr")).to_have_count(2, timeout=10_000)
         expect(lines.locator("tbody tr").first).to_contain_text("Gold supplier")
         expect(lines.locator("tbody tr").first).to_contain_text("Score 61")
+        expect(lines.locator("tbody tr").nth(1)).to_contain_text("Score 41")  # the forfeit
         expect(_rows(monitor).first).to_contain_text("Gold supplier")
         monitor.get_by_label("Warranty (days)").fill("30")
         monitor.get_by_label("Return window (days)").fill("7")
@@ -486,23 +501,14 @@ def test_console_standing_and_after_sale_in_the_browser(
         assert contract_path is not None
         cid = int(contract_path.rsplit("/", 1)[1])
 
-        staff = _logged_in(
-            browser,
-            live.url,
-            client.get("/api/me", headers=bearer(operator)).json()["user"]["email"],
-        )
-        console = staff.new_page()
-        console.on("pageerror", lambda exc: errors.append(str(exc)))
-        console.on("dialog", lambda dialog: dialog.accept("Decided in the console"))
-        console.goto("/admin")
+        console.reload()
         bond = console.locator("#bonds tr").filter(has_text=winner["company"]["name"])
-        expect(bond.get_by_role("button", name="Forfeit bond")).to_be_visible()
         bond.get_by_role("button", name="Release bond").click()
         expect(console.locator("#admin-result")).to_have_text("Bond released.")
         expect(
             console.locator("#bonds tr").filter(has_text=winner["company"]["name"])
         ).to_have_count(0)
-        held = console.locator("#held tr").filter(has_text=f"#{loser['company']['id']}")
+        held = console.locator("#held tr").filter(has_text=f"#{winner['company']['id']}")
         held.get_by_role("button", name="Refund deposit").click()
         expect(console.locator("#admin-result")).to_have_text("Refund recorded.")
         matching = console.locator("#matching")
@@ -525,7 +531,17 @@ def test_console_standing_and_after_sale_in_the_browser(
         console.reload()
         row = console.locator("#suppliers tr").filter(has_text=loser["company"]["name"])
         expect(row).to_contain_text("Our licence was renewed")
-        expect(row.get_by_role("button", name="Dismiss appeal")).to_be_visible()
+        row.get_by_role("button", name="Dismiss appeal").click()
+        expect(console.locator("#admin-result")).to_have_text("Appeal dismissed.")
+        seller.reload()
+        seller.get_by_label("Why should the suspension be lifted?").fill(
+            "The new licence, attached"
+        )
+        seller.get_by_role("button", name="Send appeal").click()
+        expect(seller.locator("#cert-status")).to_contain_text("The new licence, attached")
+        console.reload()
+        row = console.locator("#suppliers tr").filter(has_text=loser["company"]["name"])
+        expect(row).to_contain_text("The new licence, attached")
         row.get_by_role("button", name="Reinstate").click()
         expect(console.locator("#admin-result")).to_have_text("Reinstated.")
         _shot(console, "console-controls")
