@@ -126,16 +126,38 @@ def profile(session: Session, principal: Principal | None, company_id: int) -> d
 def enforce(session: Session, company_id: int, declines: int, lost: int) -> bool:
     """The optional automatic suspension (``RFQ_SUSPEND_AFTER_DECLINES``,
     ``RFQ_SUSPEND_AFTER_LOST_DISPUTES``; 0 turns a rule off): once the supplier has
-    declined ``declines`` awards or lost ``lost`` disputes, its approved certification
-    is suspended with a notice that says why and how to appeal. True if it was."""
+    declined ``declines`` awards or lost ``lost`` disputes since it was approved or last
+    reinstated (so a reinstatement is not undone by old counts, nor by a replayed
+    decline), its certification is suspended with a notice that says why and how to
+    appeal. True if it was."""
     if not declines and not lost:
         return False
-    counts, _, _ = _counts(session, company_id)
+    cert = certification.current(session, company_id)
+    if cert is None or cert.status is not CertStatus.approved or cert.decided_at is None:
+        return False
+    since = cert.decided_at  # approved or reinstated then: only what came later counts
+    declined = session.exec(
+        select(func.count()).where(
+            Contract.supplier_company_id == company_id,
+            Contract.status == ContractStatus.declined,
+            col(Contract.closed_at) >= since,
+        )
+    ).one()
+    refunded = session.exec(
+        select(func.count())
+        .select_from(Dispute)
+        .join(Contract, col(Contract.id) == Dispute.contract_id)
+        .where(
+            Contract.supplier_company_id == company_id,
+            Dispute.outcome == "refund",
+            col(Dispute.resolved_at) >= since,
+        )
+    ).one()
     reasons = []
-    if declines and counts["contracts_declined"] >= declines:
-        reasons.append(f"{counts['contracts_declined']} awards declined (the limit is {declines})")
-    if lost and counts["disputes_lost"] >= lost:
-        reasons.append(f"{counts['disputes_lost']} disputes lost (the limit is {lost})")
+    if declines and declined >= declines:
+        reasons.append(f"{declined} awards declined (the limit is {declines})")
+    if lost and refunded >= lost:
+        reasons.append(f"{refunded} disputes lost (the limit is {lost})")
     if not reasons:
         return False
     note = "Suspended automatically: " + "; ".join(reasons) + "."
@@ -199,7 +221,8 @@ def _counts(
         "shipments_late": sum(
             1
             for c in found
-            if c.shipped_at is not None and c.ship_by is not None and c.shipped_at > c.ship_by
+            if c.shipped_at is not None
+            and (c.overdue_at is not None or (c.ship_by is not None and c.shipped_at > c.ship_by))
         ),
         "shipments_missed": sum(
             1 for c in found if c.overdue_at is not None and c.shipped_at is None

@@ -247,8 +247,10 @@ def _reader(session: Session, principal: Principal | None, rfq_id: int) -> tuple
         raise NotFound("No such RFQ.")
     if _is_owner(caller, rfq):
         return caller, rfq
-    if caller.role is Role.supplier and participation.is_invited(
-        session, rfq_id, caller.company_id
+    if (
+        rfq.status is not RfqStatus.draft  # a draft is the buyer's, even if it invited
+        and caller.role is Role.supplier
+        and participation.is_invited(session, rfq_id, caller.company_id)
     ):
         return caller, rfq
     raise NotFound("No such RFQ.")

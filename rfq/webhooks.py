@@ -56,7 +56,9 @@ ESCROW_MOVES = frozenset(
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 5.0
 BATCH = 20
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(minutes=5)
+"""Longer than a whole batch can take (``BATCH`` sends of at most ``TIMEOUT_S`` each and a
+DNS check), so no other worker claims a row while this one is still sending it."""
 MAX_HOOKS = 10
 
 

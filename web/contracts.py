@@ -53,7 +53,18 @@ async def scenarios_of(call: Call[Any]) -> Any:
     """The RFQ's closed lots compared: best per lot, best single supplier, a split
     (``?split_bps=7000``: the best bidder's share of each lot)."""
     share = query_int(call.request, "split_bps", 7_000, 1, 9_999)
-    return await call.state.db.run(scenarios.compare, call.principal, call.path["rfq_id"], share)
+    return await _compare(call, share)
+
+
+async def _compare(call: Call[Any], share: int) -> Doc:
+    """The scenarios, from a record that holds every bid of the lots compared (each
+    closed lot passes the closing barrier first, as an award does)."""
+    db, rfq_id = call.state.db, call.path["rfq_id"]
+    first: Doc = await db.run(scenarios.compare, call.principal, rfq_id, share)
+    for lot in first["lots"]:
+        await call.state.desk.settle(lot["auction_id"])
+    found: Doc = await db.run(scenarios.compare, call.principal, rfq_id, share)
+    return found
 
 
 class ScenarioAward(BaseModel):
@@ -69,9 +80,7 @@ async def scenario_award(call: Call[ScenarioAward]) -> Any:
     """Award each lot of the chosen scenario (lot by lot, through the award's own
     checks); the answer lists each lot's award or the error that stopped it."""
     body = call.body
-    found = await call.state.db.run(
-        scenarios.compare, call.principal, call.path["rfq_id"], body.split_bps
-    )
+    found = await _compare(call, body.split_bps)
     chosen = next(s for s in found["scenarios"] if s["name"] == body.scenario)
     if not chosen["available"]:
         raise Conflict(chosen["reason"], code="scenario_unavailable")

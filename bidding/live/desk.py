@@ -149,7 +149,10 @@ class Desk:
         """A company's eligibility changed (suspended, reinstated): this worker forgets
         its cached answer at once, and every other worker when it hears the message."""
         self.forget(company_id)
-        await self.engine.redis.publish(self.engine.keys.eligibility, str(company_id))
+        try:
+            await self.engine.redis.publish(self.engine.keys.eligibility, str(company_id))
+        except Exception:  # the change is committed; other workers' caches lapse in 30 s
+            log.warning("announcing company %s's eligibility change failed", company_id)
 
     async def follow(self) -> None:
         """For the app's lifetime: forget what other workers announce. While the

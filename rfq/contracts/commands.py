@@ -331,11 +331,12 @@ def release(
     releases one milestone early."""
     contract, caller = load(session, principal, contract_id)
     if body.milestone is None:
+        default = "release:retention" if contract.status is ContractStatus.warranty else "release"
         return run_once(
             session,
             contract,
             caller,
-            body.key or "release",
+            body.key or default,
             "release",
             lambda: final_release(session, contract, "release", caller),
         )

@@ -106,10 +106,14 @@ def answer_extension(
     def apply() -> None:
         if contract.extension_status is not ExtensionStatus.requested:
             raise Conflict("No extension is waiting for an answer.", code="no_extension")
-        if body.accept:
+        if contract.status not in (ContractStatus.awaiting_funding, ContractStatus.funded):
+            raise Conflict(
+                f"A contract that is {contract.status.value} has nothing left to ship.",
+                code="illegal_transition",
+            )
+        if body.accept:  # a miss the timer already recorded stays on the record
             assert contract.ship_by is not None
             contract.ship_by += timedelta(days=contract.extension_days)
-            contract.overdue_at = None
         contract.extension_status = (
             ExtensionStatus.accepted if body.accept else ExtensionStatus.refused
         )

@@ -17,6 +17,7 @@ from rfq.accounts import Principal
 from rfq.contracts import delivery
 from rfq.contracts.commands import Command
 from rfq.contracts.model import (
+    BUYER,
     MOVES,
     Contract,
     ContractStatus,
@@ -34,11 +35,12 @@ from rfq.contracts.moves import (
     next_state,
     notify,
     record,
+    role_of,
     run_once,
     step,
 )
 from rfq.platform import clock
-from rfq.platform.errors import Conflict, Invalid, NotFound
+from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from rfq.platform.statemachine import transition
 
 
@@ -104,6 +106,11 @@ def dispute(
     def apply() -> None:
         next_state(contract, caller, "dispute")  # who may, before when
         kind = _kind(contract, body.kind)
+        if kind is DisputeKind.non_delivery and role_of(contract, caller) != BUYER:
+            raise Forbidden(
+                "A missed shipment is the buyer's to dispute (or to terminate).",
+                code="not_your_move",
+            )
         company_id = caller.company_id or 0
         found = [files.owned_by(session, f, company_id) for f in body.evidence]
         step(session, contract, "dispute", caller, body.reason)

@@ -242,8 +242,9 @@ def release_split(contract: Contract, released: int, held: int) -> tuple[int, in
     )
     value = contract.unit_price * accepted
     aftersale = max(contract.warranty_days, contract.return_days) > 0
-    retention = min(held, value * contract.retention_bps // escrow.BPS) if aftersale else 0
-    due = max(0, min(held - retention, value - released - retention))
+    owed = max(0, value - released)  # milestones may have paid more than was accepted
+    retention = min(held, owed, value * contract.retention_bps // escrow.BPS) if aftersale else 0
+    due = max(0, min(held - retention, owed - retention))
     return due, retention, held - due - retention
 
 

@@ -106,7 +106,7 @@ def public(session: Session, principal: Principal | None, contract: Contract) ->
 HIDDEN = frozenset({"release_partial", "release_retained", "warranty_end"})
 """Moves a final release makes by itself (the buyer asks for ``release``)."""
 LATE_ONLY = frozenset({"terminate", "dispute"})
-"""A funded contract's moves open to the buyer once its ship-by date has passed."""
+"""A funded contract's moves open to the buyer (only) once its ship-by date has passed."""
 
 
 def _moves(contract: Contract, role: str) -> list[str]:
@@ -116,7 +116,9 @@ def _moves(contract: Contract, role: str) -> list[str]:
     found = [
         m
         for m in moves_from(MOVES, contract.status)
-        if role in MAY[m] and m not in HIDDEN and (late or not (unshipped and m in LATE_ONLY))
+        if role in MAY[m]
+        and m not in HIDDEN
+        and not (unshipped and m in LATE_ONLY and not (late and role == BUYER))
     ]
     if (
         role == SUPPLIER
@@ -126,7 +128,11 @@ def _moves(contract: Contract, role: str) -> list[str]:
         and not late
     ):
         found.append("extension")
-    if role == BUYER and contract.extension_status is ExtensionStatus.requested:
+    if (
+        role == BUYER
+        and contract.extension_status is ExtensionStatus.requested
+        and contract.status in (ContractStatus.awaiting_funding, ContractStatus.funded)
+    ):
         found.append("extension_answer")
     return found
 

@@ -369,6 +369,11 @@ def test_ship_by_extension_partial_delivery_and_warranty(
     wait_for(lambda: clock.now() > ship_by, 10, "the ship-by date")
     overdue = client.get(f"/api/contracts/{cid}", headers=bearer(buyer["token"])).json()
     assert overdue["overdue"] and {"terminate", "dispute"} <= set(overdue["moves"])
+    assert (
+        "dispute"
+        not in client.get(f"/api/contracts/{cid}", headers=bearer(a["token"])).json()["moves"]
+    )
+    assert_error(_do(client, a, cid, "dispute", reason="blocking"), 403, "not_your_move")
     assert not client.get(f"/api/contracts/{gid}", headers=bearer(buyer["token"])).json()["overdue"]
     ended = _do(client, buyer, cid, "terminate")
     assert ended.status_code == 200, ended.text
