@@ -2,7 +2,8 @@
 
 - The RFQ's buyer and operators see the whole ladder with suppliers, raw and
   transformed prices, the reserve and whether it is met.
-- A supplier sees its own bid and rank, and more per the lot's ``visibility``:
+- A supplier sees its own bid and rank (and whether the buyer or an operator placed it
+  for the supplier: ``my_bid_surrogate``), and more per the lot's ``visibility``:
   ``rank_only`` nothing of others; ``best_price`` the best price too; ``full_ladder``
   every price, with the other suppliers anonymised (no ids, no bid ids).
 - Sealed auctions show nobody any price but their own until the close (the buyer
@@ -140,6 +141,7 @@ def view(
     mine = next((b for b in standings if b["company"] == str(viewer.company_id)), None)
     out["my_price"] = mine["price"] if mine else None
     out["my_bid_id"] = mine["bid_id"] if mine else None
+    out["my_bid_surrogate"] = bool(mine and mine.get("sur"))
     out["my_rank"] = None if sealed_now or mine is None else mine["rank"]
     out["min_acceptable"], out["min_acceptable_reason"] = next_price(
         live, standings, mine, transform
@@ -237,4 +239,5 @@ def _full_entry(b: Mapping[str, Any]) -> dict[str, Any]:
         "ranking_price_e4": b["t"],
         "at": clock.rfc3339(clock.from_ms(int(b["at"]))),
         "proxy": bool(b.get("proxy")),
+        "surrogate": bool(b.get("sur")),
     }

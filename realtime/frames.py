@@ -47,6 +47,14 @@ def event(
     }
     kind = event["type"]
     hidden = _hidden(feed)
+    if kind == "clarification":  # the buyer's answer, for everyone taking part
+        if audience == "public":
+            return None
+        frame = {**base, "id": event["id"], "lot_id": event.get("lot_id"),
+                 "question": event["question"], "answer": event["answer"]}  # fmt: skip
+        if audience == "supplier" and hidden:  # its number would count the sealed bids
+            del frame["seq"], frame["epoch"]
+        return frame
     if audience == "public" or (audience == "supplier" and hidden):
         # the status only: a sealed lot before its close shows suppliers nothing of the
         # bids (not when, not how many)
@@ -82,6 +90,7 @@ def event(
             "price": event["price"],
             "ranking_price_e4": event["t"],
             "proxy": bool(event.get("proxy")),
+            "surrogate": bool(event.get("sur")),
             "bidders": len(feed.standings),
         }
     ranked = sorted(feed.standings.items(), key=lambda kv: (kv[1][0], kv[1][1]))

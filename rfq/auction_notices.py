@@ -1,10 +1,12 @@
 """What suppliers are told about an auction's live moves: that they lost first place,
-and that its end moved (the engine's journal calls these as hooks, in its commit)."""
+that its end moved, and that a bid was placed on their behalf (the engine's journal
+calls these as hooks, in its commit)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -44,4 +46,22 @@ def extended(session: Session, auction_id: int, extension: int, ends_at: datetim
             f"now ends at {when}.",
             auction_id=auction_id,
             ends_at=when,
+        )
+
+
+def surrogate(session: Session, bids: Sequence[dict[str, Any]]) -> None:
+    """Tell each supplier that the buyer or an operator placed a bid for it (a phone
+    bid), with the price and the reason given."""
+    for bid in bids:
+        notifications.notify_company(
+            session,
+            bid["company_id"],
+            "surrogate_bid",
+            "A bid was placed on your behalf",
+            f"A bid of {bid['price']} (minor units) was placed for your company in auction "
+            f"{bid['auction_id']} by the buyer or an operator: {bid['surrogate_reason']}",
+            auction_id=bid["auction_id"],
+            bid_id=bid["id"],
+            price=bid["price"],
+            reason=bid["surrogate_reason"] or "",
         )

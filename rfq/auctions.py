@@ -72,6 +72,9 @@ class BidRecord(SQLModel, table=True):
     recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     voided: bool = False
     void_reason: str | None = Field(default=None, max_length=500)
+    surrogate_by: int | None = Field(default=None, foreign_key="user.id")
+    """A surrogate (phone) bid: the buyer's or operator's user who placed it."""
+    surrogate_reason: str | None = Field(default=None, max_length=500)
 
 
 class EventRecord(SQLModel, table=True):

@@ -26,7 +26,7 @@ from rfq.lifecycle import RfqStatus
 from rfq.platform import clock
 from rfq.platform.db import RowId, UtcDateTime, enum_type
 from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from rfq.rfq_tables import Lot, Rfq
+from rfq.rfq_tables import Lot
 
 MAX_DOCUMENTS = 50
 CLOSED = frozenset({RfqStatus.cancelled, RfqStatus.awarded, RfqStatus.no_award})
@@ -125,8 +125,8 @@ def add(
 def listed(session: Session, principal: Principal | None, rfq_id: int) -> list[dict[str, Any]]:
     """The RFQ's documents: for its buyer and operators with who read each, for a
     taking-part supplier with whether it read it."""
-    caller, rfq = _reader(session, principal, rfq_id)
-    owner = _is_owner(caller, rfq)
+    caller, rfq = participation.reader(session, principal, rfq_id)
+    owner = participation.owns(caller, rfq)
     found = session.exec(
         select(RfqDocument, StoredFile)
         .join(StoredFile, col(StoredFile.id) == RfqDocument.file_id)
@@ -147,7 +147,7 @@ def download(
 ) -> StoredFile:
     """The document's file, for the buyer, operators and taking-part suppliers; a
     supplier's download is recorded."""
-    caller, _ = _reader(session, principal, rfq_id)
+    caller, _ = participation.reader(session, principal, rfq_id)
     doc = session.get(RfqDocument, document_id)
     if doc is None or doc.rfq_id != rfq_id:
         raise NotFound("No such document.")
@@ -190,7 +190,7 @@ def add_quotation(
     session: Session, principal: Principal | None, rfq_id: int, body: QuotationCreate
 ) -> dict[str, Any]:
     """A taking-part supplier attaches a quotation document to its participation."""
-    caller, rfq = _reader(session, principal, rfq_id)
+    caller, rfq = participation.reader(session, principal, rfq_id)
     if caller.role is not Role.supplier:
         raise Forbidden("Quotation documents are the suppliers'.", code="supplier_only")
     if rfq.status in CLOSED:
@@ -212,12 +212,12 @@ def add_quotation(
 def quotations(session: Session, principal: Principal | None, rfq_id: int) -> list[dict[str, Any]]:
     """Quotation documents: all of them for the buyer and operators, its own for a
     supplier."""
-    caller, rfq = _reader(session, principal, rfq_id)
+    caller, rfq = participation.reader(session, principal, rfq_id)
     query = select(QuotationDocument, StoredFile).join(
         StoredFile, col(StoredFile.id) == QuotationDocument.file_id
     )
     query = query.where(QuotationDocument.rfq_id == rfq_id)
-    if not _is_owner(caller, rfq):
+    if not participation.owns(caller, rfq):
         query = query.where(QuotationDocument.company_id == caller.company_id)
     rows = session.exec(query.order_by(col(QuotationDocument.id))).all()
     return [_quotation_public(session, q, f) for q, f in rows]
@@ -226,38 +226,15 @@ def quotations(session: Session, principal: Principal | None, rfq_id: int) -> li
 def quotation_file(
     session: Session, principal: Principal | None, rfq_id: int, quotation_id: int
 ) -> StoredFile:
-    caller, rfq = _reader(session, principal, rfq_id)
+    caller, rfq = participation.reader(session, principal, rfq_id)
     row = session.get(QuotationDocument, quotation_id)
     if row is None or row.rfq_id != rfq_id:
         raise NotFound("No such document.")
-    if not _is_owner(caller, rfq) and row.company_id != caller.company_id:
+    if not participation.owns(caller, rfq) and row.company_id != caller.company_id:
         raise NotFound("No such document.")
     stored = session.get(StoredFile, row.file_id)
     assert stored is not None
     return stored
-
-
-def _reader(session: Session, principal: Principal | None, rfq_id: int) -> tuple[Principal, Rfq]:
-    """The caller and the RFQ, if it may read the RFQ's documents: its buyer,
-    operators, a supplier taking part; anyone else reads 404 (also a supplier that
-    may only discover the RFQ)."""
-    caller = require_login(principal)
-    rfq = session.get(Rfq, rfq_id)
-    if rfq is None:
-        raise NotFound("No such RFQ.")
-    if _is_owner(caller, rfq):
-        return caller, rfq
-    if (
-        rfq.status is not RfqStatus.draft  # a draft is the buyer's, even if it invited
-        and caller.role is Role.supplier
-        and participation.is_invited(session, rfq_id, caller.company_id)
-    ):
-        return caller, rfq
-    raise NotFound("No such RFQ.")
-
-
-def _is_owner(caller: Principal, rfq: Rfq) -> bool:
-    return caller.is_operator or caller.company_id == rfq.buyer_company_id
 
 
 def _read_by(session: Session, document_id: int, company_id: int | None) -> DocumentDownload | None:

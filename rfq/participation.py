@@ -15,13 +15,13 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from bidding.auction import AuctionStatus
 from rfq import certification, deposits, history, notifications
-from rfq.access import require_role
+from rfq.access import require_login, require_role
 from rfq.accounts import Company, CompanyKind, Principal, Role
 from rfq.auctions import AuctionRecord
 from rfq.lifecycle import OPEN_TO_BIDDERS, RfqStatus
 from rfq.platform import clock
 from rfq.platform.db import RowId, UtcDateTime, enum_type
-from rfq.platform.errors import Conflict, Invalid
+from rfq.platform.errors import Conflict, Invalid, NotFound
 from rfq.rfq_tables import Rfq
 
 
@@ -75,6 +75,30 @@ def is_invited(session: Session, rfq_id: int, company_id: int | None) -> bool:
     """True if the supplier may bid in this RFQ as far as invitations go."""
     row = find(session, rfq_id, company_id)
     return row is not None and row.status is Status.invited
+
+
+def reader(session: Session, principal: Principal | None, rfq_id: int) -> tuple[Principal, Rfq]:
+    """The caller and the RFQ, if it may read what the RFQ's participants share
+    (documents, clarifications): its buyer, operators, a supplier taking part; anyone
+    else reads 404 (also a supplier that may only discover the RFQ)."""
+    caller = require_login(principal)
+    rfq = session.get(Rfq, rfq_id)
+    if rfq is None:
+        raise NotFound("No such RFQ.")
+    if owns(caller, rfq):
+        return caller, rfq
+    if (
+        rfq.status is not RfqStatus.draft  # a draft is the buyer's, even if it invited
+        and caller.role is Role.supplier
+        and is_invited(session, rfq_id, caller.company_id)
+    ):
+        return caller, rfq
+    raise NotFound("No such RFQ.")
+
+
+def owns(caller: Principal, rfq: Rfq) -> bool:
+    """True for the RFQ's buyer and operators."""
+    return caller.is_operator or caller.company_id == rfq.buyer_company_id
 
 
 def rfq_ids_of(session: Session, company_id: int | None) -> list[int]:

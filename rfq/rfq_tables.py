@@ -37,6 +37,8 @@ class Rfq(SQLModel, table=True):
     delivery_terms: str = Field(default="", max_length=2000)
     lead_time_days: int = 30
     """Days from the award to the ship-by date of its contracts (the award may say otherwise)."""
+    questions_until: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    """Suppliers' questions close then (None: at the end of the last lot)."""
     starts_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     ends_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     status: RfqStatus = Field(sa_type=enum_type(RfqStatus), index=True)

@@ -47,7 +47,7 @@ from rfq.rfq_tables import Audience, Lot, Rfq
 MAX_LOTS = 100
 _AS_GIVEN = {
     "description", "category", "keywords", "currency", "festival_id", "bid_bond", "audience",
-    "delivery_terms", "lead_time_days", "starts_at", "ends_at",
+    "delivery_terms", "lead_time_days", "questions_until", "starts_at", "ends_at",
 }  # fmt: skip
 """The fields of an RFQ taken from the draft's body as they are."""
 
@@ -78,6 +78,8 @@ class RfqCreate(SQLModel):
     delivery_terms: str = Field(default="", max_length=2000)
     lead_time_days: int = Field(default=30, ge=1, le=365)
     """Days from the award to the contracts' ship-by date."""
+    questions_until: AwareDatetime | None = None
+    """Suppliers' questions close then (None: at the end of the last lot)."""
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     lots: list[LotCreate] = Field(min_length=1, max_length=MAX_LOTS)
@@ -139,6 +141,7 @@ class RfqPublic(SQLModel):
     audience: Audience
     delivery_terms: str
     lead_time_days: int
+    questions_until: datetime | None
     starts_at: datetime
     ends_at: datetime
     status: RfqStatus
@@ -156,6 +159,12 @@ def create(session: Session, principal: Principal | None, body: RfqCreate) -> Rf
     assert caller.company_id is not None
     lots = [_lot_values(i, lot, body) for i, lot in enumerate(body.lots)]
     _check_times(body.starts_at, body.ends_at, lots, clock.now())
+    if body.questions_until is not None and body.questions_until > _last_end(lots, body):
+        raise Invalid(
+            "Questions must close by the end of the last lot.",
+            code="invalid_times",
+            field="questions_until",
+        )
     if body.festival_id is not None:
         festival = session.get(festivals.Festival, body.festival_id)
         if festival is None:

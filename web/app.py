@@ -44,6 +44,7 @@ from web import (
     auctions,
     catalog,
     certification,
+    clarifications,
     credit,
     deposits,
     documents,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.notifier.run)
                 tasks.start_soon(state.desk.follow)
                 tasks.start_soon(webhooks.deliver_loop, state.db, settings)
+                tasks.start_soon(clarifications.chain_loop, state.db, state.desk)
                 tasks.start_soon(_timers, state.db, TIMERS_EVERY_S)
                 if settings.smtp_url:
                     smtp = Smtp.from_url(settings.smtp_url, settings.smtp_from)
@@ -199,6 +201,7 @@ def _routes() -> list[BaseRoute]:
         *deposits.ROUTES,
         *festivals.ROUTES,
         *web_rfqs.ROUTES,
+        *clarifications.ROUTES,
         *documents.ROUTES,
         *auctions.ROUTES,
         *web_contracts.ROUTES,

@@ -1,4 +1,5 @@
-"""Auction endpoints: state per viewer, bids, proxies, voids, transforms, CSV and audit."""
+"""Auction endpoints: state per viewer, bids (the supplier's own and surrogate ones too),
+proxies, voids, transforms, CSV and audit."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bidding.auction import AuctionStatus
-from bidding.live.desk import Desk
+from bidding.live.desk import Ack, Desk
 from bidding.live.engine import Outcome
+from bidding.sealed import handle
 from bidding.views import AFTER_CLOSE, Viewer
 from rfq import audit_chain
 from rfq.access import require_login, require_member, require_operator
-from rfq.accounts import Company, Principal
+from rfq.accounts import Company, Principal, User
 from rfq.auctions import AuctionRecord, BidRecord, TransformRecord
 from rfq.platform import clock
 from rfq.platform.db import RowId
-from rfq.platform.errors import Conflict, Invalid
+from rfq.platform.errors import Conflict, Invalid, NotFound
 from rfq.platform.money import MAX_AMOUNT
 from web import csv_export
 from web.routing import Call, api
@@ -50,6 +52,15 @@ class ProxyCreate(BaseModel):
 
     floor: Price | None
     key: str = Field(min_length=1, max_length=100)
+
+
+class SurrogateCreate(BaseModel):
+    """``POST /api/auctions/{id}/surrogate-bids``: a bid for a supplier, with a reason."""
+
+    supplier_company_id: RowId
+    price: Price
+    key: str = Field(min_length=1, max_length=96)
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class VoidCreate(BaseModel):
@@ -92,6 +103,31 @@ async def place_bid(call: Call[BidCreate]) -> Any:
     caller = require_login(call.principal)
     desk: Desk = call.state.desk
     ack = await desk.bid(caller, call.path["auction_id"], call.body.price, call.body.key)
+    return _ack(ack)
+
+
+@api(
+    "POST",
+    "/api/auctions/{auction_id:int}/surrogate-bids",
+    body=SurrogateCreate,
+    response=BidAck,
+    status=201,
+)
+async def place_surrogate_bid(call: Call[SurrogateCreate]) -> Any:
+    """The buyer or an operator bids on a supplier's behalf (a phone bid), with a
+    reason: the supplier's eligibility, the rules and its rate limit apply as if it bid;
+    the bid is marked surrogate and the supplier is told. 201 once durable."""
+    caller = require_login(call.principal)
+    desk: Desk = call.state.desk
+    body = call.body
+    ack = await desk.surrogate(
+        caller, call.path["auction_id"], body.supplier_company_id, body.price, body.key,
+        body.reason.strip() or body.reason,
+    )  # fmt: skip
+    return _ack(ack)
+
+
+def _ack(ack: Ack) -> BidAck:
     return BidAck(
         auction_id=ack.auction_id,
         bid_id=ack.bid_id,
@@ -178,6 +214,9 @@ _BID_COLUMNS = (
     "at",
     "voided",
     "void_reason",
+    "surrogate",
+    "surrogate_by",
+    "surrogate_reason",
 )
 
 
@@ -191,8 +230,9 @@ async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
 
     def rows(session: Session) -> list[dict[str, Any]]:
         found = session.execute(
-            select(BidRecord, col(Company.name))
+            select(BidRecord, col(Company.name), col(User.email))
             .join(Company, col(Company.id) == col(BidRecord.company_id))
+            .outerjoin(User, col(User.id) == col(BidRecord.surrogate_by))
             .where(col(BidRecord.auction_id) == auction_id)
             .order_by(col(BidRecord.epoch), col(BidRecord.seq))
         ).all()
@@ -208,14 +248,20 @@ async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
                 "at": clock.rfc3339(b.at),
                 "voided": b.voided,
                 "void_reason": b.void_reason or "",
+                "surrogate": b.surrogate_by is not None,
+                "surrogate_by": by or "",
+                "surrogate_reason": b.surrogate_reason or "",
             }
-            for b, name in found
+            for b, name, by in found
         ]
 
     found: list[dict[str, Any]] = await call.state.db.run(rows)
     if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
         hidden = dict.fromkeys(_BID_COLUMNS, None)
-        found = [{**hidden, "currency": b["currency"], "voided": b["voided"]} for b in found]
+        found = [
+            {**hidden, "currency": b["currency"], "voided": b["voided"], "surrogate": None}
+            for b in found
+        ]
     return found
 
 
@@ -223,9 +269,47 @@ async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
 async def bids(call: Call[Any]) -> Any:
     """Every bid of the auction, oldest first (buyer, operators): ``[{bid_id,
     supplier_company_id, supplier, price, currency, ranking_price_e4, proxy, at, voided,
-    void_reason}]``; before a sealed auction's close every field but ``currency`` and
-    ``voided`` is null."""
+    void_reason, surrogate, surrogate_by, surrogate_reason}]``; before a sealed auction's
+    close every field but ``currency`` and ``voided`` is null."""
     return await _bids(call)
+
+
+@api("GET", "/api/auctions/{auction_id:int}/my-bids")
+async def my_bids(call: Call[Any]) -> Any:
+    """The calling supplier's own bids in the auction, oldest first: ``[{bid_id, price,
+    currency, proxy, at, voided, surrogate, surrogate_reason}]`` (a surrogate bid is one
+    the buyer or an operator placed for it). A supplier that does not take part in the
+    RFQ, and the buyer side, read 404."""
+    auction_id = call.path["auction_id"]
+    caller, viewer = await _viewer(call, auction_id)
+    if viewer.full or viewer.public or caller.company_id is None:
+        raise NotFound("No such auction.")
+    desk: Desk = call.state.desk
+    facts = await desk.facts(auction_id)
+    company_id = caller.company_id
+
+    def rows(session: Session) -> list[dict[str, Any]]:
+        found = session.execute(
+            select(BidRecord)
+            .where(col(BidRecord.auction_id) == auction_id, col(BidRecord.company_id) == company_id)
+            .order_by(col(BidRecord.epoch), col(BidRecord.seq))
+        ).scalars()
+        sealed = facts.format == "sealed"
+        return [
+            {
+                "bid_id": handle(desk.secret, b.id) if sealed else b.id,
+                "price": b.price,
+                "currency": facts.currency,
+                "proxy": b.proxy,
+                "at": clock.rfc3339(b.at),
+                "voided": b.voided,
+                "surrogate": b.surrogate_by is not None,
+                "surrogate_reason": b.surrogate_reason or "",
+            }
+            for b in found
+        ]
+
+    return await call.state.db.run(rows)
 
 
 @api("GET", "/api/auctions/{auction_id:int}/bids.csv")
@@ -260,4 +344,15 @@ async def _sealed_open(desk: Desk, auction_id: int) -> bool:
     return meta.get("status") in AFTER_CLOSE
 
 
-ROUTES = [state, place_bid, set_proxy, void_bid, set_transform, bids, bids_csv, audit_log]
+ROUTES = [
+    state,
+    place_bid,
+    place_surrogate_bid,
+    set_proxy,
+    void_bid,
+    set_transform,
+    bids,
+    bids_csv,
+    my_bids,
+    audit_log,
+]

@@ -30,6 +30,9 @@
 --   7 nonce      sealed: the commitment's nonce (kept in the audit stream only); else ""
 --   8 maxlen     approximate cap of both streams
 --   9 op         "bid"; "proxy" (ARGV[3] is then the floor); "unproxy" (clears it)
+--  10 by         a surrogate bid: the user id of the buyer or operator placing it on the
+--                supplier's behalf (kept on the bid as ``sur`` and in the audit entry); else ""
+--  11 reason     a surrogate bid's reason (the audit entry only); else ""
 -- Returns a msgpack map:
 --   {r="ok", bid={...}, rank, ends, ext, extended, epoch, outbid?, events={...}, audit={...}}
 --     (outbid: the company that led before this bid and no longer does; not for sealed)
@@ -124,7 +127,9 @@ local function reject(code, min_acc, store)
   -- A decided auction's audit numbers belong to SQL (contract entries follow the award;
   -- bidding/live/journal.py append), so rejections there are answered but not audited.
   if not decided then
-    audit('bid_rejected', {company = company, price = price_text, code = code, key = ARGV[4]})
+    local data = {company = company, price = price_text, code = code, key = ARGV[4]}
+    if ARGV[10] and ARGV[10] ~= '' then data.by = ARGV[10] end
+    audit('bid_rejected', data)
   end
   return finish({r = 'rejected', code = code, min = min_acc}, store)
 end
@@ -225,17 +230,20 @@ local function record(c, p, t, proxy, level)
   local s = seq + 1
   local bid_id = m.id .. '.' .. m.epoch .. (proxy and ':p' or '-') .. S(s)
   local member = string.format('%012d', s) .. ':' .. c
+  local sur = nil
+  if not proxy and ARGV[10] and ARGV[10] ~= '' then sur = ARGV[10] end
   local bid = {bid_id = bid_id, company = c, price = p, t = t, seq = s, at = now,
-               proxy = proxy, commit = ARGV[6], level = level}
+               proxy = proxy, commit = ARGV[6], level = level, sur = sur}
   redis.call('ZADD', LAD, S(t), member)
   redis.call('HSET', ST, c, cmsgpack.pack({bid_id = bid_id, price = p, t = t, seq = s,
                                            at = now, proxy = proxy, member = member,
-                                           level = level}))
+                                           level = level, sur = sur}))
   event('bid', bid)
   local data = {company = c, price = p, t = t, bid_id = bid_id, proxy = proxy, seq = s,
                 level = level}
   if sealed then data.commit, data.nonce = ARGV[6], ARGV[7] end
   if not proxy then data.key = ARGV[4] end
+  if sur then data.by, data.reason = sur, ARGV[11] end
   audit('bid_accepted', data)
   placed[#placed + 1] = bid
   -- soft close (decide.extension_end)

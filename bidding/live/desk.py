@@ -57,6 +57,8 @@ DURABLE_WAIT_S = 10.0
 REPAIR_AFTER_S = 1.0
 """A lag older than this is no commit in flight: the view repairs it."""
 NOT_ELIGIBLE_TTL_S = 3.0
+SURROGATE_KEY = "sur:"
+"""Prefixes a surrogate bid's key, so that it never replays one of the supplier's own."""
 _LOCK_S = 10.0
 
 _ERRORS: dict[str, type[errors.BidRejected]] = {
@@ -231,6 +233,43 @@ class Desk:
             ),
         )
         return await self._answer(facts, outcome, reason)
+
+    async def surrogate(
+        self,
+        principal: Principal,
+        auction_id: int,
+        company_id: int,
+        price: int,
+        key: str,
+        reason: str,
+    ) -> Ack:
+        """Place a bid on a supplier's behalf (a phone bid): the RFQ's buyer or an
+        operator, with a reason. The supplier must be eligible as if it bid itself; the
+        bid counts against its rate limit, is marked as surrogate on the record, in the
+        audit chain and in the supplier's own view, and the supplier is notified in the
+        bid's commit. Anyone else reads ``NotFound``."""
+        facts = await self.facts(auction_id)
+        if not may_see(principal, facts.buyer_company_id):
+            raise NotFound("No such auction.")
+        reason_not = await self._eligibility_of(company_id, facts)
+        nonce = secrets.token_hex(16) if facts.format == "sealed" else ""
+        digest = ""
+        if nonce:
+            digest = commitment(str(auction_id), str(company_id), price, nonce)
+        outcome = await self._call(
+            auction_id,
+            lambda: self.engine.bid(
+                auction_id,
+                str(company_id),
+                price,
+                SURROGATE_KEY + key,
+                eligible=reason_not is None,
+                commitment=digest,
+                nonce=nonce,
+                surrogate=(principal.user_id, reason),
+            ),
+        )
+        return await self._answer(facts, outcome, reason_not)
 
     async def proxy(
         self, principal: Principal, auction_id: int, floor: int | None, key: str
@@ -422,6 +461,17 @@ class Desk:
             await self.journal.write([Output(auction_id, out.epoch, out.events, out.audit)])
         return out
 
+    async def note(
+        self, auction_id: int, kind: str, name: str, data: dict[str, Any], *, public: bool
+    ) -> bool:
+        """Put an entry of ``kind`` on the auction's audit chain (and, ``public``, an event
+        on its fan-out), once per ``name`` (``status.lua``'s note): a clarification's
+        question or answer. False if the auction is decided or cancelled (its chain
+        takes no more notes)."""
+        note = {"kind": kind, "name": name, "data": data, "public": public}
+        out = await self.move(auction_id, "note", decision=note)
+        return out.result == "ok"
+
     async def void(self, auction_id: int, bid_id: str, reason: str) -> None:
         """Void a bid (operators): the supplier's earlier bid stands again, if any."""
         company_id, earlier = await self.db.run(voiding, auction_id, bid_id)
@@ -476,24 +526,24 @@ class Desk:
         return outcome
 
     async def _eligibility(self, principal: Principal, facts: AuctionFacts) -> str | None:
-        reason = await self._eligibility_of(principal, facts)
-        if reason == eligibility.NOT_OPEN:
-            raise errors.AuctionNotLive(_MESSAGES["auction_not_live"])
-        return reason
-
-    async def _eligibility_of(self, principal: Principal, facts: AuctionFacts) -> str | None:
         if principal.role is not Role.supplier or principal.company_id is None:
             raise errors.NotEligible("Only suppliers bid.")
-        cache_key = (facts.auction_id, principal.company_id)
+        return await self._eligibility_of(principal.company_id, facts)
+
+    async def _eligibility_of(self, company_id: int, facts: AuctionFacts) -> str | None:
+        """Why ``company_id`` may not bid in the auction (None: it may), cached;
+        ``AuctionNotLive`` while its RFQ is not open for bids."""
+        cache_key = (facts.auction_id, company_id)
         cached = self._eligible.get(cache_key)
         now = time.monotonic()
         if cached is not None and cached[0] > now:
-            return cached[1]
-        reason = await self.db.run(
-            _check, facts.rfq_id, principal.company_id, self.deposit_required
-        )
-        ttl = ELIGIBLE_TTL_S if reason is None else NOT_ELIGIBLE_TTL_S
-        self._eligible[cache_key] = (now + ttl, reason)
+            reason = cached[1]
+        else:
+            reason = await self.db.run(_check, facts.rfq_id, company_id, self.deposit_required)
+            ttl = ELIGIBLE_TTL_S if reason is None else NOT_ELIGIBLE_TTL_S
+            self._eligible[cache_key] = (now + ttl, reason)
+        if reason == eligibility.NOT_OPEN:
+            raise errors.AuctionNotLive(_MESSAGES["auction_not_live"])
         return reason
 
     async def _answer(self, facts: AuctionFacts, outcome: Outcome, reason: str | None) -> Ack:

@@ -227,10 +227,21 @@ class Engine:
         eligible: bool = True,
         commitment: str = "",
         nonce: str = "",
+        surrogate: tuple[int, str] | None = None,
     ) -> Outcome:
-        """Decide and record one bid (``bid.lua``)."""
+        """Decide and record one bid (``bid.lua``); ``surrogate`` is ``(user id,
+        reason)`` of a buyer or operator placing it on the supplier's behalf."""
         return await self._call_bid(
-            auction_id, company, str(price), key, now_ms, eligible, commitment, nonce, "bid"
+            auction_id,
+            company,
+            str(price),
+            key,
+            now_ms,
+            eligible,
+            commitment,
+            nonce,
+            "bid",
+            surrogate,
         )
 
     async def proxy(
@@ -371,7 +382,9 @@ class Engine:
         commitment: str,
         nonce: str,
         op: str,
+        surrogate: tuple[int, str] | None = None,
     ) -> Outcome:
+        by, reason = surrogate or ("", "")
         raw = await self._bid(
             self.auction_keys(auction_id).all(),
             [
@@ -384,6 +397,8 @@ class Engine:
                 nonce,
                 self.maxlen,
                 op,
+                by,
+                reason,
             ],
         )
         out = _unpack(raw)

@@ -206,6 +206,7 @@ def _standing(bid: BidRecord) -> dict[str, Any]:
         "at": clock.to_ms(bid.at),
         "proxy": bid.proxy,
         "member": f"{bid.seq:012d}:{bid.company_id}",
+        **_surrogate(bid),
     }
 
 
@@ -218,7 +219,13 @@ def _bid_map(bid: BidRecord) -> dict[str, Any]:
         "seq": bid.seq,
         "at": clock.to_ms(bid.at),
         "proxy": bid.proxy,
+        **_surrogate(bid),
     }
+
+
+def _surrogate(bid: BidRecord) -> dict[str, Any]:
+    """``sur`` (the user who placed it) for a surrogate bid, as ``bid.lua`` marks it."""
+    return {} if bid.surrogate_by is None else {"sur": str(bid.surrogate_by)}
 
 
 def _max(session: Session, column: Any, key: Any, auction_id: int) -> int:

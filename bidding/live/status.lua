@@ -12,7 +12,11 @@
 --              the buyer's decision (msgpack map), kept in the audit entry only (the
 --              public event says just the new status);
 --              "void" (live|closed): ARGV[4] bid id, ARGV[5] company, ARGV[6] reason,
---              ARGV[7] the company's previous standing bid to restore (msgpack, or "")
+--              ARGV[7] the company's previous standing bid to restore (msgpack, or "");
+--              "note" (scheduled|live|closed): ARGV[4] msgpack {kind, name, data, public}
+--              puts an entry of ``kind`` on the audit chain (a clarification's question
+--              or answer), and with ``public`` also an event for the fan-out; ``name``
+--              makes it once: a note of a name already written writes nothing
 --   3 maxlen   approximate cap of both streams
 -- Returns msgpack {r="ok", status, ends, starts, due, epoch, events={...}, audit={...}}
 -- (due: when the scheduler must tick it next, absent when never) or
@@ -152,6 +156,20 @@ elseif move == 'void' and (status == 'live' or status == 'closed') then
     end
   end
   record('voided', {bid_id = bid_id, company = company, reason = ARGV[6]})
+elseif move == 'note' and (status == 'scheduled' or status == 'live' or status == 'closed') then
+  local note = cmsgpack.unpack(ARGV[4])
+  if redis.call('HSETNX', KEYS[6], 'note:' .. note.name, '1') == 1 then
+    if note.public then
+      record(note.kind, note.data)
+    else
+      aseq = aseq + 1
+      local entry = note.data
+      entry.aseq, entry.kind, entry.at = aseq, note.kind, now
+      redis.call('XADD', AU, 'MAXLEN', '~', maxlen, S(aseq) .. '-0', 'aseq', S(aseq), 'd',
+                 cmsgpack.pack(entry))
+      audits[#audits + 1] = entry
+    end
+  end
 elseif move ~= 'tick' then
   return cmsgpack.pack({r = 'illegal', status = status})
 end

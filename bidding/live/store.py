@@ -48,6 +48,10 @@ OutbidHook = Callable[[Session, Sequence[tuple[int, int]]], None]
 """Called once per write with the ``(auction, company)`` pairs that lost first place to a
 bid written, each pair once however often it happened in the write."""
 
+SurrogateHook = Callable[[Session, Sequence[dict[str, Any]]], None]
+"""Called once per write with the surrogate bids it stored (their ``bid`` rows), each
+once: a replay tells nobody twice."""
+
 
 @dataclass(frozen=True, slots=True)
 class Hooks:
@@ -56,6 +60,7 @@ class Hooks:
     on_status: Sequence[StatusHook] = ()
     on_extended: Sequence[ExtendedHook] = ()
     on_outbid: Sequence[OutbidHook] = ()
+    on_surrogate: Sequence[SurrogateHook] = ()
 
 
 @dataclass(slots=True)
@@ -121,6 +126,7 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     events: list[dict[str, Any]] = []
     bids: list[dict[str, Any]] = []
     voids: list[tuple[str, str]] = []
+    surrogate: list[tuple[int, int, dict[str, Any]]] = []  # (auction, aseq, bid row)
     by_auction: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     for out in kept:
         by_auction.setdefault(out.auction_id, [])
@@ -139,6 +145,8 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
             by_auction[out.auction_id].append((out.epoch, entry))
             if entry["kind"] == "bid_accepted":
                 bids.append(_bid_row(out, entry, now))
+                if entry.get("by"):
+                    surrogate.append((out.auction_id, entry["aseq"], bids[-1]))
             elif entry["kind"] == "voided":
                 voids.append((entry["bid_id"], entry.get("reason", "")))
     entries: list[dict[str, Any]] = []
@@ -202,6 +210,10 @@ def write(session: Session, outputs: Sequence[Output], hooks: Hooks = Hooks()) -
     if outbid:
         for on_outbid in hooks.on_outbid:
             on_outbid(session, list(outbid))
+    surrogates = [row for auction_id, aseq, row in surrogate if (auction_id, aseq) in fresh]
+    if surrogates:
+        for on_surrogate in hooks.on_surrogate:
+            on_surrogate(session, surrogates)
     return written
 
 
@@ -327,6 +339,8 @@ def _bid_row(out: Output, entry: dict[str, Any], now: datetime) -> dict[str, Any
         "at": _dt(entry["at"]),
         "recorded_at": now,
         "voided": False,
+        "surrogate_by": int(entry["by"]) if entry.get("by") else None,
+        "surrogate_reason": entry.get("reason") if entry.get("by") else None,
     }
 
 
@@ -338,6 +352,8 @@ DOMAIN_HOOKS = Hooks(
     on_status=(rfqs.on_auction_status, awards.on_auction_status),
     on_extended=(auction_notices.extended,),
     on_outbid=(auction_notices.outbid,),
+    on_surrogate=(auction_notices.surrogate,),
 )
 """The reactions every served journal runs: the RFQ follows its lots, an award becomes
-contracts, and suppliers hear that they were outbid or that the end moved."""
+contracts, and suppliers hear that they were outbid, that the end moved or that a bid
+was placed for them."""

@@ -78,6 +78,7 @@ def test_bidding_ranks_and_views(client: httpx.Client, operator: str) -> None:
         "bidders",
         "my_price",
         "my_bid_id",
+        "my_bid_surrogate",
         "my_rank",
         "min_acceptable",
         "min_acceptable_reason",
@@ -563,3 +564,65 @@ def test_a_supplier_below_the_platform_deposit_may_not_take_part(
     assert place_bid(client, short, later, 110, "enough").status_code == 201
     buyers_view = client.get("/api/deposits/requirement", headers=bearer(buyer["token"]))
     assert buyers_view.json() == {"amount": 2_000_000, "currency": "CNY", "held": 0, "met": False}
+
+
+def test_a_surrogate_bid_is_marked_everywhere_and_told(client: httpx.Client, operator: str) -> None:
+    """The buyer phones in a bid for a supplier: the rules and the supplier's eligibility
+    apply, the record, the CSV, the audit chain and the supplier's own view mark it, the
+    supplier is notified; nobody else may place one."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    stranger = certified_supplier(client, operator, ["chemicals"])
+    auction_id = live_auction(client, buyer)
+    url = f"/api/auctions/{auction_id}/surrogate-bids"
+
+    def phone(token: str, company: dict[str, Any], price: int, key: str) -> httpx.Response:
+        body = {"supplier_company_id": company["company"]["id"], "price": price, "key": key,
+                "reason": "Line down at the plant; bid confirmed by phone at 10:02"}  # fmt: skip
+        return client.post(url, json=body, headers=bearer(token))
+
+    assert place_bid(client, a, auction_id, 110, "k1").status_code == 201
+    done = phone(buyer["token"], a, 104, "k1")  # the supplier's own key is not replayed
+    assert done.status_code == 201, done.text
+    assert done.json()["price"] == 104 and done.json()["rank"] == 1
+    assert phone(buyer["token"], a, 104, "k1").json()["replay"] is True
+    assert_error(phone(buyer["token"], a, 104, "k2"), 422, "below_decrement")
+    assert_error(phone(buyer["token"], stranger, 100, "k3"), 403, "not_eligible")
+    for token in (a["token"], b["token"], register(client, "buyer")["token"]):
+        assert_error(phone(token, b, 100, "k4"), 404)
+    assert_error(client.post(url, json={"supplier_company_id": 1, "price": 1, "key": "x",
+                                        "reason": ""}, headers=bearer(buyer["token"])),
+                 422, "validation_error")  # fmt: skip
+    assert phone(operator, b, 100, "k5").status_code == 201
+
+    full = client.get(f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])).json()
+    assert [(e["price"], e["surrogate"]) for e in full["ladder"]] == [(100, True), (104, True)]
+    mine = client.get(f"/api/auctions/{auction_id}", headers=bearer(a["token"])).json()
+    assert mine["my_price"] == 104 and mine["my_bid_surrogate"] is True
+    own = client.get(f"/api/auctions/{auction_id}/my-bids", headers=bearer(a["token"])).json()
+    assert [(x["price"], x["surrogate"]) for x in own] == [(110, False), (104, True)]
+    assert own[1]["surrogate_reason"].startswith("Line down")
+    assert_error(
+        client.get(f"/api/auctions/{auction_id}/my-bids", headers=bearer(stranger["token"])), 404
+    )
+    assert_error(
+        client.get(f"/api/auctions/{auction_id}/my-bids", headers=bearer(buyer["token"])), 404
+    )
+    rows = _csv(client, buyer, auction_id)
+    assert [(r["price"], r["surrogate"]) for r in rows] == [
+        ("110", "False"),
+        ("104", "True"),
+        ("100", "True"),
+    ]
+    assert [r["surrogate_by"] for r in rows[:2]] == ["", buyer["email"]]
+    assert rows[2]["surrogate_by"] not in ("", buyer["email"])  # the operator's
+    notes = client.get("/api/notifications", headers=bearer(a["token"])).json()
+    told = [n for n in notes if n["kind"] == "surrogate_bid"]
+    assert len(told) == 1 and told[0]["data"]["price"] == 104, told
+    assert told[0]["data"]["reason"].startswith("Line down")
+    log = client.get(f"/api/auctions/{auction_id}/audit", headers=bearer(buyer["token"])).json()
+    assert log["verified"] is True
+    accepted = [e["data"] for e in log["entries"] if e["kind"] == "bid_accepted"]
+    assert [d.get("by") is not None for d in accepted] == [False, True, True]
+    assert accepted[1]["reason"].startswith("Line down")

@@ -91,6 +91,13 @@ def world(live: LiveServer) -> World:
             "buyer_email": buyer["email"],
             "rfq": c.get(f"/api/auctions/{live_id}", headers=auth).json()["rfq_id"],
         }
+        asked = c.post(
+            f"/api/rfqs/{ids['rfq']}/questions",
+            json={"question": "matrix"},
+            headers=bearer(bidder["token"]),
+        )
+        asked.raise_for_status()
+        ids["question"] = asked.json()["id"]
         world.ids.update(ids)
         return world
 
@@ -132,6 +139,13 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         {"price": 110, "key": "matrix-live"},
         (401, 403, 403, 403, 403, 201, 403),
     ),
+    "surrogate bid": (
+        "POST",
+        "/api/auctions/{live}/surrogate-bids",
+        "SURROGATE",
+        (401, 201, 404, 404, 404, 404, 201),
+    ),
+    "my bids": ("GET", "/api/auctions/{live}/my-bids", None, (401, 404, 404, 404, 200, 200, 404)),
     "proxy": (
         "POST",
         "/api/auctions/{live}/proxy",
@@ -161,6 +175,20 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         "/api/auctions/{closed}/award",
         None,
         (401, 200, 404, 404, 404, 404, 200),
+    ),
+    # clarifications (the buyer's first answer is the only one)
+    "questions": ("GET", "/api/rfqs/{rfq}/questions", None, (401, 200, 404, 404, 200, 200, 200)),
+    "question ask": (
+        "POST",
+        "/api/rfqs/{rfq}/questions",
+        {"question": "matrix"},
+        (401, 403, 404, 404, 201, 201, 403),
+    ),
+    "question answer": (
+        "POST",
+        "/api/rfqs/{rfq}/questions/{question}/answer",
+        {"answer": "matrix"},
+        (401, 200, 404, 404, 404, 404, 409),
     ),
     # contracts and escrow (the contract was declined: every move is refused)
     "contracts": ("GET", "/api/contracts", None, (401, 200, 200, 200, 200, 200, 200)),
@@ -407,6 +435,9 @@ def _body(spec: Any, world: World) -> Any:
         }
     if spec == "TRANSFORM":
         return {"supplier_company_id": ids["approved_company"], "multiplier_bps": 10_500}
+    if spec == "SURROGATE":  # the operator's call replays the buyer's (the same key)
+        return {"supplier_company_id": ids["bidder_company"], "price": 109,
+                "key": "matrix-surrogate", "reason": "matrix"}  # fmt: skip
     if spec == "NO_AWARD":
         return {"no_award": True, "reason": "matrix"}
     if spec == "EVIDENCE":

@@ -667,6 +667,51 @@ def test_rfq_documents_in_the_browser(browser: Browser, settings: Settings) -> N
         office.close()
 
 
+def test_a_phone_bid_in_the_browser(browser: Browser, settings: Settings) -> None:
+    """The buyer enters a bid a supplier phoned in, with a reason, on the monitor; the
+    monitor marks it; the supplier's room (in Chinese) shows it as placed on its behalf,
+    with the reason, and ranks it."""
+    with _world(settings) as (url, buyer, suppliers, auction_id):
+        errors: list[str] = []
+        office = _logged_in(browser, url, buyer["email"])
+        monitor = office.new_page()
+        seller = _logged_in(browser, url, suppliers[0]["email"])
+        room = seller.new_page()
+        for page in (monitor, room):
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        room.goto(f"/auctions/{auction_id}?lang=zh")
+        monitor.goto(f"/auctions/{auction_id}")
+        expect(monitor.locator("#conn")).to_have_text("Live")
+        expect(room.locator("#conn")).to_have_text("实时")
+        form = monitor.locator("#phone-form")
+        expect(form).to_be_visible()
+        company = str(suppliers[0]["company"]["id"])
+        expect(form.locator(f'#phone-supplier option[value="{company}"]')).to_have_count(1)
+        form.get_by_label("Supplier", exact=True).select_option(company)
+        form.get_by_label(re.compile("^Bid price")).fill("1.08")
+        form.get_by_role("button", name="Place the phone bid").click()
+        expect(form.locator(".field-error")).to_contain_text("Say why")
+        form.get_by_label(re.compile("^Reason")).fill("Supplier's line is down; confirmed by phone")
+        form.get_by_role("button", name="Place the phone bid").click()
+        expect(monitor.locator("#phone-result")).to_have_text(
+            "Phone bid of 1.08 CNY placed: rank 1."
+        )
+        expect(_rows(monitor).first).to_contain_text("phone bid")
+        expect(_rows(monitor).first).to_contain_text("1.08")
+
+        expect(room.locator("#rank")).to_have_text("第 1 名")
+        expect(room.locator("#surrogate")).to_contain_text("1.08 CNY")
+        expect(room.locator("#surrogate")).to_contain_text("代为录入")
+        mine = room.get_by_role("table", name="我的报价", exact=True)
+        expect(mine).to_contain_text("Supplier's line is down; confirmed by phone")
+        expect(mine).to_contain_text("1.08")
+        _shot(monitor, "phone-bid-monitor")
+        _shot(room, "phone-bid-room-zh")
+        assert errors == []
+        office.close()
+        seller.close()
+
+
 def _shipped_contract(client: httpx.Client, operator: str) -> tuple[dict[str, Any], int]:
     """Through the API: a 3 s auction won at 1.05 for 10,000 pcs, awarded, accepted,
     funded (10,500.00 CNY, confirmed by the operator) and shipped."""

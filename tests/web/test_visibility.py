@@ -7,14 +7,16 @@ One festival holds three RFQs of the same six lots (``rank_only``, ``best_price`
 the close, a Japanese clock): one stays ``scheduled``, one runs ``live`` and is
 ``cancelled``, one runs ``live``, ``closed`` and is ``awarded``. Suppliers ``a`` and
 ``b`` bid (drawn by hypothesis: how many, in which order, at which prices, so that
-some prices never were the best), ``c`` takes part without bidding, ``public`` may see
+some prices never were the best; one or two of each lot's bids the buyer places for
+its supplier, a surrogate bid), ``c`` takes part without bidding, ``public`` may see
 the RFQ but does not take part. Every role watches every lot and the festival over
 ``/ws`` from before the first bid to the end; in every state each role reads the lot's
-state, bid list, CSV, audit log, the festival report, its notifications, and
+state, bid list, CSV, audit log, own bids, the festival report, its notifications, and
 (suppliers, live) gets a rejection; each bidder's acks count too. Every byte of it is
 scanned for rival prices (as whole numbers, raw and as ranking prices), rival
 identities (names anywhere, ids under a company key) and, where bids are secret, bid
-counts, against what the table allows. One example a run, as each is some 20 s of
+counts, and for surrogate marks that are not the reader's own, against what the table
+allows. One example a run, as each is some 20 s of
 real auctions; the pure layer's hypothesis test (``tests/realtime/test_frames.py``)
 tries many sequences a run on the frames alone.
 """
@@ -80,6 +82,8 @@ class Lot:
     auction: int
     bids: list[tuple[str, int]] = field(default_factory=list)  # as placed and acked
     state: str = "scheduled"
+    phoned: set[int] = field(default_factory=set)
+    """The prices the buyer placed for their bidder (surrogate bids)."""
 
 
 @dataclass
@@ -94,15 +98,17 @@ class Seen:
 
 
 @st.composite
-def bid_sequence(draw: st.DrawFn, band: int) -> list[tuple[str, int]]:
-    """Up to six bids of ``a`` and ``b`` in any order, each below its bidder's last."""
+def bid_sequence(draw: st.DrawFn, band: int) -> tuple[list[tuple[str, int]], set[int]]:
+    """Up to six bids of ``a`` and ``b`` in any order, each below its bidder's last, and
+    the prices of those the buyer places for them (surrogate bids)."""
     who = draw(st.lists(st.sampled_from("ab"), min_size=2, max_size=6))
     low = LOW + band * BAND
     prices = draw(st.lists(st.integers(low, low + BAND - 1), min_size=len(who),
                            max_size=len(who), unique=True))  # fmt: skip
     mine = {w: sorted((p for v, p in zip(who, prices, strict=True) if v == w), reverse=True)
             for w in "ab"}  # fmt: skip
-    return [(w, mine[w].pop(0)) for w in who]
+    phoned = draw(st.sets(st.sampled_from(prices), min_size=1, max_size=2))
+    return [(w, mine[w].pop(0)) for w in who], phoned
 
 
 LIVE_LOTS = 2 * (len(KINDS) - 1)  # the reverse and sealed lots of the two RFQs that run
@@ -113,14 +119,16 @@ LIVE_LOTS = 2 * (len(KINDS) - 1)  # the reverse and sealed lots of the two RFQs 
 )
 @given(st.tuples(*(bid_sequence(band) for band in range(LIVE_LOTS))))
 def test_no_role_learns_more_than_the_table_allows(
-    live: LiveServer, operator: str, sequences: tuple[list[tuple[str, int]], ...]
+    live: LiveServer, operator: str, sequences: tuple[tuple[list[tuple[str, int]], set[int]], ...]
 ) -> None:
     """One drawn example a run (each takes some 20 s of real auctions): the bids of every
     live lot, interleaved and priced at random."""
     asyncio.run(_run(live, operator, list(sequences)))
 
 
-async def _run(live: LiveServer, operator: str, sequences: list[list[tuple[str, int]]]) -> None:
+async def _run(
+    live: LiveServer, operator: str, sequences: list[tuple[list[tuple[str, int]], set[int]]]
+) -> None:
     async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
         with httpx.Client(base_url=live.url, timeout=30) as sync:
             buyer = register(sync, "buyer")
@@ -182,7 +190,7 @@ def _world(
     client: httpx.Client,
     operator: str,
     buyer: dict[str, Any],
-    sequences: list[list[tuple[str, int]]],
+    sequences: list[tuple[list[tuple[str, int]], set[int]]],
 ) -> tuple[int, list[Lot]]:
     now = datetime.now(UTC)
     festival = client.post(
@@ -214,8 +222,8 @@ def _world(
         published = client.post(f"/api/rfqs/{made.json()['id']}/publish", headers=auth)
         assert published.status_code == 200, published.text
         for kind, lot in zip(KINDS, published.json()["lots"], strict=True):
-            bids = [] if rfq == 0 or kind == "japanese" else sequences.pop()
-            lots.append(Lot(rfq, kind, int(lot["auction_id"]), bids))
+            bids, phoned = ([], set()) if rfq == 0 or kind == "japanese" else sequences.pop()
+            lots.append(Lot(rfq, kind, int(lot["auction_id"]), bids, phoned=phoned))
     return int(festival["id"]), lots
 
 
@@ -263,6 +271,15 @@ async def _bid_all(
         lot.bids = placed
         return
     for n, (who, price) in enumerate(lot.bids):
+        if price in lot.phoned:  # the buyer places it for the supplier
+            answer = await http.post(
+                f"/api/auctions/{lot.auction}/surrogate-bids",
+                json={"supplier_company_id": people[who]["company"]["id"], "price": price,
+                      "key": f"{who}-{n}", "reason": "by phone"},
+                headers=bearer(people["buyer"]["token"]),
+            )  # fmt: skip
+            assert answer.status_code == 201, (lot, answer.text)
+            continue  # its ack tells the buyer the price it typed: not a channel
         answer = await _bid(http, people[who], lot, price, f"{who}-{n}")
         assert answer.status_code == 201, (lot, answer.text)
         seen.append(Seen(who, lot, "live", "ack", answer.json()))
@@ -323,7 +340,7 @@ async def _read_all(
             base = f"/api/auctions/{lot.auction}"
             view = await http.get(base, headers=auth)
             note("state", (view.status_code, view.json()))
-            for channel in ("bids", "bids.csv", "audit"):
+            for channel in ("bids", "bids.csv", "audit", "my-bids"):
                 answer = await http.get(f"{base}/{channel}", headers=auth)
                 body = answer.text if channel.endswith("csv") else answer.json()
                 note(channel, (answer.status_code, body))
@@ -404,6 +421,11 @@ def _check(s: Seen, people: dict[str, Any]) -> list[str]:
         for status, body in [s.content] if s.channel in ("bids", "bids.csv", "audit") else []:
             if status != 404:
                 problems.append(f"{where}: answered {status}, not 404: {str(body)[:200]}")
+        # a surrogate mark is the buyer side's and its own supplier's only
+        phoned_mine = any(who == role and price in lot.phoned for who, price in lot.bids)
+        marked = re.search(r'"(my_bid_)?surrogate": true|"surrogate_bid"', text)
+        if marked and not phoned_mine:
+            problems.append(f"{where}: shows a surrogate mark not its own: {text[:300]}")
     count_hidden = role == "public" or (
         role in SUPPLIERS and lot.kind.startswith("sealed") and s.state in ("live", "cancelled")
     )

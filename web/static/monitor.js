@@ -1,9 +1,10 @@
 // The buyer's live monitor: the Live bids table (each supplier's standing bid, best
 // first), a price-over-time chart, savings against the ceiling, the reserve, soft-close
-// extensions, and the award (whole, split or none) once the auction has closed.
+// extensions, bids phoned in for a supplier (surrogate bids), and the award (whole,
+// split or none) once the auction has closed.
 import { bindForm, localError, showErrors } from "./forms.js";
-import { clockTime, formatMajor, money, reason, t } from "./i18n.js";
-import { $, api, h } from "./session.js";
+import { clockTime, formatMajor, money, parseMajor, reason, t } from "./i18n.js";
+import { $, api, h, newKey } from "./session.js";
 import { table } from "./tables.js";
 import { Live, connectionBadge, nextLevel, showClock, showCountdown, showExtended } from "./live.js";
 import { drawChart } from "./chart.js";
@@ -48,6 +49,7 @@ function renderTable() {
     h("tr", { "data-bid": b.bid_id },
       h("td", { class: "num" }, i + 1),
       h("td", {}, name(b.supplier_company_id), b.proxy ? h("span", { class: "tag" }, t("monitor.proxy")) : null,
+        b.surrogate ? h("span", { class: "tag" }, t("phone.tag")) : null,
         view.standing.has(b.supplier_company_id) ? [" ", standingOf(b.supplier_company_id)] : null),
       h("td", { class: "num" }, formatMajor(b.price, currency)),
       h("td", { class: "num" }, formatMajor(Math.round(b.ranking_price_e4 / 10000), currency)),
@@ -85,6 +87,7 @@ function render() {
     { price: page.ceiling_price, label: t("room.ceiling"), kind: "ceiling" },
     { price: reserve, label: t("monitor.reserve"), kind: "reserve" },
   ], (p) => formatMajor(p, currency));
+  showPhone(s.state);
   if (CLOSED.includes(s.state) && s.state !== "cancelled" && view.awardFor !== s.state) {
     view.awardFor = s.state;
     showAward();
@@ -128,6 +131,7 @@ function onBid(frame) {
     price: frame.price,
     ranking_price_e4: frame.ranking_price_e4,
     proxy: frame.proxy,
+    surrogate: frame.surrogate,
     at_ms: frame.at,
   };
   view.ladder = view.ladder.filter((b) => b.supplier_company_id !== entry.supplier_company_id);
@@ -179,6 +183,52 @@ async function voidBid(bid) {
     window.alert(error.message);
   }
 }
+
+// --- surrogate (phone) bids ---------------------------------------------------
+// The buyer or an operator enters a bid a supplier gave by phone, with a reason; the
+// suppliers offered are the RFQ's participants.
+let phoneLoaded = false;
+async function showPhone(state) {
+  const form = $("#phone-form");
+  form.hidden = state !== "live";
+  if (form.hidden || phoneLoaded) return;
+  phoneLoaded = true;
+  try {
+    const people = await api("GET", `/api/rfqs/${page.rfq_id}/invitations`);
+    $("#phone-supplier").replaceChildren(...people
+      .filter((p) => p.status !== "declined")
+      .map((p) => h("option", { value: p.company_id }, p.company_name)));
+  } catch {
+    phoneLoaded = false;
+  }
+}
+
+bindForm($("#phone-form"), {
+  build: (form) => {
+    let price;
+    try {
+      price = parseMajor(form.price.value, currency);
+    } catch (error) {
+      throw localError("price", error.message);
+    }
+    if (!form.reason.value.trim()) throw localError("reason", t("phone.no_reason"));
+    return {
+      supplier_company_id: Number(form.supplier.value),
+      price,
+      reason: form.reason.value.trim(),
+      key: newKey(),
+    };
+  },
+  send: (body) => api("POST", `/api/auctions/${auctionId}/surrogate-bids`, body),
+  done: (ack) => {
+    const form = $("#phone-form");
+    $("#phone-result").textContent = t("phone.done", {
+      price: formatMajor(ack.price, currency), rank: ack.rank ?? "—", currency,
+    });
+    form.price.value = "";
+    form.reason.value = "";
+  },
+});
 
 // --- award ---------------------------------------------------------------------
 let awardShown = false;

@@ -9,6 +9,7 @@ const page = JSON.parse($("#page").textContent);
 const { auction_id: auctionId, currency } = page;
 const clocked = page.format === "japanese" || page.format === "dutch";
 let accepting = false; // an acceptance is on its way
+let sending = false; // a bid of this page's is on its way
 // order: the standing bids' pseudonyms best first as of event orderSeq; an ack newer
 // than that carries the rank until the bid's own event arrives.
 const view = { state: null, myToken: null, order: null, orderSeq: 0, ack: null };
@@ -45,7 +46,39 @@ function render() {
   if (clocked) renderClock(s);
   else renderBidForm(s);
   setRank();
+  showSurrogate(s);
   tick();
+}
+
+// A bid the buyer or an operator placed for this supplier (a phone bid): a notice while
+// it stands, and a row in "My bids" with the reason given.
+const shownSurrogates = new Set();
+function showSurrogate(s) {
+  const note = $("#surrogate");
+  note.hidden = !s.my_bid_surrogate;
+  if (s.my_bid_surrogate) {
+    note.textContent = t("room.surrogate_notice", { price: formatMajor(s.my_price, currency), currency });
+    if (!shownSurrogates.has(s.my_bid_id)) loadSurrogates();
+  }
+}
+
+async function loadSurrogates() {
+  let bids;
+  try {
+    bids = await api("GET", `/api/auctions/${auctionId}/my-bids`);
+  } catch {
+    return;
+  }
+  for (const b of bids) {
+    if (!b.surrogate || shownSurrogates.has(b.bid_id)) continue;
+    shownSurrogates.add(b.bid_id);
+    $("#my-bids").prepend(
+      h("tr", { class: "surrogate" },
+        h("td", {}, clockTime(Date.parse(b.at))),
+        h("td", { class: "num" }, formatMajor(b.price, currency)),
+        h("td", {}, t("room.surrogate_row", { reason: b.surrogate_reason }))),
+    );
+  }
 }
 
 // A priced lot: the highest acceptable price and why.
@@ -111,6 +144,12 @@ live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, 
       break;
     case "bid":
       if (frame.order) {
+        // Only this supplier's own bid moves it up: one it did not send (a phone bid
+        // placed for it) is read back from the server.
+        const before = view.order && view.myToken ? view.order.indexOf(view.myToken) : -1;
+        const after = view.myToken ? frame.order.indexOf(view.myToken) : -1;
+        const mine = view.ack && view.ack.seq >= frame.seq;
+        if (after >= 0 && (before < 0 || after < before) && !mine && !sending) refresh();
         view.order = frame.order;
         view.orderSeq = frame.seq;
       }
@@ -154,6 +193,7 @@ function addMine(price, outcome, cls) {
 // "My bids"; `text` names the locale keys of the ack (full and short) and of the hint
 // that follows a rejection's highest acceptable price. Returns the ack, or null.
 async function sendBid(price, result, text) {
+  sending = true;
   result.className = "result";
   result.textContent = t("room.sending");
   try {
@@ -178,6 +218,7 @@ async function sendBid(price, result, text) {
     addMine(price, message, "bad");
     return null;
   } finally {
+    sending = false;
     refresh();
   }
 }
