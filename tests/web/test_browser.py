@@ -712,6 +712,59 @@ def test_a_phone_bid_in_the_browser(browser: Browser, settings: Settings) -> Non
         seller.close()
 
 
+def test_a_clarification_in_the_browser(browser: Browser, settings: Settings) -> None:
+    """A supplier asks on the RFQ page (in Chinese); the buyer answers it there; the
+    other supplier's open bidding room shows the answer at once, and both suppliers
+    read it on the RFQ page, neither told who asked."""
+    with _world(settings) as (url, buyer, suppliers, auction_id):
+        with httpx.Client(base_url=url) as client:
+            rfq_id = client.get(
+                f"/api/auctions/{auction_id}", headers=bearer(buyer["token"])
+            ).json()["rfq_id"]
+        errors: list[str] = []
+        asker = _logged_in(browser, url, suppliers[0]["email"]).new_page()
+        office = _logged_in(browser, url, buyer["email"])
+        desk = office.new_page()
+        other = _logged_in(browser, url, suppliers[1]["email"]).new_page()
+        for page in (asker, desk, other):
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        other.goto(f"/auctions/{auction_id}")
+        expect(other.locator("#conn")).to_have_text("Live")
+
+        asker.goto(f"/rfqs/{rfq_id}?lang=zh")
+        asker.get_by_role("button", name="向采购方提问").click()
+        expect(asker.locator("#qa-form .field-error")).to_contain_text("请填写问题")
+        question = "Is zinc flake coating acceptable?"
+        asker.get_by_label("问题", exact=True).fill(question)
+        asker.get_by_role("button", name="向采购方提问").click()
+        listed = asker.get_by_role("table", name="澄清答疑", exact=True)
+        expect(listed).to_contain_text(question)
+        expect(listed).to_contain_text("等待采购方答复")
+
+        desk.goto(f"/rfqs/{rfq_id}")
+        board = desk.get_by_role("table", name="Clarifications", exact=True)
+        expect(board).to_contain_text(question)
+        expect(board).not_to_contain_text(suppliers[0]["company"]["name"])
+        answer = "Yes: zinc flake to ISO 10683."
+        board.get_by_label("Answer for every supplier").fill(answer)
+        board.get_by_role("button", name="Answer", exact=True).click()
+        expect(board).to_contain_text(answer)
+
+        notice = other.get_by_role("status", name="New clarification:")
+        expect(notice).to_contain_text(question)
+        expect(notice).to_contain_text(answer)
+        asker.reload()
+        expect(listed).to_contain_text(answer)
+        other.goto(f"/rfqs/{rfq_id}")
+        expect(other.get_by_role("table", name="Clarifications", exact=True)).to_contain_text(
+            answer
+        )
+        _shot(asker, "clarifications-supplier-zh")
+        _shot(desk, "clarifications-buyer")
+        assert errors == []
+        office.close()
+
+
 def _shipped_contract(client: httpx.Client, operator: str) -> tuple[dict[str, Any], int]:
     """Through the API: a 3 s auction won at 1.05 for 10,000 pcs, awarded, accepted,
     funded (10,500.00 CNY, confirmed by the operator) and shipped."""

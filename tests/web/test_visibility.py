@@ -8,15 +8,17 @@ the close, a Japanese clock): one stays ``scheduled``, one runs ``live`` and is
 ``cancelled``, one runs ``live``, ``closed`` and is ``awarded``. Suppliers ``a`` and
 ``b`` bid (drawn by hypothesis: how many, in which order, at which prices, so that
 some prices never were the best; one or two of each lot's bids the buyer places for
-its supplier, a surrogate bid), ``c`` takes part without bidding, ``public`` may see
+its supplier, a surrogate bid; in each running RFQ ``a`` asks a question the buyer
+answers), ``c`` takes part without bidding, ``public`` may see
 the RFQ but does not take part. Every role watches every lot and the festival over
 ``/ws`` from before the first bid to the end; in every state each role reads the lot's
-state, bid list, CSV, audit log, own bids, the festival report, its notifications, and
+state, bid list, CSV, audit log, own bids, the RFQ's clarifications, the festival
+report, its notifications, and
 (suppliers, live) gets a rejection; each bidder's acks count too. Every byte of it is
 scanned for rival prices (as whole numbers, raw and as ranking prices), rival
 identities (names anywhere, ids under a company key) and, where bids are secret, bid
-counts, and for surrogate marks that are not the reader's own, against what the table
-allows. One example a run, as each is some 20 s of
+counts, for surrogate marks that are not the reader's own and for who asked a question,
+against what the table allows. One example a run, as each is some 20 s of
 real auctions; the pure layer's hypothesis test (``tests/realtime/test_frames.py``)
 tries many sequences a run on the frames alone.
 """
@@ -58,7 +60,14 @@ levels and the ceiling, so that every price in the test is unique."""
 FULL = ("buyer", "operator")
 SUPPLIERS = ("a", "b", "c")
 ROLES = (*FULL, *SUPPLIERS, "public")
-COMPANY_KEYS = {"supplier_company_id", "company_id", "company", "supplier", "supplier_name"}
+COMPANY_KEYS = {
+    "supplier_company_id",
+    "company_id",
+    "company",
+    "supplier",
+    "supplier_name",
+    "asked_by_company",
+}
 
 
 def allowed(role: str, kind: str, state: str) -> str:
@@ -84,6 +93,8 @@ class Lot:
     state: str = "scheduled"
     phoned: set[int] = field(default_factory=set)
     """The prices the buyer placed for their bidder (surrogate bids)."""
+    asker: str | None = None
+    """The supplier that asked the RFQ's clarification (nobody else may learn who)."""
 
 
 @dataclass
@@ -153,6 +164,7 @@ async def _run(
             await _wait_states(http, buyer, live_lots, {"live"})
             for lot in live_lots:
                 await _bid_all(http, people, lot, seen)
+            await _clarify(http, people, live_lots)
             await _read_all(http, people, lots, festival, seen, probe=True)
             cancelled = next(lot for lot in lots if lot.rfq == 1)
             answer = await http.post(
@@ -295,6 +307,28 @@ async def _bid(
     )
 
 
+async def _clarify(http: httpx.AsyncClient, people: dict[str, Any], lots: list[Lot]) -> None:
+    """In each running RFQ ``a`` asks a question and the buyer answers it for everyone."""
+    for rfq in sorted({lot.rfq for lot in lots}):
+        first = next(lot for lot in lots if lot.rfq == rfq)
+        rfq_id = await _rfq_id(http, people["buyer"], first)
+        asked = await http.post(
+            f"/api/rfqs/{rfq_id}/questions",
+            json={"question": "May the bolts ship in two batches?"},
+            headers=bearer(people["a"]["token"]),
+        )
+        assert asked.status_code == 201, asked.text
+        answered = await http.post(
+            f"/api/rfqs/{rfq_id}/questions/{asked.json()['id']}/answer",
+            json={"answer": "Yes, within the lead time."},
+            headers=bearer(people["buyer"]["token"]),
+        )
+        assert answered.status_code == 200, answered.text
+        for lot in lots:
+            if lot.rfq == rfq:
+                lot.asker = "a"
+
+
 async def _award(http: httpx.AsyncClient, buyer: dict[str, Any], lot: Lot) -> None:
     auth = bearer(buyer["token"])
     state = (await http.get(f"/api/auctions/{lot.auction}", headers=auth)).json()
@@ -344,6 +378,9 @@ async def _read_all(
                 answer = await http.get(f"{base}/{channel}", headers=auth)
                 body = answer.text if channel.endswith("csv") else answer.json()
                 note(channel, (answer.status_code, body))
+            rfq_id = await _rfq_id(http, people["buyer"], lot)
+            asked = await http.get(f"/api/rfqs/{rfq_id}/questions", headers=auth)
+            note("questions", (asked.status_code, asked.json()))
             note("festival", [x for x in report.get("lots", []) if x["auction_id"] == lot.auction])
             mine = [n for n in notes if (n.get("data") or {}).get("auction_id") == lot.auction]
             note("notifications", mine)
@@ -412,6 +449,8 @@ def _check(s: Seen, people: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: shows a hidden price {price}: {text[:300]}")
     if role not in FULL:
         rivals = {who for who, _ in lot.bids if who != role}
+        if lot.asker is not None and lot.asker != role:
+            rivals.add(lot.asker)  # who asked is nobody's to learn
         for who in rivals:
             name, company = people[who]["company"]["name"], people[who]["company"]["id"]
             if name in text:
@@ -431,6 +470,11 @@ def _check(s: Seen, people: dict[str, Any]) -> list[str]:
     )
     if count_hidden:
         problems += [f"{where}: {m}" for m in _counts(s)]
+    if role == "public":  # clarifications are for the suppliers taking part
+        if s.channel == "ws:clarification" or "Yes, within the lead time" in text:
+            problems.append(f"{where}: a clarification: {text[:300]}")
+        if s.channel == "questions" and s.content[0] != 404:
+            problems.append(f"{where}: questions answered {s.content[0]}, not 404")
     return problems
 
 

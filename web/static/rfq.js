@@ -1,7 +1,8 @@
 // One RFQ: its lots with links to the bidding room or live monitor; the buyer
 // publishes, cancels and invites; a supplier asks to join a public one. Documents: the
 // buyer attaches drawings and specifications and sees who read them; a supplier taking
-// part downloads them and attaches its quotation documents.
+// part downloads them and attaches its quotation documents. Clarifications: suppliers
+// ask, the buyer answers once for everyone.
 import { bindForm, localError } from "./forms.js";
 import { me, money, t, when } from "./i18n.js";
 import { $, api, h, upload } from "./session.js";
@@ -92,11 +93,64 @@ bindForm($("#quote-form"), {
   done: () => documents(false),
 });
 
+// Clarifications: a supplier taking part asks; the buyer answers once, for everyone;
+// nobody is shown who asked.
+async function clarifications(owner, rfq) {
+  let rows;
+  try {
+    rows = await api("GET", `/api/rfqs/${rfqId}/questions`);
+  } catch {
+    return; /* not taking part */
+  }
+  $("#clarifications").hidden = false;
+  $("#qa-deadline").textContent = t("qa.deadline", { at: when(rfq.questions_until || lastEnd(rfq)) });
+  $("#qa-list").replaceChildren(table(t("qa.title"), [
+    [t("qa.question"), (q) => [q.question, q.mine ? h("span", { class: "tag" }, t("qa.mine")) : null]],
+    [t("docs.lot"), (q) => (q.lot_id ? lotNames.get(q.lot_id) || `#${q.lot_id}` : t("docs.whole_rfq"))],
+    [t("qa.answer"), (q) => (q.answer !== null ? q.answer : owner ? answerForm(q) : t("qa.waiting"))],
+  ], rows));
+  const open = ["published", "live"].includes(rfq.status);
+  $("#qa-form").hidden = owner || me.role !== "supplier" || !open;
+}
+
+function lastEnd(rfq) {
+  return rfq.lots.reduce((end, lot) => (lot.ends_at > end ? lot.ends_at : end), rfq.ends_at);
+}
+
+function answerForm(q) {
+  const id = `qa-answer-${q.id}`;
+  const form = h("form", { novalidate: true },
+    h("label", { for: id }, t("qa.your_answer")),
+    h("textarea", { id, name: "answer", "data-path": "answer", rows: 2, maxlength: 4000 }),
+    h("p", { class: "error", role: "alert", "data-error": true, hidden: true }),
+    h("button", { type: "submit" }, t("qa.answer_all")));
+  bindForm(form, {
+    build: (f) => {
+      if (!f.answer.value.trim()) throw localError("answer", t("qa.need_answer"));
+      return { answer: f.answer.value.trim() };
+    },
+    send: (body) => api("POST", `/api/rfqs/${rfqId}/questions/${q.id}/answer`, body),
+    done: () => load(),
+  });
+  return form;
+}
+
+bindForm($("#qa-form"), {
+  build: (f) => {
+    if (!f.question.value.trim()) throw localError("question", t("qa.need_question"));
+    return { question: f.question.value.trim(), lot_id: f.lot_id.value ? Number(f.lot_id.value) : null };
+  },
+  send: (body) => api("POST", `/api/rfqs/${rfqId}/questions`, body),
+  done: () => { $("#qa-form").question.value = ""; return load(); },
+});
+
 async function load() {
   const rfq = await api("GET", `/api/rfqs/${rfqId}`);
   lotNames = new Map(rfq.lots.map((lot) => [lot.id, lot.name]));
-  if (!$("#doc-lot").options.length || $("#doc-lot").options.length === 1) {
-    $("#doc-lot").append(...rfq.lots.map((lot) => h("option", { value: String(lot.id) }, lot.name)));
+  for (const select of [$("#doc-lot"), $("#qa-lot")]) {
+    if (select.options.length === 1) {
+      select.append(...rfq.lots.map((lot) => h("option", { value: String(lot.id) }, lot.name)));
+    }
   }
   $("#rfq-title").textContent = rfq.title;
   $("#rfq-meta").textContent = `${t(`rfq.status.${rfq.status}`)} · ${when(rfq.starts_at)} – ${when(rfq.ends_at)} · ${t("field.bid_bond")} ${money(rfq.bid_bond, rfq.currency, { grouped: true })}`;
@@ -128,6 +182,7 @@ async function load() {
   $("#invite-form").hidden = !owner || rfq.status === "draft" || !["published", "live"].includes(rfq.status);
   if (owner && rfq.status !== "draft") participants();
   await documents(owner);
+  await clarifications(owner, rfq);
 }
 
 bindForm($("#invite-form"), {

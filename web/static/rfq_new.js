@@ -71,6 +71,7 @@ function build(f) {
     description: f.description.value,
     delivery_terms: f.delivery_terms.value,
     lead_time_days: Number(f.lead_time_days.value.trim() || "30"),
+    questions_until: f.questions_until.value ? iso(f.questions_until) : null,
     lots: [...lots.children].map((lot) => {
       const dec = field(lot, "rules.decrement");
       const byBps = field(lot, "rules.decrement_kind").value === "bps";

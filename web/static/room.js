@@ -169,6 +169,14 @@ live.subscribe(`auction:${auctionId}`, { op: "subscribe", auction: auctionId }, 
       nextLevel(view.state, frame);
       refresh(); // whether this supplier is still in, from the server
       break;
+    case "clarification": // the buyer's answer to a question, for everyone taking part
+      $("#clarification").replaceChildren(
+        h("strong", {}, t("qa.latest")), " ",
+        h("span", { class: "block" }, `${t("qa.q")} ${frame.question}`),
+        h("span", { class: "block" }, `${t("qa.a")} ${frame.answer}`),
+        h("a", { href: `/rfqs/${view.state.rfq_id}` }, t("qa.all")));
+      $("#clarification").hidden = false;
+      return;
     case "error":
       $("#bid-result").textContent = reason(frame.code, frame.message);
       return;
