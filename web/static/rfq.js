@@ -106,7 +106,7 @@ async function clarifications(owner, rfq) {
   $("#qa-deadline").textContent = t("qa.deadline", { at: when(rfq.questions_until || lastEnd(rfq)) });
   $("#qa-list").replaceChildren(table(t("qa.title"), [
     [t("qa.question"), (q) => [q.question, q.mine ? h("span", { class: "tag" }, t("qa.mine")) : null]],
-    [t("docs.lot"), (q) => (q.lot_id ? lotNames.get(q.lot_id) || `#${q.lot_id}` : t("docs.whole_rfq"))],
+    [t("qa.lot"), (q) => (q.lot_id ? lotNames.get(q.lot_id) || `#${q.lot_id}` : t("docs.whole_rfq"))],
     [t("qa.answer"), (q) => (q.answer !== null ? q.answer : owner ? answerForm(q) : t("qa.waiting"))],
   ], rows));
   const open = ["published", "live"].includes(rfq.status);
