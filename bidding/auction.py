@@ -16,9 +16,14 @@ Lifecycle (`transition`, one table)::
 
 Bids (`place_bid`): the auction must be live with ``starts_at_ms <= now_ms <
 ends_at_ms`` (else ``auction_not_live``); then `bidding.decide.check_bid` decides the
-price. A supplier's *standing bid* is its latest bid that is not void; since each new
-bid undercuts the previous one, it is also its lowest. The `ladder` ranks standing bids
-by transformed price, then by ``seq`` (earlier first).
+price. A lot with ``pre_bids`` also takes bids while scheduled, before ``starts_at_ms``
+(`pre_bid_phase`): blind ones, checked against the ceiling and the bidder's own pre-bid
+only (as if ``decrement_from`` were ``own`` and ``ties`` ``earlier_wins``, since nobody
+may see a rival's pre-bid yet), with no rank, no soft close and no proxy answer; at the
+opening they are the ladder's first standing bids. A supplier's *standing bid* is its
+latest bid that is not void; since each new bid undercuts the previous one, it is also
+its lowest. The `ladder` ranks standing bids by transformed price, then by ``seq``
+(earlier first).
 
 Soft close: after each accepted bid, `bidding.decide.extension_end` says whether
 ``ends_at_ms`` moves (to ``now_ms + extend_s * 1000``, if that is later).
@@ -76,7 +81,7 @@ from bidding.errors import (
     InvalidRules,
     WrongFormat,
 )
-from bidding.rules import MAX_PRICE, Format, LotRules
+from bidding.rules import MAX_PRICE, DecrementFrom, Format, LotRules, Ties
 from bidding.sealed import commitment
 
 __all__ = [
@@ -102,6 +107,7 @@ __all__ = [
     "new_auction",
     "open_auction",
     "place_bid",
+    "pre_bid_phase",
     "rank_of",
     "reserve_met",
     "set_proxy",
@@ -385,8 +391,15 @@ def place_bid(
     sealed = auction.rules.format is Format.sealed
     if sealed and nonce is None:
         raise ValueError("A sealed bid needs a nonce for its commitment.")
-    _check_live(auction, now_ms)
-    transformed = check_bid(auction.rules, situation(auction, supplier), price)
+    pre = pre_bid_phase(auction, now_ms)
+    if pre:
+        blind = situation(auction, supplier)
+        own = Situation(blind.ceiling_price, blind.transform, blind.own_price)
+        rules = replace(auction.rules, decrement_from=DecrementFrom.own, ties=Ties.earlier_wins)
+        transformed = check_bid(rules, own, price)
+    else:
+        _check_live(auction, now_ms)
+        transformed = check_bid(auction.rules, situation(auction, supplier), price)
     assert isinstance(price, int)
     digest = None
     if sealed and nonce is not None:
@@ -394,19 +407,28 @@ def place_bid(
     bid = Bid(bid_id, supplier, price, transformed, now_ms, auction.seq + 1, commitment=digest)
     auction, events = _record(auction, bid)
     proxy_bids: tuple[Bid, ...] = ()
-    if not sealed:
+    if not sealed and not pre:
         auction, answers = _run_proxies(auction, now_ms)
         events += answers
         proxy_bids = tuple(e.bid for e in answers if isinstance(e, BidPlaced))
     accepted = BidAccepted(
         bid=bid,
-        rank=None if sealed else rank_of(auction, supplier),
+        rank=None if sealed or pre else rank_of(auction, supplier),
         ends_at_ms=auction.ends_at_ms,
         extended=any(isinstance(e, Extended) for e in events),
         proxy_bids=proxy_bids,
         events=events,
     )
     return auction, accepted
+
+
+def pre_bid_phase(auction: Auction, now_ms: int) -> bool:
+    """True while a lot with ``pre_bids`` takes pre-bids: scheduled, before its start."""
+    return (
+        auction.rules.pre_bids
+        and auction.status is AuctionStatus.scheduled
+        and now_ms < auction.starts_at_ms
+    )
 
 
 def set_proxy(
@@ -538,9 +560,12 @@ def _standings(auction: Auction) -> dict[str, Bid]:
 
 
 def _record(auction: Auction, bid: Bid) -> tuple[Auction, tuple[Event, ...]]:
-    """Append an accepted bid (its ``seq`` is the next one) and apply the soft close."""
+    """Append an accepted bid (its ``seq`` is the next one) and apply the soft close
+    (not to a pre-bid)."""
     auction = replace(auction, bids=(*auction.bids, bid), seq=bid.seq)
     events: tuple[Event, ...] = (BidPlaced(bid.seq, bid.at_ms, bid),)
+    if auction.status is not AuctionStatus.live:
+        return auction, events
     rank = rank_of(auction, bid.supplier)
     assert rank is not None
     new_end = extension_end(

@@ -23,8 +23,13 @@ Per format:
 - ``dutch``: ``clock`` required with ``start_price < end_price <= ceiling``; the price
   rises by ``step`` each ``interval_s`` up to ``end_price`` (the cap).
 
+``pre_bids: true`` (``reverse_english`` and ``sealed`` only) lets suppliers bid before
+the opening: a pre-bid is checked against the ceiling and the supplier's own pre-bid
+(its decrement), never against a rival's, which nobody sees before the opening; the
+ranking starts from them (`bidding.auction.place_bid`).
+
 Optional fields default to ``visibility: rank_only``, ``decrement_from: own``,
-``ties: earlier_wins`` and no soft close. Unknown keys are rejected. Integers must be
+``ties: earlier_wins``, no soft close and no pre-bids. Unknown keys are rejected. Integers must be
 JSON integers (not booleans, floats or strings). Every value is bounded so that all the
 engine's arithmetic stays exact in a Redis Lua script's doubles (below 2**53).
 """
@@ -165,6 +170,7 @@ class LotRules:
     ties: Ties = Ties.earlier_wins
     soft_close: SoftClose | None = None
     clock: Clock | None = None
+    pre_bids: bool = False
 
 
 def parse_rules(data: object, *, ceiling_price: int) -> LotRules:
@@ -181,7 +187,16 @@ def parse_rules(data: object, *, ceiling_price: int) -> LotRules:
     _only_keys(
         obj,
         "rules",
-        {"format", "visibility", "decrement", "decrement_from", "ties", "soft_close", "clock"},
+        {
+            "format",
+            "visibility",
+            "decrement",
+            "decrement_from",
+            "ties",
+            "soft_close",
+            "clock",
+            "pre_bids",
+        },
     )
     fmt = _choice(obj, "format", Format, "rules", None)
     rules = LotRules(
@@ -192,6 +207,7 @@ def parse_rules(data: object, *, ceiling_price: int) -> LotRules:
         decrement=_decrement(obj, fmt, ceiling_price),
         soft_close=_soft_close(obj, fmt),
         clock=_clock(obj, fmt, ceiling_price),
+        pre_bids=_pre_bids(obj, fmt),
     )
     if fmt is Format.sealed and rules.decrement_from is not DecrementFrom.own:
         raise InvalidRules(
@@ -251,6 +267,8 @@ def rules_to_dict(rules: LotRules) -> dict[str, object]:
             "interval_s": c.interval_s,
             "end_price": c.end_price,
         }
+    if rules.pre_bids:
+        out["pre_bids"] = True
     return out
 
 
@@ -348,6 +366,15 @@ def _clock(obj: Mapping[str, object], fmt: Format, ceiling_price: int) -> Clock 
             f"{path}.step", f"The step gives {levels} levels; at most {MAX_CLOCK_LEVELS}."
         )
     return Clock(start_price=start, step=step, interval_s=interval_s, end_price=end)
+
+
+def _pre_bids(obj: Mapping[str, object], fmt: Format) -> bool:
+    value = obj.get("pre_bids", False)
+    if not isinstance(value, bool):
+        raise InvalidRules("rules.pre_bids", "pre_bids must be true or false.")
+    if value and fmt.is_clock:
+        raise InvalidRules("rules.pre_bids", f"A {fmt} clock takes no pre-bids.")
+    return value
 
 
 def _is_int(value: object) -> bool:

@@ -7,9 +7,10 @@
   ``rank_only`` nothing of others; ``best_price`` the best price too; ``full_ladder``
   every price, with the other suppliers anonymised (no ids, no bid ids).
 - Sealed auctions show nobody any price but their own until the close (the buyer
-  sees how many bids arrived); after a normal close they show as the lot's own
-  ``visibility`` says (a cancelled sealed lot's bids stay sealed), the same rule as the
-  ``/ws`` frames (``realtime/frames.py``) and the festival report.
+  sees how many bids arrived), and so do pre-bids until the opening; after a normal
+  close they show as the lot's own ``visibility`` says (a cancelled sealed lot's bids
+  stay sealed), the same rule as the ``/ws`` frames (``realtime/frames.py``) and the
+  festival report.
 - Clock auctions (japanese, dutch) add ``clock``: the level, its price and end, and how
   many suppliers are still in (japanese); the buyer side also sees how many accepted
   the level, a supplier whether it accepted it and whether it may. Bids are
@@ -24,13 +25,13 @@ a clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bidding.auction import ENDED, OPEN, AuctionStatus
 from bidding.decide import Situation, Transform, price_bound
 from bidding.price_clock import last_level, level_price
-from bidding.rules import DecrementFrom, Format, LotRules, Visibility
+from bidding.rules import DecrementFrom, Format, LotRules, Ties, Visibility
 from rfq.platform import clock
 
 AFTER_CLOSE = ENDED - {AuctionStatus.cancelled}
@@ -57,8 +58,10 @@ class Live:
 
 
 def concealed(fmt: str, status: str) -> bool:
-    """True while a sealed lot's bids show to nobody (the buyer sees only their count)."""
-    return fmt == Format.sealed and status not in AFTER_CLOSE
+    """True while a lot's bids show to nobody (the buyer sees only their count): a sealed
+    lot's until its close, and every lot's pre-bids until the opening."""
+    scheduled = status == AuctionStatus.scheduled
+    return scheduled or (fmt == Format.sealed and status not in AFTER_CLOSE)
 
 
 def hidden(live: Live) -> bool:
@@ -111,6 +114,7 @@ def view(
         "state": status,
         "format": fmt.value,
         "visibility": live.rules.visibility.value,
+        "pre_bids": live.rules.pre_bids,
         "ceiling_price": live.ceiling_price,
         "starts_at": clock.rfc3339(clock.from_ms(live.starts_ms)),
         "ends_at": clock.rfc3339(clock.from_ms(live.ends_ms)),
@@ -185,6 +189,10 @@ def next_price(
         return None, "not_open"
     ceiling = live.ceiling_price
     own = Situation(ceiling, transform, mine["price"] if mine else None)
+    if live.status == AuctionStatus.scheduled:  # a pre-bid: own terms only (auction.py)
+        blind = replace(rules, decrement_from=DecrementFrom.own, ties=Ties.earlier_wins)
+        price = price_bound(blind, own)
+        return (price if price >= 1 else None), ("own" if price < ceiling else "ceiling")
     best = standings[0] if standings else None
     by_best = rules.decrement_from is DecrementFrom.best and best is not None
     if by_best and best is not mine:

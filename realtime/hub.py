@@ -393,8 +393,11 @@ class Hub:
         lot = LotTick(feed.auction_id)
         for (sub, tick), (audience, _) in list(feed.subscribers.items()):
             topic = lot if tick else feed.auction_id
-            if event["type"] == "closed" and feed.sealed and not tick:
-                sub.offer(topic, None)  # the sealed bids show from now on
+            revealed = (event["type"] == "closed" and feed.sealed) or (
+                event["type"] == "opened" and feed.standings
+            )
+            if revealed and not tick:
+                sub.offer(topic, None)  # the sealed bids (or the pre-bids) show from now on
                 continue
             cache = (audience, sub.protocol)
             if cache in encoded:

@@ -50,6 +50,8 @@ class AuctionRecord(SQLModel, table=True):
     rebuilt_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     reminded_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    previous_round: int | None = Field(default=None, foreign_key="auction.id", unique=True)
+    """The sealed lot whose best suppliers qualified into this one (``rfq/rounds.py``)."""
 
 
 class BidRecord(SQLModel, table=True):

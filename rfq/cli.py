@@ -14,12 +14,14 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import uvicorn
+from sqlmodel import Session
 
 from realtime import codec
 from realtime.transport import DirectProtocol
-from rfq import accounts, audit_chain, demo
+from rfq import accounts, audit_chain, demo, rounds
 from rfq.auctions import AuctionRecord
 from rfq.platform import db, metrics
 from rfq.platform.embedded_redis import DataDirBusy, EmbeddedRedis, EmbeddedRedisFailed
@@ -214,6 +216,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
+    """Verify the auction's chain, and every round it is linked to (both ways)."""
     settings = Settings.from_env()
     database = db.Database(settings.database_url)
     try:
@@ -221,15 +224,52 @@ def _audit_verify(args: argparse.Namespace) -> int:
             if session.get(AuctionRecord, args.auction_id) is None:
                 print(f"rfq: no auction {args.auction_id}.", file=sys.stderr)
                 return 2
-            log = audit_chain.chain(session, args.auction_id)
+            logs, pairs = _linked_chains(session, args.auction_id)
     finally:
         database.dispose()
-    count = len(log["entries"])
-    if log["verified"]:
-        print(f"auction {args.auction_id}: {count} entries, chain verified; head {log['head']}")
-        return 0
-    print(f"auction {args.auction_id}: chain BROKEN: {log['problem']}", file=sys.stderr)
-    return 1
+    status = 0
+    for auction_id, log in logs.items():
+        count = len(log["entries"])
+        if log["verified"]:
+            print(f"auction {auction_id}: {count} entries, chain verified; head {log['head']}")
+        else:
+            print(f"auction {auction_id}: chain BROKEN: {log['problem']}", file=sys.stderr)
+            status = 1
+    for earlier, later in sorted(pairs):
+        problem = rounds.check_link(earlier, logs[earlier], later, logs[later])
+        if problem is None:
+            print(f"rounds: auction {earlier} -> auction {later}, linked both ways")
+        else:
+            print(f"rounds: link BROKEN: {problem}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _linked_chains(
+    session: Session, auction_id: int
+) -> tuple[dict[int, dict[str, Any]], set[tuple[int, int]]]:
+    """The chains of the auction and of every round linked to it, by the rows
+    (``previous_round``) or by the chains' own linking entries, and the linked pairs
+    ``(earlier, later)``."""
+    logs: dict[int, dict[str, Any]] = {}
+    pairs: set[tuple[int, int]] = set()
+    todo = [auction_id]
+    while todo:
+        current = todo.pop()
+        if current in logs or session.get(AuctionRecord, current) is None:
+            continue
+        logs[current] = audit_chain.chain(session, current)
+        record = session.get(AuctionRecord, current)
+        later = rounds.next_of(session, current)
+        found = [(k, other) for k, other, _ in rounds.links(logs[current]["entries"])]
+        if record is not None and record.previous_round is not None:
+            found.append((rounds.PREVIOUS, record.previous_round))
+        if later is not None:
+            found.append((rounds.NEXT, later.id))
+        for kind, other in found:
+            pairs.add((current, other) if kind == rounds.NEXT else (other, current))
+            todo.append(other)
+    return logs, {(e, la) for e, la in pairs if e in logs and la in logs}
 
 
 if __name__ == "__main__":

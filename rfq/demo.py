@@ -3,11 +3,13 @@
 :func:`seed` creates the accounts (an operator, two buyers, five suppliers). Once the
 app answers, a background thread stages the festival through the real HTTP API —
 certifies four suppliers and confirms their deposits, leaves the fifth's application
-in the operator's queue, creates the festival and publishes four RFQs whose auctions
+in the operator's queue, creates the festival and publishes five RFQs whose auctions
 open five seconds later, each with a specification document (one closes after three
 minutes, ready to award: its award
 form shows each bidder's badge and score; the certified suppliers hold levels 3, 2 and
-1, so the badges differ) — and
+1, so the badges differ), a sixth that takes pre-bids and opens ten minutes later with
+supplier 2's pre-bid in it, and one question of supplier 2's on the first RFQ that the
+buyer has answered — and
 suppliers 2 to 4 then bid every few seconds; supplier 1 is left for the person trying
 the demo. Everything is idempotent: running the demo again on the same data dir keeps
 what is there and adds only what is missing.
@@ -88,6 +90,11 @@ _LOTS = (  # name, category, quantity, unit, ceiling, minutes
 )
 _CLOCK = {"start_price": 2_400, "step": 50, "interval_s": 45, "end_price": 1_900}
 """The last lot's clock: 2,400 falling by 50 every 45 s to 1,900 (11 levels, 8.25 min)."""
+PRE_BID_LOT = "M10 flat washers (pre-bids, opens in 10 minutes)"
+"""A lot that takes pre-bids: supplier 2 has placed one; it opens ten minutes after the
+others and runs twenty."""
+QUESTION = "May the bolts ship in two partial deliveries, two weeks apart?"
+ANSWER = "Yes: two deliveries of 5,000 pcs, the second within 14 days of the first."
 
 
 def login(base: str, email: str) -> Api:
@@ -135,7 +142,7 @@ def stage(base: str) -> tuple[int, list[int]]:
     if live:
         return festival["id"], live
     start = now + timedelta(seconds=5)
-    ids = []
+    ids, rfqs = [], []
     for n, (name, category, quantity, unit, ceiling, minutes) in enumerate(_LOTS):
         rules: dict[str, Any] = {
             "format": "reverse_english",
@@ -170,13 +177,35 @@ def stage(base: str) -> tuple[int, list[int]]:
             },
         )
         ids.append(published["lots"][0]["auction_id"])
+        rfqs.append(published["id"])
         spec = buyer.upload(f"spec-{n + 1}.pdf", _spec_pdf(name))
         buyer.ok(
             "POST",
             f"/api/rfqs/{published['id']}/documents",
             {"file_id": spec, "title": f"Specification: {name}", "kind": "specification"},
         )
+    ids.append(_pre_bid_lot(buyer, suppliers[1], festival["id"], now))
+    asked = suppliers[1].ok("POST", f"/api/rfqs/{rfqs[0]}/questions", {"question": QUESTION})
+    buyer.ok("POST", f"/api/rfqs/{rfqs[0]}/questions/{asked['id']}/answer", {"answer": ANSWER})
     return festival["id"], ids
+
+
+def _pre_bid_lot(buyer: Api, supplier: Api, festival: int, now: datetime) -> int:
+    """Publish the lot that takes pre-bids and place one supplier's pre-bid in it."""
+    start = now + timedelta(minutes=10)
+    rules = {"format": "reverse_english", "visibility": "best_price", "decrement": {"amount": 1},
+             "pre_bids": True}  # fmt: skip
+    lot = {"name": PRE_BID_LOT, "quantity": 30_000, "unit": "pcs", "ceiling_price": 25,
+           "reserve_price": 21, "rules": rules}  # fmt: skip
+    published = world.publish(
+        buyer,
+        {"title": PRE_BID_LOT, "category": "fasteners.nuts", "currency": "CNY",
+         "festival_id": festival, "bid_bond": 50_000, "starts_at": start.isoformat(),
+         "ends_at": (start + timedelta(minutes=20)).isoformat(), "lots": [lot]},
+    )  # fmt: skip
+    auction = int(published["lots"][0]["auction_id"])
+    supplier.ok("POST", f"/api/auctions/{auction}/bids", {"price": 23, "key": "demo-pre-bid"})
+    return auction
 
 
 def _spec_pdf(title: str) -> bytes:

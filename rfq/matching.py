@@ -46,8 +46,14 @@ def match_and_invite(session: Session, rfq: Rfq, lot_texts: list[str]) -> list[i
             f"Bidding opens {rfq.starts_at.isoformat()}.",
             rfq_id=rfq.id,
         )
+    notify_invited(session, rfq, set(matched))
+    return matched
+
+
+def notify_invited(session: Session, rfq: Rfq, told: set[int] | None = None) -> None:
+    """Tell the suppliers invited to a draft, now published (but those in ``told``)."""
     for row in participation.of_rfq(session, rfq.id or 0):
-        if row.source is Source.invited and row.company_id not in matched:
+        if row.source is Source.invited and row.company_id not in (told or set()):
             notifications.notify_company(
                 session,
                 row.company_id,
@@ -55,4 +61,3 @@ def match_and_invite(session: Session, rfq: Rfq, lot_texts: list[str]) -> list[i
                 f"You are invited to bid: {rfq.title}",
                 rfq_id=rfq.id,
             )
-    return matched

@@ -276,8 +276,11 @@ def listed(session: Session, principal: Principal | None, scope: str) -> list[Rf
     return list(session.exec(query.where(Rfq.id.in_(ids))).all()) if ids else []  # type: ignore[union-attr]
 
 
-def publish(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
-    """The buyer publishes a draft: times are checked again and suppliers matched."""
+def publish(
+    session: Session, principal: Principal | None, rfq_id: int, *, match: bool = True
+) -> Rfq:
+    """The buyer publishes a draft: times are checked again and suppliers matched
+    (``match=False``: only the invited take part, as in a next round)."""
     rfq = owned(session, principal, rfq_id)
     caller = require_role(principal, Role.buyer)
     lots = lots_of(session, rfq_id)
@@ -290,7 +293,10 @@ def publish(session: Session, principal: Principal | None, rfq_id: int) -> Rfq:
     session.add(rfq)
     for lot in lots:
         auctions.create(session, lot, rfq)
-    matching.match_and_invite(session, rfq, [f"{lot.name} {lot.specification}" for lot in lots])
+    if match:
+        matching.match_and_invite(session, rfq, [f"{lot.name} {lot.specification}" for lot in lots])
+    else:
+        matching.notify_invited(session, rfq)
     return rfq
 
 

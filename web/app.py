@@ -52,6 +52,7 @@ from web import (
     files,
     health,
     pages,
+    rounds,
     webhooks,
 )
 from web import (
@@ -204,6 +205,7 @@ def _routes() -> list[BaseRoute]:
         *clarifications.ROUTES,
         *documents.ROUTES,
         *auctions.ROUTES,
+        *rounds.ROUTES,
         *web_contracts.ROUTES,
         *credit.ROUTES,
         *health.ROUTES,

@@ -13,7 +13,7 @@ from bidding.auction import AuctionStatus
 from bidding.live.desk import Ack, Desk
 from bidding.live.engine import Outcome
 from bidding.sealed import handle
-from bidding.views import AFTER_CLOSE, Viewer
+from bidding.views import Viewer, concealed
 from rfq import audit_chain
 from rfq.access import require_login, require_member, require_operator
 from rfq.accounts import Company, Principal, User
@@ -176,6 +176,11 @@ async def set_transform(call: Call[TransformCreate]) -> Any:
         assert auction is not None
         if auction.status != AuctionStatus.scheduled or auction.starts_at <= clock.now():
             raise Conflict("Transforms are fixed before the start.", code="auction_started")
+        placed = session.execute(
+            select(col(BidRecord.id)).where(col(BidRecord.auction_id) == auction_id).limit(1)
+        ).first()
+        if placed is not None:  # a pre-bid was ranked by the transform it was placed under
+            raise Conflict("Transforms are fixed once a pre-bid is in.", code="pre_bids_placed")
         if auction.format in ("japanese", "dutch"):
             raise Conflict(
                 "A clock auction sets one price for every supplier; it takes no transforms.",
@@ -222,7 +227,8 @@ _BID_COLUMNS = (
 
 async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
     """Every bid of the auction in the order placed (the buyer and operators); a sealed
-    auction before its close shows only that bids arrived."""
+    auction before its close, and pre-bids before the opening, show only that bids
+    arrived."""
     auction_id = call.path["auction_id"]
     desk: Desk = call.state.desk
     facts = await desk.facts(auction_id)
@@ -256,7 +262,7 @@ async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
         ]
 
     found: list[dict[str, Any]] = await call.state.db.run(rows)
-    if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
+    if await _concealed(desk, facts.format, auction_id):
         hidden = dict.fromkeys(_BID_COLUMNS, None)
         found = [
             {**hidden, "currency": b["currency"], "voided": b["voided"], "surrogate": None}
@@ -270,7 +276,8 @@ async def bids(call: Call[Any]) -> Any:
     """Every bid of the auction, oldest first (buyer, operators): ``[{bid_id,
     supplier_company_id, supplier, price, currency, ranking_price_e4, proxy, at, voided,
     void_reason, surrogate, surrogate_by, surrogate_reason}]``; before a sealed auction's
-    close every field but ``currency`` and ``voided`` is null."""
+    close (and pre-bids before the opening) every field but ``currency`` and ``voided``
+    is null."""
     return await _bids(call)
 
 
@@ -294,10 +301,12 @@ async def my_bids(call: Call[Any]) -> Any:
             .where(col(BidRecord.auction_id) == auction_id, col(BidRecord.company_id) == company_id)
             .order_by(col(BidRecord.epoch), col(BidRecord.seq))
         ).scalars()
-        sealed = facts.format == "sealed"
+        auction = session.get(AuctionRecord, auction_id)
+        scheduled = auction is not None and auction.status == AuctionStatus.scheduled
+        blind = facts.format == "sealed" or scheduled  # pre-bids: until the opening
         return [
             {
-                "bid_id": handle(desk.secret, b.id) if sealed else b.id,
+                "bid_id": handle(desk.secret, b.id) if blind else b.id,
                 "price": b.price,
                 "currency": facts.currency,
                 "proxy": b.proxy,
@@ -330,18 +339,20 @@ async def audit_log(call: Call[Any]) -> Any:
     facts = await desk.facts(auction_id)
     require_member(call.principal, facts.buyer_company_id, "auction")
     log = await call.state.db.run(audit_chain.chain, auction_id)
-    if facts.format == "sealed" and not await _sealed_open(desk, auction_id):
+    if await _concealed(desk, facts.format, auction_id):
+        until = "the close" if facts.format == "sealed" else "the opening"
         for entry in log["entries"]:
-            for secret in ("price", "t", "nonce", "company", "key", "bid_id"):
+            for secret in ("price", "t", "nonce", "company", "key", "bid_id", "floor"):
                 if secret in entry["data"]:
-                    entry["data"][secret] = "sealed until the close"
+                    entry["data"][secret] = f"sealed until {until}"
     return log
 
 
-async def _sealed_open(desk: Desk, auction_id: int) -> bool:
-    """True once a sealed auction has closed and its bids may be seen."""
-    meta = await desk.engine.meta(auction_id)
-    return meta.get("status") in AFTER_CLOSE
+async def _concealed(desk: Desk, fmt: str, auction_id: int) -> bool:
+    """True while nobody may see the auction's bids: a sealed one's before its close,
+    pre-bids before the opening (`bidding.views.concealed`)."""
+    meta, _ = await desk.state(auction_id)  # loaded from SQL first if Redis lacks it
+    return concealed(fmt, meta["status"])
 
 
 ROUTES = [

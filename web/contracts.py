@@ -33,10 +33,11 @@ Doc = dict[str, Any]
 async def award(call: Call[AwardCreate]) -> Any:
     """The buyer awards a closed lot (best bid, another bidder, a split) or closes it
     without award; the contracts are offered to the winners."""
-    return await _award_lot(call.state, call.principal, call.path["auction_id"], call.body)
+    return await award_lot(call.state, call.principal, call.path["auction_id"], call.body)
 
 
-async def _award_lot(state: Any, principal: Any, auction_id: int, body: AwardCreate) -> Doc:
+async def award_lot(state: Any, principal: Any, auction_id: int, body: AwardCreate) -> Doc:
+    """Decide a closed lot (the award endpoint's work, also a next round's no award)."""
     settings = state.settings
     terms = Terms(settings.platform_fee_bps, settings.inspection_days)
     db, desk = state.db, state.desk
@@ -93,7 +94,7 @@ async def scenario_award(call: Call[ScenarioAward]) -> Any:
             if line["auction_id"] == lot["auction_id"]
         ]
         try:
-            done = await _award_lot(
+            done = await award_lot(
                 call.state,
                 call.principal,
                 lot["auction_id"],

@@ -9,10 +9,12 @@
 --   1 m     hash    status fmt starts ends ext seq aseq epoch ceiling reserve dec_amt
 --                   dec_bps dec_from ties sc_win sc_ext sc_trig sc_topn sc_max rl_int
 --                   rl_burst id, and for clock formats ck_start ck_step ck_int ck_end
---                   lvl (the current level; status.lua's tick moves it)
+--                   lvl (the current level; status.lua's tick moves it), pre ("1": the
+--                   lot takes pre-bids while scheduled, before its start)
 --   2 lad   zset    member "<seq %012d>:<company>", score = transformed price
---   3 st    hash    company -> msgpack {bid_id, price, t, seq, at, proxy, member, level}
---                   (level: clock formats, the level the bid accepted)
+--   3 st    hash    company -> msgpack {bid_id, price, t, seq, at, proxy, member, level,
+--                   sur, pre} (level: clock formats, the level the bid accepted; pre:
+--                   a pre-bid, placed before the opening)
 --   4 tf    hash    company -> "multiplier_bps:adder"
 --   5 px    hash    company -> proxy floor
 --   6 idem  hash    "<company>:<key>" -> msgpack outcome (the first one)
@@ -139,9 +141,15 @@ if m.fmt ~= 'reverse_english' and (ARGV[9] ~= 'bid' or not (sealed or clocked)) 
   return reject('wrong_format', nil, true)
 end
 local scheduled_proxy = ARGV[9] ~= 'bid' and m.status == 'scheduled'
-if not scheduled_proxy and (m.status ~= 'live' or now < tonumber(m.starts) or now >= ends) then
+-- a pre-bid (auction.pre_bid_phase): blind, checked against the ceiling and the bidder's
+-- own pre-bid only, with no rank, soft close, proxy answer or outbid
+local prebid = ARGV[9] == 'bid' and m.pre == '1' and m.status == 'scheduled'
+  and now < tonumber(m.starts)
+if not (scheduled_proxy or prebid)
+    and (m.status ~= 'live' or now < tonumber(m.starts) or now >= ends) then
   return reject('auction_not_live', nil, true)
 end
+if prebid then dec_best, ties_rejected = false, false end
 
 -- decide.py ----------------------------------------------------------------------
 local function transform(c)
@@ -169,7 +177,8 @@ end
 local function situation(c)
   local mul, add = transform(c)
   local own = standing(c)
-  local bt = best()
+  local bt = nil
+  if not prebid then bt = best() end
   return {mul = mul, add = add, own = own and own.price or nil, best = bt}
 end
 local function tie_price(s, t) return fdiv(t - s.add * 10000, s.mul) end
@@ -232,12 +241,14 @@ local function record(c, p, t, proxy, level)
   local member = string.format('%012d', s) .. ':' .. c
   local sur = nil
   if not proxy and ARGV[10] and ARGV[10] ~= '' then sur = ARGV[10] end
+  local pre = nil
+  if prebid then pre = true end
   local bid = {bid_id = bid_id, company = c, price = p, t = t, seq = s, at = now,
-               proxy = proxy, commit = ARGV[6], level = level, sur = sur}
+               proxy = proxy, commit = ARGV[6], level = level, sur = sur, pre = pre}
   redis.call('ZADD', LAD, S(t), member)
   redis.call('HSET', ST, c, cmsgpack.pack({bid_id = bid_id, price = p, t = t, seq = s,
                                            at = now, proxy = proxy, member = member,
-                                           level = level, sur = sur}))
+                                           level = level, sur = sur, pre = pre}))
   event('bid', bid)
   local data = {company = c, price = p, t = t, bid_id = bid_id, proxy = proxy, seq = s,
                 level = level}
@@ -248,7 +259,7 @@ local function record(c, p, t, proxy, level)
   placed[#placed + 1] = bid
   -- soft close (decide.extension_end)
   local win = tonumber(m.sc_win)
-  if win and now >= ends - win * 1000 then
+  if win and not prebid and now >= ends - win * 1000 then
     local max = tonumber(m.sc_max)
     local r = rank(c)
     local fires = (m.sc_trig == 'any') or (m.sc_trig == 'leader' and r == 1)
@@ -382,15 +393,16 @@ if not price or price ~= math.floor(price) or price < 1 then
 end
 local why = problem(company, s, price)
 if why then return reject(why, highest_acceptable(company, s), true) end
+local blind = sealed or prebid
 local _, leader_before = best()
 local bid = record(company, price, price * s.mul + s.add * 10000, false)
-if not sealed then run_proxies() end
+if not blind then run_proxies() end
 local my_rank = nil
-if not sealed then my_rank = rank(company) end
+if not blind then my_rank = rank(company) end
 local _, leader_after = best()
 local out = {r = 'ok', bid = bid, rank = my_rank, ends = ends, ext = ext,
              extended = #events > #placed}
-if not sealed and leader_before and leader_before ~= leader_after then
+if not blind and leader_before and leader_before ~= leader_after then
   out.outbid = leader_before
 end
 return finish(out, true)

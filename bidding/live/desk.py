@@ -39,7 +39,7 @@ from bidding.live.journal import Journal, Superseded
 from bidding.live.restore import due_ms, snapshot, voiding
 from bidding.live.store import Mark, Output
 from bidding.sealed import commitment, handle
-from bidding.views import Live, Viewer, view
+from bidding.views import Live, Viewer, hidden, view
 from rfq import eligibility, rfqs
 from rfq.access import may_see
 from rfq.accounts import Principal, Role
@@ -114,7 +114,8 @@ class Ack:
     extensions: int
     extended: bool
     seq: int | None
-    """None in a sealed auction, whose numbering would count the rivals' bids."""
+    """None for a sealed bid or a pre-bid, whose numbering would count the rivals' bids
+    (``bid_id`` is then an opaque handle, `bidding.sealed.handle`)."""
     replay: bool
 
 
@@ -434,7 +435,8 @@ class Desk:
         if not viewer.full and viewer.company_id is not None:
             transform = Transform(*await self.engine.transform(auction_id, str(viewer.company_id)))
         shown = view(live, standings, viewer, extra, clock.now_ms(), transform)
-        if facts.format == "sealed" and shown.get("my_bid_id"):
+        blind = facts.format == "sealed" or hidden(live)  # pre-bids: until the opening
+        if blind and shown.get("my_bid_id"):  # its number would count the rivals' bids
             shown["my_bid_id"] = handle(self.secret, shown["my_bid_id"])
         return live, standings, shown
 
@@ -553,16 +555,17 @@ class Desk:
             if ends_ms is None:  # a replay of a key restored from SQL carries no end
                 meta = await self.engine.meta(facts.auction_id)
                 ends_ms = int(meta.get("ends", 0))
-            sealed = facts.format == "sealed"
+            # a sealed bid's or a pre-bid's number would count the rivals' bids
+            blind = facts.format == "sealed" or bool(bid.get("pre"))
             return Ack(
                 auction_id=facts.auction_id,
-                bid_id=handle(self.secret, bid["bid_id"]) if sealed else bid["bid_id"],
+                bid_id=handle(self.secret, bid["bid_id"]) if blind else bid["bid_id"],
                 price=bid["price"],
                 rank=outcome.rank,
                 ends_at_ms=ends_ms,
                 extensions=outcome.extensions or 0,
                 extended=outcome.extended,
-                seq=None if sealed else bid["seq"],
+                seq=None if blind else bid["seq"],
                 replay=outcome.replay,
             )
         self._raise(facts, outcome, reason)

@@ -149,6 +149,7 @@ def meta_of(
         "ck_int": "" if c is None else c.interval_s,
         "ck_end": "" if c is None else c.end_price,
         "lvl": level,
+        "pre": "1" if rules.pre_bids else "",
     }
 
 
@@ -182,6 +183,7 @@ def live_of(meta: Mapping[str, str]) -> Live:
         ties=Ties(meta.get("ties") or "earlier_wins"),
         soft_close=soft_close,
         clock=clock,
+        pre_bids=meta.get("pre") == "1",
     )
     return Live(
         id=int(meta["id"]),

@@ -32,6 +32,7 @@ from bidding.rules import (
     SoftClose,
     Ties,
     Trigger,
+    Visibility,
 )
 from bidding.sealed import verify_commitment
 
@@ -161,6 +162,35 @@ def test_bids_outside_the_live_window_are_not_live() -> None:
     for auction, now in [(scheduled, START), (live, START - 1), (live, END), (closed, END)]:
         with pytest.raises(AuctionNotLive):
             A.place_bid(auction, "s1", 100, now, "b1")
+
+
+def test_pre_bids_are_blind_and_start_the_ladder() -> None:
+    """Before the opening a pre-bid lot takes bids checked against the ceiling and the
+    bidder's own pre-bid only: no rank, no rival's price, no soft close; at the opening
+    they are the ladder."""
+    rules = replace(
+        RULES,
+        decrement_from=DecrementFrom.best,
+        visibility=Visibility.best_price,
+        soft_close=SoftClose(window_s=900, extend_s=900),
+        pre_bids=True,
+    )
+    a = A.new_auction("a1", rules, ceiling_price=120, starts_at_ms=START, ends_at_ms=END)
+    a, first = A.place_bid(a, "s1", 100, START - 50, "b1")
+    assert first.rank is None and not first.extended and a.ends_at_ms == END
+    a, second = A.place_bid(a, "s2", 110, START - 40, "b2")  # above s1: blind, so taken
+    assert second.rank is None
+    with pytest.raises(BelowDecrement):
+        A.place_bid(a, "s1", 100, START - 30, "b3")  # its own pre-bid still binds it
+    with pytest.raises(AuctionNotLive):
+        A.place_bid(a, "s3", 90, START, "b4")  # at the start, before the opening tick
+    a, _ = A.open_auction(a, START)
+    assert _ladder(a) == [("s1", 100), ("s2", 110)]
+    with pytest.raises(BelowDecrement):
+        A.place_bid(a, "s2", 105, START + 1, "b5")  # live: decrement from the best again
+    plain = A.new_auction("a2", RULES, ceiling_price=120, starts_at_ms=START, ends_at_ms=END)
+    with pytest.raises(AuctionNotLive):
+        A.place_bid(plain, "s1", 100, START - 50, "b6")
 
 
 def test_a_bid_above_the_ceiling_is_rejected() -> None:

@@ -134,6 +134,8 @@ INVALID: list[tuple[dict[str, Any], str, Any, str]] = [
     (JAPANESE, "clock.interval_s", 0, "rules.clock.interval_s"),
     (JAPANESE, "clock.tick", 1, "rules.clock.tick"),
     (_with(JAPANESE, "format", "dutch"), "clock.end_price", 100, "rules.clock.end_price"),
+    (CONTRACT_EXAMPLE, "pre_bids", 1, "rules.pre_bids"),
+    (JAPANESE, "pre_bids", True, "rules.pre_bids"),
 ]
 
 
@@ -305,3 +307,12 @@ def test_secrecy_refuses_rejected_ties_and_best_decrements_where_prices_hide() -
     check_secrecy(rules(visibility="best_price", decrement_from="best"))
     check_secrecy(rules(visibility="full_ladder", ties="rejected", decrement_from="best"))
     check_secrecy(rules(visibility="rank_only"))
+
+
+def test_pre_bids_round_trip_and_default_off() -> None:
+    """pre_bids is false unless given, and survives rules_to_dict (shown only when on)."""
+    assert parse_rules(CONTRACT_EXAMPLE, ceiling_price=120).pre_bids is False
+    rules = parse_rules({**CONTRACT_EXAMPLE, "pre_bids": True}, ceiling_price=120)
+    assert rules.pre_bids and rules_to_dict(rules)["pre_bids"] is True
+    assert parse_rules(rules_to_dict(rules), ceiling_price=120) == rules
+    assert "pre_bids" not in rules_to_dict(parse_rules(CONTRACT_EXAMPLE, ceiling_price=120))

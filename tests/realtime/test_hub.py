@@ -27,7 +27,9 @@ def test_the_shared_tick_and_a_frame_per_connection_tell_the_same_ranks() -> Non
     """What `rfq bench ranks` compares carries the same information: each supplier's
     position of its token in the shared tick's `order` is the rank its own frame says."""
     hub = Hub(None, "secret")  # type: ignore[arg-type]
-    feed = Feed(auction_id=7, buyer_company_id=0, visibility="rank_only", sealed=False)
+    feed = Feed(
+        auction_id=7, buyer_company_id=0, visibility="rank_only", sealed=False, status="live"
+    )
     subs = []
     for company, price in ((1, 500), (2, 300), (3, 400)):
         sub = Subscriber(codec.JSON)

@@ -105,8 +105,9 @@ def test_bench_ranks_prints_figures(tmp_path: Path) -> None:
 
 def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> None:
     """`rfq demo` serves, stages a festival with live auctions, prints the control room,
-    leaves one application in the certification queue, and simulated suppliers bid (and
-    accept the japanese clock's price)."""
+    leaves one application in the certification queue, a lot holding a pre-bid and an
+    answered question, and simulated suppliers bid (and accept the japanese clock's
+    price)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"RFQ_DATA_DIR": str(tmp_path / "demo"), "RFQ_REDIS_URL": ""}
@@ -136,6 +137,13 @@ def test_demo_runs_a_live_festival_with_simulated_bidders(tmp_path: Path) -> Non
             )  # fmt: skip
 
         wait_for(bids_seen, 90, "simulated bids and clock acceptances in the demo festival")
+        auth = {"Authorization": f"Bearer {token}"}
+        lots = httpx.get(f"{url}/api/festivals/1", timeout=5, headers=auth).json()["lots"]
+        pre = [lot for lot in lots if "pre-bids" in lot["lot_name"]]
+        assert [(lot["state"], lot["bidders"]) for lot in pre] == [("scheduled", 1)]
+        first = min(lot["rfq_id"] for lot in lots)
+        asked = httpx.get(f"{url}/api/rfqs/{first}/questions", timeout=5, headers=auth).json()
+        assert [q["answer"] is not None for q in asked] == [True]
         log = (tmp_path / "demo.log").read_text()
         assert f"Festival control room: {url}/festivals/1" in log
         operator = {"email": "operator@demo.example.com", "password": "festival-demo-2026"}

@@ -67,6 +67,7 @@ def test_bidding_ranks_and_views(client: httpx.Client, operator: str) -> None:
         "state",
         "format",
         "visibility",
+        "pre_bids",
         "ceiling_price",
         "starts_at",
         "ends_at",
@@ -626,3 +627,71 @@ def test_a_surrogate_bid_is_marked_everywhere_and_told(client: httpx.Client, ope
     accepted = [e["data"] for e in log["entries"] if e["kind"] == "bid_accepted"]
     assert [d.get("by") is not None for d in accepted] == [False, True, True]
     assert accepted[1]["reason"].startswith("Line down")
+
+
+def test_pre_bids_are_blind_until_the_opening_and_start_the_ranking(
+    client: httpx.Client, operator: str
+) -> None:
+    """A pre-bid lot takes bids before its start, checked against the ceiling and the
+    bidder's own pre-bid only; until the opening nobody sees a price, a rank, a number
+    or who bid (the buyer sees how many); the ranking starts from them. A lot without
+    pre-bids refuses bids before its start."""
+    buyer = register(client, "buyer")
+    a = certified_supplier(client, operator, ["fasteners"])
+    b = certified_supplier(client, operator, ["fasteners"])
+    body = rfq_body()
+    lot = body["lots"][0]
+    lot["rules"].update(visibility="best_price", decrement_from="best", pre_bids=True)
+    body["lots"].append({**lot, "name": "M10 nuts", "rules": {**lot["rules"], "pre_bids": False}})
+    start = datetime.now(UTC) + timedelta(seconds=6)
+    body["starts_at"], body["ends_at"] = (
+        start.isoformat(),
+        (start + timedelta(seconds=60)).isoformat(),
+    )
+    rfq = client.post("/api/rfqs", json=body, headers=bearer(buyer["token"])).json()
+    assert rfq["lots"][0]["rules"]["pre_bids"] is True and "pre_bids" not in rfq["lots"][1]["rules"]
+    published = client.post(f"/api/rfqs/{rfq['id']}/publish", headers=bearer(buyer["token"]))
+    pre_lot, plain_lot = (int(x["auction_id"]) for x in published.json()["lots"])
+
+    first = place_bid(client, a, pre_lot, 110, "a1")
+    assert first.status_code == 201, first.text
+    ack = first.json()
+    assert ack["rank"] is None and ack["seq"] is None
+    assert ack["bid_id"].startswith(f"{pre_lot}.sealed-")  # an opaque handle: no number
+    assert place_bid(client, b, pre_lot, 115, "b1").status_code == 201  # blind: above a's
+    assert_error(place_bid(client, a, pre_lot, 110, "a2"), 422, "below_decrement")
+    assert_error(place_bid(client, a, plain_lot, 110, "a3"), 409, "auction_not_live")
+    mine = client.get(f"/api/auctions/{pre_lot}", headers=bearer(a["token"])).json()
+    assert mine["state"] == "scheduled" and mine["pre_bids"] is True
+    assert (mine["my_price"], mine["my_rank"], mine["bidders"]) == (110, None, None)
+    assert "best_price" not in mine and "seq" not in mine and mine["my_bid_id"] == ack["bid_id"]
+    assert (mine["min_acceptable"], mine["min_acceptable_reason"]) == (109, "own")
+    full = client.get(f"/api/auctions/{pre_lot}", headers=bearer(buyer["token"])).json()
+    assert full["ladder"] == [] and full["sealed_bids"] == 2 and full["best_price"] is None
+    listed = client.get(f"/api/auctions/{pre_lot}/bids", headers=bearer(buyer["token"])).json()
+    assert [row["price"] for row in listed] == [None, None]
+    transform = {"supplier_company_id": b["company"]["id"], "multiplier_bps": 9_000,
+                 "adder": 0, "reason": "freight"}  # fmt: skip
+    assert_error(
+        client.post(f"/api/auctions/{pre_lot}/transforms", json=transform,
+                    headers=bearer(buyer["token"])),
+        409, "pre_bids_placed",
+    )  # fmt: skip
+
+    wait_state(client, buyer["token"], pre_lot, "live", 15)
+    full = client.get(f"/api/auctions/{pre_lot}", headers=bearer(buyer["token"])).json()
+    assert [(e["supplier_company_id"], e["price"]) for e in full["ladder"]] == [
+        (a["company"]["id"], 110),
+        (b["company"]["id"], 115),
+    ]
+    mine = client.get(f"/api/auctions/{pre_lot}", headers=bearer(a["token"])).json()
+    assert mine["my_rank"] == 1 and mine["best_price"] == 110
+    assert_error(place_bid(client, b, pre_lot, 112, "b2"), 422, "below_decrement")  # best now
+    assert place_bid(client, b, pre_lot, 109, "b3").json()["rank"] == 1
+    own = client.get(f"/api/auctions/{pre_lot}/my-bids", headers=bearer(a["token"])).json()
+    assert [x["price"] for x in own] == [110] and own[0]["bid_id"] == f"{pre_lot}.1-1"
+    log = client.get(f"/api/auctions/{pre_lot}/audit", headers=bearer(buyer["token"])).json()
+    assert log["verified"] is True
+    assert [e["data"]["price"] for e in log["entries"] if e["kind"] == "bid_accepted"] == [
+        110, 115, 109,
+    ]  # fmt: skip

@@ -14,6 +14,7 @@ a replayed bid key), so the table's order does not matter.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -146,6 +147,12 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         (401, 201, 404, 404, 404, 404, 201),
     ),
     "my bids": ("GET", "/api/auctions/{live}/my-bids", None, (401, 404, 404, 404, 200, 200, 404)),
+    "next round": (
+        "POST",
+        "/api/auctions/{live}/next-round",
+        "NEXT_ROUND",  # a live reverse lot: its buyer is refused wrong_format
+        (401, 409, 404, 404, 404, 404, 403),
+    ),
     "proxy": (
         "POST",
         "/api/auctions/{live}/proxy",
@@ -438,6 +445,11 @@ def _body(spec: Any, world: World) -> Any:
     if spec == "SURROGATE":  # the operator's call replays the buyer's (the same key)
         return {"supplier_company_id": ids["bidder_company"], "price": 109,
                 "key": "matrix-surrogate", "reason": "matrix"}  # fmt: skip
+    if spec == "NEXT_ROUND":
+        start = datetime.now(UTC) + timedelta(hours=1)
+        return {"qualify": 2, "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=1)).isoformat(),
+                "rules": {"format": "reverse_english", "decrement": {"amount": 1}}}  # fmt: skip
     if spec == "NO_AWARD":
         return {"no_award": True, "reason": "matrix"}
     if spec == "EVIDENCE":

@@ -31,6 +31,7 @@ from tests.support import (
     operator_token,
     place_bid,
     register,
+    rfq_body,
     run_server,
     uscc_for,
     wait_for,
@@ -763,6 +764,105 @@ def test_a_clarification_in_the_browser(browser: Browser, settings: Settings) ->
         _shot(desk, "clarifications-buyer")
         assert errors == []
         office.close()
+
+
+def test_pre_bids_in_the_browser(browser: Browser, settings: Settings) -> None:
+    """The buyer drafts a lot taking pre-bids in the builder; on a lot about to open, a
+    supplier's room (in Chinese) takes a pre-bid before the opening without a rank, and
+    ranks it against a rival's pre-bid once the lot opens."""
+    from datetime import UTC, datetime, timedelta
+
+    from loadtests import world
+
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        suppliers = [certified_supplier(client, operator, ["fasteners"]) for _ in range(2)]
+        errors: list[str] = []
+        office = _logged_in(browser, live.url, buyer["email"])
+        builder = office.new_page()
+        builder.on("pageerror", lambda exc: errors.append(str(exc)))
+        builder.goto("/rfqs/new")
+        builder.get_by_label("Title").fill("Washers with pre-bids")
+        builder.get_by_label("Quantity").fill("5000")
+        builder.get_by_label("Lot name").fill("M8 washers")
+        builder.get_by_label("Ceiling unit price").fill("0.20")
+        builder.get_by_label("Pre-bids", exact=True).select_option(label="Before the opening")
+        builder.get_by_role("button", name="Save draft").click()
+        expect(builder.get_by_role("heading", name="Washers with pre-bids")).to_be_visible()
+        draft = client.get(f"/api/rfqs/{builder.url.rsplit('/', 1)[1]}",
+                           headers=bearer(buyer["token"])).json()  # fmt: skip
+        assert draft["lots"][0]["rules"]["pre_bids"] is True
+
+        body = rfq_body()
+        body["lots"][0]["rules"]["pre_bids"] = True
+        start = datetime.now(UTC) + timedelta(seconds=12)
+        body["starts_at"] = start.isoformat()
+        body["ends_at"] = (start + timedelta(seconds=600)).isoformat()
+        api = world.Api(live.url, buyer["token"])
+        auction_id = int(world.publish(api, body)["lots"][0]["auction_id"])
+        room = _logged_in(browser, live.url, suppliers[0]["email"]).new_page()
+        room.on("pageerror", lambda exc: errors.append(str(exc)))
+        room.goto(f"/auctions/{auction_id}?lang=zh")
+        expect(room.locator("#conn")).to_have_text("实时")
+        expect(room.locator("#pre-bids")).to_be_visible()
+        expect(room.locator("#rank")).to_have_text("开场时排名")
+        room.get_by_label(re.compile("^报价")).fill("1.10")
+        room.get_by_role("button", name="提交报价").click()
+        expect(room.locator("#bid-result")).to_contain_text("预报价 1.10 已接受")
+        expect(room.locator("#rank")).to_have_text("开场时排名")
+        _shot(room, "pre-bid-room-zh")
+        assert place_bid(client, suppliers[1], auction_id, 105, "rival").status_code == 201
+        wait_state(client, buyer["token"], auction_id, "live", 20)
+        expect(room.locator("#rank")).to_have_text("第 2 名")
+        expect(room.locator("#pre-bids")).to_be_hidden()
+        assert errors == []
+        office.close()
+        room.context.close()
+
+
+def test_a_next_round_in_the_browser(browser: Browser, settings: Settings) -> None:
+    """After a sealed round closes, the buyer qualifies its bidders into a live round
+    from the monitor; a qualified supplier's room (in Chinese) holds its sealed price as
+    its first bid, placed for it, ranked at the opening."""
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        operator = operator_token(live)
+        buyer = register(client, "buyer")
+        suppliers = [certified_supplier(client, operator, ["fasteners"]) for _ in range(2)]
+        sealed = live_auction(client, buyer, seconds=4, format="sealed")
+        for supplier, price in zip(suppliers, (104, 101), strict=True):
+            assert place_bid(client, supplier, sealed, price, "s1").status_code == 201
+        errors: list[str] = []
+        office = _logged_in(browser, live.url, buyer["email"])
+        monitor = office.new_page()
+        monitor.on("pageerror", lambda exc: errors.append(str(exc)))
+        monitor.goto(f"/auctions/{sealed}")
+        form = monitor.locator("#round-form")
+        expect(form).to_be_visible(timeout=15_000)
+        form.get_by_label("Suppliers to qualify").fill("two")
+        form.get_by_role("button", name="Qualify into a live round").click()
+        expect(form.locator(".field-error")).to_contain_text("whole number")
+        form.get_by_label("Suppliers to qualify").fill("2")
+        form.get_by_role("button", name="Qualify into a live round").click()
+        expect(monitor.locator("#round-result")).to_contain_text("2 suppliers qualified")
+        _shot(monitor, "next-round-monitor")
+        monitor.get_by_role("link", name="Live round monitor").click()
+        expect(monitor.locator("#conn")).to_have_text("Live")
+        new = int(monitor.url.rsplit("/", 1)[1])
+        assert new != sealed
+
+        room = _logged_in(browser, live.url, suppliers[1]["email"]).new_page()
+        room.on("pageerror", lambda exc: errors.append(str(exc)))
+        room.goto(f"/auctions/{new}?lang=zh")
+        expect(room.locator("#rank")).to_have_text("开场时排名")
+        expect(room.locator("#my-price")).to_contain_text("1.01")
+        expect(room.locator("#surrogate")).to_contain_text("1.01 CNY")
+        mine = room.get_by_role("table", name="我的报价", exact=True)
+        expect(mine).to_contain_text(f"Carried over from the sealed round (auction {sealed})")
+        _shot(room, "next-round-room-zh")
+        assert errors == []
+        office.close()
+        room.context.close()
 
 
 def _shipped_contract(client: httpx.Client, operator: str) -> tuple[dict[str, Any], int]:

@@ -9,7 +9,8 @@ the close, a Japanese clock): one stays ``scheduled``, one runs ``live`` and is
 ``b`` bid (drawn by hypothesis: how many, in which order, at which prices, so that
 some prices never were the best; one or two of each lot's bids the buyer places for
 its supplier, a surrogate bid; in each running RFQ ``a`` asks a question the buyer
-answers), ``c`` takes part without bidding, ``public`` may see
+answers; in the scheduled RFQ they place pre-bids, sealed until the opening),
+``c`` takes part without bidding, ``public`` may see
 the RFQ but does not take part. Every role watches every lot and the festival over
 ``/ws`` from before the first bid to the end; in every state each role reads the lot's
 state, bid list, CSV, audit log, own bids, the RFQ's clarifications, the festival
@@ -54,7 +55,7 @@ KINDS: dict[str, dict[str, Any]] = {
     },
 }
 CEILING = 995_000
-LOW, BAND = 850_000, 10_000
+LOW, BAND = 850_000, 7_000
 """Each live lot's bids are drawn from a band of prices of its own, below the clock's
 levels and the ceiling, so that every price in the test is unique."""
 FULL = ("buyer", "operator")
@@ -76,6 +77,7 @@ def allowed(role: str, kind: str, state: str) -> str:
     price when they stood; after a sealed close, the best at the close), ``none``; and
     whether it may learn that and how often they bid (``count``: ``none`` -> no)."""
     sealed_now = kind.startswith("sealed") and state in ("scheduled", "live", "cancelled")
+    sealed_now = sealed_now or state == "scheduled"  # pre-bids: sealed until the opening
     if role in FULL:
         return "none" if sealed_now else "all"
     if role == "public" or sealed_now:
@@ -123,12 +125,13 @@ def bid_sequence(draw: st.DrawFn, band: int) -> tuple[list[tuple[str, int]], set
 
 
 LIVE_LOTS = 2 * (len(KINDS) - 1)  # the reverse and sealed lots of the two RFQs that run
+PRE_LOTS = len(KINDS) - 1  # the scheduled RFQ's reverse and sealed lots take pre-bids
 
 
 @settings(  # no shrinking: each example is 20 s of real auctions, a failure is reported as drawn
     max_examples=1, deadline=None, database=None, phases=[Phase.explicit, Phase.generate]
 )
-@given(st.tuples(*(bid_sequence(band) for band in range(LIVE_LOTS))))
+@given(st.tuples(*(bid_sequence(band) for band in range(LIVE_LOTS + PRE_LOTS))))
 def test_no_role_learns_more_than_the_table_allows(
     live: LiveServer, operator: str, sequences: tuple[tuple[list[tuple[str, int]], set[int]], ...]
 ) -> None:
@@ -164,6 +167,9 @@ async def _run(
             await _wait_states(http, buyer, live_lots, {"live"})
             for lot in live_lots:
                 await _bid_all(http, people, lot, seen)
+            for lot in lots:
+                if lot.rfq == 0 and lot.kind != "japanese":  # pre-bids, before the opening
+                    await _bid_all(http, people, lot, seen)
             await _clarify(http, people, live_lots)
             await _read_all(http, people, lots, festival, seen, probe=True)
             cancelled = next(lot for lot in lots if lot.rfq == 1)
@@ -226,7 +232,7 @@ def _world(
         template = body["lots"][0]
         body["lots"] = [
             {**template, "name": f"{kind} lot", "ceiling_price": CEILING, "reserve_price": None,
-             "rules": _slow(rules) if rfq == 1 else rules}
+             "rules": _slow(rules) if rfq == 1 else _pre(rules) if rfq == 0 else rules}
             for kind, rules in KINDS.items()
         ]  # fmt: skip
         made = client.post("/api/rfqs", json=body, headers=auth)
@@ -234,9 +240,14 @@ def _world(
         published = client.post(f"/api/rfqs/{made.json()['id']}/publish", headers=auth)
         assert published.status_code == 200, published.text
         for kind, lot in zip(KINDS, published.json()["lots"], strict=True):
-            bids, phoned = ([], set()) if rfq == 0 or kind == "japanese" else sequences.pop()
+            bids, phoned = ([], set()) if kind == "japanese" else sequences.pop()
             lots.append(Lot(rfq, kind, int(lot["auction_id"]), bids, phoned=phoned))
     return int(festival["id"]), lots
+
+
+def _pre(rules: dict[str, Any]) -> dict[str, Any]:
+    """A priced lot's rules taking pre-bids (a clock's as they are)."""
+    return rules if "clock" in rules else {**rules, "pre_bids": True}
 
 
 def _slow(rules: dict[str, Any]) -> dict[str, Any]:
@@ -279,7 +290,7 @@ async def _bid_all(
             answer = await _bid(http, people[who], lot, 990_000, f"{who}-clock")
             if answer.status_code == 201:
                 placed.append((who, 990_000))
-                seen.append(Seen(who, lot, "live", "ack", answer.json()))
+                seen.append(Seen(who, lot, lot.state, "ack", answer.json()))
         lot.bids = placed
         return
     for n, (who, price) in enumerate(lot.bids):
@@ -294,7 +305,7 @@ async def _bid_all(
             continue  # its ack tells the buyer the price it typed: not a channel
         answer = await _bid(http, people[who], lot, price, f"{who}-{n}")
         assert answer.status_code == 201, (lot, answer.text)
-        seen.append(Seen(who, lot, "live", "ack", answer.json()))
+        seen.append(Seen(who, lot, lot.state, "ack", answer.json()))
 
 
 async def _bid(
@@ -465,9 +476,9 @@ def _check(s: Seen, people: dict[str, Any]) -> list[str]:
         marked = re.search(r'"(my_bid_)?surrogate": true|"surrogate_bid"', text)
         if marked and not phoned_mine:
             problems.append(f"{where}: shows a surrogate mark not its own: {text[:300]}")
-    count_hidden = role == "public" or (
-        role in SUPPLIERS and lot.kind.startswith("sealed") and s.state in ("live", "cancelled")
-    )
+    sealed_bids = lot.kind.startswith("sealed") and s.state in ("live", "cancelled")
+    pre_bids = lot.rfq == 0  # the RFQ that stays scheduled: its pre-bids are sealed
+    count_hidden = role == "public" or (role in SUPPLIERS and (sealed_bids or pre_bids))
     if count_hidden:
         problems += [f"{where}: {m}" for m in _counts(s)]
     if role == "public":  # clarifications are for the suppliers taking part

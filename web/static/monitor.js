@@ -253,6 +253,7 @@ async function showAward() {
     done.replaceChildren(h("p", {}, t("award.no_award_done")));
   }
   if (view.state.state === "closed" && page.lots > 1) showScenarios();
+  if (view.state.state === "closed" && page.format === "sealed") showRound();
   const open = view.state.state === "closed" || (decided && decided.awards.length && decided.contracts.every((c) => ["declined", "cancelled"].includes(c.status)));
   $("#award-form").hidden = !open;
   if (!open || awardShown) return;
@@ -268,6 +269,50 @@ async function showAward() {
         inputmode: "numeric", value: i === 0 ? String(quantity) : "0", size: 8,
       })))));
 }
+
+// A closed sealed lot: qualify its best suppliers into a live round, their sealed
+// prices carried over as their first bids (the lot then closes without award).
+const localTime = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+function showRound() {
+  const form = $("#round-form");
+  if (!form.hidden) return;
+  form.hidden = false;
+  form.starts_at.value = localTime(new Date(Date.now() + 10 * 60_000));
+}
+
+bindForm($("#round-form"), {
+  build: (form) => {
+    const qualify = form.qualify.value.trim();
+    const minutes = form.minutes.value.trim();
+    if (!/^\d+$/.test(qualify)) throw localError("qualify", t("builder.need_integer"));
+    if (!/^[1-9]\d*$/.test(minutes)) throw localError("ends_at", t("builder.need_integer"));
+    if (!form.starts_at.value) throw localError("starts_at", t("builder.need_time"));
+    let decrement;
+    try {
+      decrement = parseMajor(form.decrement.value, currency);
+    } catch (error) {
+      throw localError("rules.decrement.amount", error.message);
+    }
+    const starts = new Date(form.starts_at.value);
+    return {
+      qualify: Number(qualify),
+      starts_at: starts.toISOString(),
+      ends_at: new Date(starts.getTime() + Number(minutes) * 60_000).toISOString(),
+      rules: { format: "reverse_english", visibility: form.visibility.value, decrement: { amount: decrement } },
+    };
+  },
+  send: (body) => api("POST", `/api/auctions/${auctionId}/next-round`, body),
+  done: (round) => {
+    $("#round-form").hidden = true;
+    $("#award").hidden = true;
+    const carried = round.qualified.filter((q) => q.carried).length;
+    $("#round-result").replaceChildren(
+      t("round.done", { count: carried }), " ",
+      h("a", { href: `/auctions/${round.auction_id}` }, t("round.monitor")), " · ",
+      h("a", { href: `/rfqs/${round.rfq_id}` }, t("round.rfq")));
+    $("#round-result").hidden = false;
+  },
+});
 
 // An RFQ of several lots: the scenarios across its closed lots, each awardable at once.
 async function showScenarios() {

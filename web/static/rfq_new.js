@@ -94,6 +94,7 @@ function build(f) {
             trigger: field(lot, "rules.soft_close.trigger").value,
             max_extensions: integer(field(lot, "rules.soft_close.max_extensions"), { optional: true }),
           },
+          ...(field(lot, "rules.pre_bids").value === "yes" ? { pre_bids: true } : {}),
         },
       };
     }),

@@ -17,10 +17,17 @@ const view = { state: null, myToken: null, order: null, orderSeq: 0, ack: null }
 const live = new Live({ onStatus: connectionBadge($("#conn")) });
 $("#ceiling").textContent = money(page.ceiling_price, currency);
 
+// A lot taking pre-bids before its opening: blind bids, ranked from the opening on.
+const preBids = (s) => s.state === "scheduled" && s.pre_bids;
+
 function setRank() {
   const s = view.state;
   const node = $("#rank");
   if (!s) return;
+  if (preBids(s)) {
+    node.textContent = t("room.pre_rank");
+    return;
+  }
   if (s.format === "sealed" && !["closed", "awarded", "no_award"].includes(s.state)) {
     node.textContent = t("room.sealed_rank");
     return;
@@ -98,7 +105,8 @@ function renderBidForm(s) {
   } else {
     min.textContent = t(`room.min.${s.min_acceptable_reason || "not_open"}`);
   }
-  $("#bid-button").disabled = s.state !== "live";
+  $("#bid-button").disabled = !(s.state === "live" || preBids(s));
+  $("#pre-bids").hidden = !preBids(s);
 }
 
 // A clock lot: accept the current level's price, or see why not.
@@ -210,11 +218,13 @@ async function sendBid(price, result, text) {
       result.textContent = t("room.retrying");
     });
     const shown = { price: formatMajor(ack.price, currency), rank: ack.rank, currency };
-    result.textContent = t(text.ok, shown);
+    // no rank yet: a pre-bid (ranked at the opening) or a sealed bid (at the close)
+    const blind = ack.rank === null && !clocked ? (preBids(view.state) ? "_pre" : "_sealed") : "";
+    result.textContent = t(text.ok + blind, shown);
     result.classList.add("good");
     Object.assign(view.state, { my_price: ack.price, my_rank: ack.rank });
-    view.ack = ack;
-    addMine(ack.price, t(text.short, shown), "good");
+    if (!blind) view.ack = ack;
+    addMine(ack.price, t(text.short + blind, shown), "good");
     return ack;
   } catch (rejection) {
     let message = reason(rejection.code, rejection.message);

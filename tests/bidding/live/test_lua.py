@@ -1,7 +1,7 @@
 """The Lua scripts against the pure core: the same operations give the same outcomes.
 
 Differential tests on the real Redis server: random rules, transforms, bids, proxy
-floors and clock ticks are applied both to `bidding.auction` and, through
+floors, pre-bids and clock ticks are applied both to `bidding.auction` and, through
 `bidding.live.engine`, to ``bid.lua``/``status.lua``; every decision, rejection code,
 ``min_acceptable``, rank, extension and the final ladder must agree. Clock auctions
 likewise against `bidding.price_clock`: levels, acceptances, refusals and the winner.
@@ -56,6 +56,8 @@ def rules_and_ceiling(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
             if trigger == "top_n":
                 soft["top_n"] = draw(st.integers(1, 3))
             rules["soft_close"] = soft
+    if draw(st.booleans()):
+        rules["pre_bids"] = True  # the run then starts before the opening
     return rules, ceiling
 
 
@@ -99,6 +101,8 @@ async def _run(spec: tuple[dict[str, Any], int], tf: dict[str, Transform], ops: 
         tf = {}
     auction_id = 7
     duration = 4_000 + (ceiling * 7919) % 26_000  # varies with the example, 4 to 30 s
+    if rules.pre_bids:  # short enough that a soft-close window often covers the pre-bids
+        duration = 1_000 + (ceiling * 7919) % 4_000
     a = core.new_auction(f"{auction_id}.1", rules, ceiling_price=ceiling, starts_at_ms=START,
                          ends_at_ms=START + duration, transforms=tf)  # fmt: skip
     client = Redis.from_url(REDIS_URL)
@@ -113,7 +117,7 @@ async def _run(spec: tuple[dict[str, Any], int], tf: dict[str, Transform], ops: 
             "transforms": {s: f"{t.multiplier_bps}:{t.adder}" for s, t in tf.items()},
         }
         await engine.load(auction_id, state, replace=True)
-        now = START
+        now = START - 3_000 if rules.pre_bids else START  # pre-bids, then the opening
         a, _ = core.tick(a, now)
         moved = await engine.move(auction_id, "tick", now_ms=now)
         assert moved.status == a.status.value
