@@ -57,16 +57,16 @@ class Live:
     level: int = 0
 
 
-def concealed(fmt: str, status: str) -> bool:
+def concealed(fmt: str, status: str, pre_bids: bool = False) -> bool:
     """True while a lot's bids show to nobody (the buyer sees only their count): a sealed
-    lot's until its close, and every lot's pre-bids until the opening."""
-    scheduled = status == AuctionStatus.scheduled
-    return scheduled or (fmt == Format.sealed and status not in AFTER_CLOSE)
+    lot's until its close, and a ``pre_bids`` lot's pre-bids until the opening."""
+    pre = pre_bids and status == AuctionStatus.scheduled
+    return pre or (fmt == Format.sealed and status not in AFTER_CLOSE)
 
 
 def hidden(live: Live) -> bool:
     """:func:`concealed` for a live state."""
-    return concealed(live.rules.format, live.status)
+    return concealed(live.rules.format, live.status, live.rules.pre_bids)
 
 
 @dataclass(frozen=True, slots=True)

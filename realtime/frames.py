@@ -18,6 +18,7 @@ class FeedState(Protocol):
     epoch: int
     status: str
     sealed: bool
+    pre_bids: bool
     visibility: str
     ends_ms: int
     festival: int | None
@@ -149,4 +150,4 @@ def error(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def _hidden(feed: FeedState) -> bool:
-    return concealed("sealed" if feed.sealed else "", feed.status)
+    return concealed("sealed" if feed.sealed else "", feed.status, feed.pre_bids)

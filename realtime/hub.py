@@ -168,6 +168,7 @@ class Feed:
     buyer_company_id: int
     visibility: str
     sealed: bool
+    pre_bids: bool = False
     epoch: int = 0
     last_seq: int = 0
     status: str = "scheduled"
@@ -442,6 +443,7 @@ class Hub:
             buyer_company_id=facts.buyer_company_id,
             visibility=facts.visibility,
             sealed=facts.format == "sealed",
+            pre_bids=meta.get("pre") == "1",
             epoch=int(meta.get("epoch", 0)),
             last_seq=int(meta.get("seq", 0)),
             status=meta.get("status", "scheduled"),

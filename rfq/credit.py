@@ -30,11 +30,12 @@ from sqlmodel import Session, col, select
 from rfq import certification
 from rfq.access import require_login
 from rfq.accounts import Company, CompanyKind, Principal, Role
-from rfq.auctions import BidRecord
+from rfq.auctions import AuctionRecord, BidRecord
 from rfq.certification import CertStatus
 from rfq.contracts.model import GONE, Contract, ContractStatus, Dispute
 from rfq.deposits import DepositAccount, DepositEntry
 from rfq.platform.errors import NotFound
+from rfq.rfq_tables import Rfq
 
 BASE = 60
 
@@ -178,10 +179,12 @@ def _counts(
 ) -> tuple[dict[str, int], list[Contract], dict[int | None, str | None]]:
     """The record's counts, the supplier's contracts (newest first) and their rulings."""
     bids, auctions = session.exec(
-        select(func.count(), func.count(func.distinct(BidRecord.auction_id))).where(
-            BidRecord.company_id == company_id
-        )
-    ).one()
+        select(func.count(), func.count(func.distinct(BidRecord.auction_id)))
+        .select_from(BidRecord)
+        .join(AuctionRecord, col(AuctionRecord.id) == col(BidRecord.auction_id))
+        .join(Rfq, col(Rfq.id) == col(AuctionRecord.rfq_id))
+        .where(BidRecord.company_id == company_id, col(Rfq.practice).is_(False))
+    ).one()  # practice rooms are not the record
     found = list(
         session.exec(
             select(Contract)

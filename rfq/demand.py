@@ -54,7 +54,9 @@ def ratio_report(session: Session, principal: Principal | None, days: int) -> Ra
     since = clock.now() - timedelta(days=days)
     demand: dict[str, int] = {}
     rows = session.exec(
-        select(Rfq.category, Lot.id).join(Lot).where(Rfq.published_at >= since)  # type: ignore[operator]
+        select(Rfq.category, Lot.id)
+        .join(Lot)
+        .where(Rfq.published_at >= since, col(Rfq.practice).is_(False))  # type: ignore[operator]
     ).all()
     for category, _ in rows:
         top = category.split(".")[0]
@@ -91,7 +93,8 @@ def _history(session: Session, days: int) -> list[RatioPeriod]:
             select(Rfq.published_at)
             .join(Lot)
             .where(
-                Rfq.published_at >= now - timedelta(days=days * PERIODS)  # type: ignore[operator]
+                Rfq.published_at >= now - timedelta(days=days * PERIODS),  # type: ignore[operator]
+                col(Rfq.practice).is_(False),
             )
         ).all()
         if at is not None

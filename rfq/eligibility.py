@@ -41,6 +41,9 @@ def check(
         return "A company cannot bid in its own RFQ."
     if rfq.status not in OPEN_TO_BIDDERS:
         return NOT_OPEN
+    if rfq.practice:  # a practice room (rfq/practice.py): only the invitation counts
+        invited = rfq.id is not None and participation.is_invited(session, rfq.id, company_id)
+        return None if invited else "Your company is not invited to this RFQ."
     if not certification.is_approved(session, company_id):
         return "Your company's certification is not approved."
     assert rfq.id is not None and company_id is not None

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, false
 from sqlmodel import Field, SQLModel
 
 from rfq.lifecycle import RfqStatus
@@ -44,6 +44,9 @@ class Rfq(SQLModel, table=True):
     status: RfqStatus = Field(sa_type=enum_type(RfqStatus), index=True)
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     published_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    practice: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    """A supplier's practice room against simulated rivals (``rfq/practice.py``): kept
+    out of every list, report and record."""
 
 
 class Lot(SQLModel, table=True):

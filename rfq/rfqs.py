@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, field_validator
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from bidding.auction import DECIDED, ENDED, OPEN, AuctionStatus
 from bidding.errors import InvalidRules
@@ -259,6 +259,7 @@ def listed(session: Session, principal: Principal | None, scope: str) -> list[Rf
     published RFQs in their categories). Operators: all."""
     caller = require_login(principal)
     query = select(Rfq).order_by(Rfq.id.desc()).limit(500)  # type: ignore[union-attr]
+    query = query.where(col(Rfq.practice).is_(False))  # practice rooms: rfq/practice.py
     if caller.is_operator:
         return list(session.exec(query).all())
     if caller.role is Role.buyer:
@@ -295,7 +296,7 @@ def publish(
         auctions.create(session, lot, rfq)
     if match:
         matching.match_and_invite(session, rfq, [f"{lot.name} {lot.specification}" for lot in lots])
-    else:
+    elif not rfq.practice:
         matching.notify_invited(session, rfq)
     return rfq
 

@@ -52,6 +52,7 @@ from web import (
     files,
     health,
     pages,
+    practice,
     rounds,
     webhooks,
 )
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.hub = Hub(state.desk, settings.secret_key)
             state.notifier = Notifier(state.db)
             async with anyio.create_task_group() as tasks:
+                state.tasks = tasks  # the requests' own background work (practice rivals)
                 tasks.start_soon(state.journal.run)
                 tasks.start_soon(state.scheduler.run)
                 tasks.start_soon(state.hub.run)
@@ -206,6 +208,7 @@ def _routes() -> list[BaseRoute]:
         *documents.ROUTES,
         *auctions.ROUTES,
         *rounds.ROUTES,
+        *practice.ROUTES,
         *web_contracts.ROUTES,
         *credit.ROUTES,
         *health.ROUTES,

@@ -352,7 +352,7 @@ async def _concealed(desk: Desk, fmt: str, auction_id: int) -> bool:
     """True while nobody may see the auction's bids: a sealed one's before its close,
     pre-bids before the opening (`bidding.views.concealed`)."""
     meta, _ = await desk.state(auction_id)  # loaded from SQL first if Redis lacks it
-    return concealed(fmt, meta["status"])
+    return concealed(fmt, meta["status"], meta.get("pre") == "1")
 
 
 ROUTES = [

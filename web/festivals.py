@@ -51,7 +51,7 @@ async def one(call: Call[Any]) -> Any:
         price = standings[0]["price"] if standings else None
         buyer_side = may_see(caller, rfq.buyer_company_id)
         shown = buyer_side or auction.rules.get("visibility") in ("best_price", "full_ladder")
-        if concealed(auction.format, auction.status):
+        if concealed(auction.format, auction.status, bool(auction.rules.get("pre_bids"))):
             # sealed bids stay sealed unless the lot closes normally; others do not even
             # learn how many there are (as on /ws)
             best[auction.id] = (None, len(standings) if buyer_side else None)

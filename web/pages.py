@@ -149,6 +149,7 @@ async def _auction(request: Request, principal: Principal) -> Response:
         auction_id=auction_id,
         buyer_side=viewer.full,
         operator=principal.role is Role.operator,
+        practice=facts.practice,
         **found,
     )
 
@@ -179,6 +180,7 @@ ROUTES = [
     Route("/register", register, methods=["GET"]),
     Route("/certification", _page("certification.html", Role.supplier), methods=["GET"]),
     Route("/deposits", _page("deposits.html", Role.supplier), methods=["GET"]),
+    Route("/practice", _page("practice.html", Role.supplier), methods=["GET"]),
     Route("/rfqs", _page("rfqs.html"), methods=["GET"]),
     Route("/rfqs/new", _page("rfq_new.html", Role.buyer), methods=["GET"]),
     Route("/rfqs/{rfq_id:int}", _guarded(_rfq), methods=["GET"]),

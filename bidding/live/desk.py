@@ -100,6 +100,8 @@ class AuctionFacts:
     decrement_from: str
     ties: str
     currency: str
+    practice: bool = False
+    """A practice room's lot (``rfq/practice.py``), where simulated rivals bid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +273,24 @@ class Desk:
             ),
         )
         return await self._answer(facts, outcome, reason_not)
+
+    async def simulate(self, auction_id: int, company_id: int, price: int, key: str) -> Ack:
+        """A simulated rival's bid in a practice room (``NotFound`` on any other lot): the
+        same engine, rules and eligibility (its invitation) as a supplier's bid."""
+        facts = await self.facts(auction_id)
+        if not facts.practice:
+            raise NotFound("No such auction.")
+        reason = await self._eligibility_of(company_id, facts)
+        nonce = secrets.token_hex(16) if facts.format == "sealed" else ""
+        digest = commitment(str(auction_id), str(company_id), price, nonce) if nonce else ""
+        outcome = await self._call(
+            auction_id,
+            lambda: self.engine.bid(
+                auction_id, str(company_id), price, key,
+                eligible=reason is None, commitment=digest, nonce=nonce,
+            ),
+        )  # fmt: skip
+        return await self._answer(facts, outcome, reason)
 
     async def proxy(
         self, principal: Principal, auction_id: int, floor: int | None, key: str
@@ -606,6 +626,7 @@ def _load_facts(session: Session, auction_id: int) -> AuctionFacts | None:
         decrement_from=auction.rules.get("decrement_from", "own"),
         ties=auction.rules.get("ties", "earlier_wins"),
         currency=auction.currency,
+        practice=rfq.practice,
     )
 
 

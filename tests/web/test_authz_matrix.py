@@ -147,6 +147,14 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, ...]]] = {
         (401, 201, 404, 404, 404, 404, 201),
     ),
     "my bids": ("GET", "/api/auctions/{live}/my-bids", None, (401, 404, 404, 404, 200, 200, 404)),
+    # practice rooms (each supplier opens one: the rivals run off the record)
+    "practice": (
+        "POST",
+        "/api/practice",
+        {"format": "sealed"},
+        (401, 403, 403, 201, 201, 201, 403),
+    ),
+    "practice rooms": ("GET", "/api/practice", None, (401, 403, 403, 200, 200, 200, 403)),
     "next round": (
         "POST",
         "/api/auctions/{live}/next-round",

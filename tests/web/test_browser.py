@@ -865,6 +865,31 @@ def test_a_next_round_in_the_browser(browser: Browser, settings: Settings) -> No
         room.context.close()
 
 
+def test_practice_in_the_browser(browser: Browser, settings: Settings) -> None:
+    """A supplier (the page in Chinese) opens a practice room from its menu: the bidding
+    room, marked as practice, opens in seconds; it bids, and the simulated rivals bid
+    against it."""
+    with run_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        learner = register(client, "supplier")
+        errors: list[str] = []
+        page = _logged_in(browser, live.url, learner["email"]).new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto("/?lang=zh")
+        page.get_by_role("link", name="模拟练习").click()
+        page.get_by_label("竞价方式").select_option("reverse_english")
+        page.get_by_role("button", name="开始练习").click()
+        expect(page.locator("#practice")).to_contain_text("模拟")
+        expect(page.locator("#conn")).to_have_text("实时")
+        expect(page.locator("#state")).to_have_text("竞价中", timeout=15_000)
+        page.get_by_label(re.compile("^报价")).fill("118.00")
+        page.get_by_role("button", name="提交报价").click()
+        expect(page.locator("#bid-result")).to_contain_text("118.00")
+        expect(page.locator("#bidders")).not_to_have_text(re.compile("^[01]$"), timeout=20_000)
+        _shot(page, "practice-room-zh")
+        assert errors == []
+        page.context.close()
+
+
 def _shipped_contract(client: httpx.Client, operator: str) -> tuple[dict[str, Any], int]:
     """Through the API: a 3 s auction won at 1.05 for 10,000 pcs, awarded, accepted,
     funded (10,500.00 CNY, confirmed by the operator) and shipped."""

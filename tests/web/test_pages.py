@@ -58,6 +58,7 @@ def test_pages_need_a_login_and_the_right_role(
         admin = browser.get("/admin")
         assert admin.status_code == 403 and "wrong_role" in admin.text
         assert browser.get("/certification").status_code == 200
+        assert browser.get("/practice").status_code == 200
         assert browser.get("/rfqs/new").status_code == 403
 
 

@@ -477,7 +477,7 @@ def _check(s: Seen, people: dict[str, Any]) -> list[str]:
         if marked and not phoned_mine:
             problems.append(f"{where}: shows a surrogate mark not its own: {text[:300]}")
     sealed_bids = lot.kind.startswith("sealed") and s.state in ("live", "cancelled")
-    pre_bids = lot.rfq == 0  # the RFQ that stays scheduled: its pre-bids are sealed
+    pre_bids = lot.rfq == 0 and lot.kind != "japanese"  # the scheduled RFQ's pre-bid lots
     count_hidden = role == "public" or (role in SUPPLIERS and (sealed_bids or pre_bids))
     if count_hidden:
         problems += [f"{where}: {m}" for m in _counts(s)]
