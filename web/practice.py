@@ -54,7 +54,8 @@ async def rivals(desk: Desk, room: Room, rng: random.Random | None = None) -> No
     """Bid as the room's rivals until its lot ends: each looks at the lot as a supplier
     sees it and bids what `rfq.practice.rival_move` says. Runs in the worker that made
     the room (a restart leaves the room without rivals)."""
-    rng = rng or random.Random(secrets.randbits(64))  # nosec B311: simulated bidders
+    # simulated bidders' choices, not a secret
+    rng = rng or random.Random(secrets.randbits(64))  # nosec B311
     limits = {company: practice.limit_for(room.format, rng) for company in room.rivals}
     deadline = room.ends_at_ms + 60_000  # a soft close can move the end
     while clock.now_ms() < deadline:
