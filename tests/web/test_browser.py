@@ -796,7 +796,7 @@ def test_pre_bids_in_the_browser(browser: Browser, settings: Settings) -> None:
 
         body = rfq_body()
         body["lots"][0]["rules"]["pre_bids"] = True
-        start = datetime.now(UTC) + timedelta(seconds=12)
+        start = datetime.now(UTC) + timedelta(seconds=15)
         body["starts_at"] = start.isoformat()
         body["ends_at"] = (start + timedelta(seconds=600)).isoformat()
         api = world.Api(live.url, buyer["token"])
@@ -813,8 +813,13 @@ def test_pre_bids_in_the_browser(browser: Browser, settings: Settings) -> None:
         expect(room.locator("#rank")).to_have_text("开场时排名")
         _shot(room, "pre-bid-room-zh")
         assert place_bid(client, suppliers[1], auction_id, 105, "rival").status_code == 201
+        monitor = office.new_page()
+        monitor.on("pageerror", lambda exc: errors.append(str(exc)))
+        monitor.goto(f"/auctions/{auction_id}")
+        expect(monitor.locator("#live-bids")).to_contain_text("Pre-bids: 2 received")
         wait_state(client, buyer["token"], auction_id, "live", 20)
         expect(room.locator("#rank")).to_have_text("第 2 名")
+        expect(_rows(monitor)).to_have_count(2)
         expect(room.locator("#pre-bids")).to_be_hidden()
         assert errors == []
         office.close()

@@ -62,7 +62,8 @@ function renderTable() {
   if (!rows.length) {
     const sealed = view.state && view.state.sealed_bids;
     rows.push(h("tr", {}, h("td", { colspan: 6, class: "muted" },
-      sealed ? t("monitor.sealed", { count: sealed }) : t("monitor.no_bids"))));
+      sealed ? t(view.state.state === "scheduled" ? "monitor.pre_bids" : "monitor.sealed", { count: sealed })
+        : t("monitor.no_bids"))));
   }
   body.replaceChildren(...rows);
 }
