@@ -59,8 +59,9 @@ class Live:
 
 def concealed(fmt: str, status: str, pre_bids: bool = False) -> bool:
     """True while a lot's bids show to nobody (the buyer sees only their count): a sealed
-    lot's until its close, and a ``pre_bids`` lot's pre-bids until the opening."""
-    pre = pre_bids and status == AuctionStatus.scheduled
+    lot's until its close, and a ``pre_bids`` lot's pre-bids until the opening (a
+    cancelled lot's bids stay concealed in both: a cancel must not reveal them)."""
+    pre = pre_bids and status in (AuctionStatus.scheduled, AuctionStatus.cancelled)
     return pre or (fmt == Format.sealed and status not in AFTER_CLOSE)
 
 

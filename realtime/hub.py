@@ -395,7 +395,7 @@ class Hub:
         for (sub, tick), (audience, _) in list(feed.subscribers.items()):
             topic = lot if tick else feed.auction_id
             revealed = (event["type"] == "closed" and feed.sealed) or (
-                event["type"] == "opened" and feed.standings
+                event["type"] == "opened" and feed.pre_bids  # whether or not any came
             )
             if revealed and not tick:
                 sub.offer(topic, None)  # the sealed bids (or the pre-bids) show from now on

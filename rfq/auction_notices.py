@@ -12,17 +12,39 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from rfq import notifications
-from rfq.auctions import BidRecord
+from rfq.auctions import AuctionRecord, BidRecord
 from rfq.platform import clock
+from rfq.rfq_tables import Rfq
+
+_PRACTICE: dict[int, bool] = {}
+"""Whether an auction is a practice room's (fixed when it is made), per process."""
+
+
+def practice(session: Session, auction_ids: Sequence[int]) -> set[int]:
+    """The practice rooms' auctions among ``auction_ids`` (``rfq/practice.py``): their
+    moves tell nobody, as they are not the record."""
+    unknown = [a for a in set(auction_ids) if a not in _PRACTICE]
+    if unknown:
+        found = session.execute(
+            select(col(AuctionRecord.id), col(Rfq.practice))
+            .join(Rfq, col(Rfq.id) == col(AuctionRecord.rfq_id))
+            .where(col(AuctionRecord.id).in_(unknown))
+        ).all()
+        _PRACTICE.update({auction_id: bool(flag) for auction_id, flag in found})
+    return {a for a in auction_ids if _PRACTICE.get(a)}
 
 
 def outbid(session: Session, lost: Sequence[tuple[int, int]]) -> None:
     """Tell each ``(auction, company)``'s supplier that another one took first place:
     once per journal batch, in bulk (this runs in the commit every acknowledgement
     waits for)."""
+    skip = practice(session, [auction_id for auction_id, _ in lost])
+    told = [(c, {"auction_id": a}) for a, c in lost if a not in skip]
+    if not told:
+        return
     notifications.notify_companies(
         session,
-        [(company_id, {"auction_id": auction_id}) for auction_id, company_id in lost],
+        told,
         "outbid",
         "You were outbid",
         "Another supplier took first place.",
@@ -32,6 +54,8 @@ def outbid(session: Session, lost: Sequence[tuple[int, int]]) -> None:
 def extended(session: Session, auction_id: int, extension: int, ends_at: datetime) -> None:
     """Tell every supplier that has bid in the auction that its end moved (extensions
     happen only in the soft-close window, so this is rare on the hot path)."""
+    if practice(session, [auction_id]):
+        return
     bidders = session.execute(
         select(col(BidRecord.company_id)).where(col(BidRecord.auction_id) == auction_id).distinct()
     ).scalars()

@@ -128,6 +128,15 @@ def decide(
         if caller.is_operator:
             raise Forbidden("Only the buyer awards its lots.", code="buyer_only")
         raise NotFound("No such auction.")
+    advanced = session.execute(
+        select(AuctionRecord.id).where(col(AuctionRecord.previous_round) == auction_id)
+    ).first()
+    if advanced is not None and not body.no_award:  # its best went on to a live round
+        raise Conflict(
+            f"This lot's best suppliers went on to a next round (auction {advanced[0]}); "
+            "award that one.",
+            code="next_round_made",
+        )
     round_ = _round(session, auction, body)
     lot = session.get(Lot, auction_id)
     assert lot is not None

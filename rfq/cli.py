@@ -236,6 +236,11 @@ def _audit_verify(args: argparse.Namespace) -> int:
             print(f"auction {auction_id}: chain BROKEN: {log['problem']}", file=sys.stderr)
             status = 1
     for earlier, later in sorted(pairs):
+        gone = [a for a in (earlier, later) if a not in logs]
+        if gone:
+            print(f"rounds: link BROKEN: auction {gone[0]} does not exist", file=sys.stderr)
+            status = 1
+            continue
         problem = rounds.check_link(earlier, logs[earlier], later, logs[later])
         if problem is None:
             print(f"rounds: auction {earlier} -> auction {later}, linked both ways")
@@ -269,7 +274,7 @@ def _linked_chains(
         for kind, other in found:
             pairs.add((current, other) if kind == rounds.NEXT else (other, current))
             todo.append(other)
-    return logs, {(e, la) for e, la in pairs if e in logs and la in logs}
+    return logs, pairs
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from rfq.rfq_tables import Audience, Lot, Rfq
 from rfq.rfqs import LotCreate, RfqCreate
 
 MAX_QUALIFIED = 50
-MIN_LEAD = timedelta(seconds=5)
+MIN_LEAD = timedelta(seconds=10)
 """The next round must open at least this far ahead: its carried bids are pre-bids."""
 NEXT, PREVIOUS = "next_round", "previous_round"
 """The kinds (and names) of the two linking entries on the audit chains."""
@@ -76,12 +76,10 @@ class Round:
     created: bool
 
 
-def advance(
-    session: Session, principal: Principal | None, auction_id: int, body: NextRound
-) -> Round:
-    """Make (or find, when called again) the next round of a closed sealed lot."""
+def owner(session: Session, principal: Principal | None, auction_id: int) -> Rfq:
+    """The RFQ of the lot, if the caller is its buyer (else 404; operators 403)."""
     caller = require_login(principal)
-    sealed = session.get(AuctionRecord, auction_id, with_for_update=True)
+    sealed = session.get(AuctionRecord, auction_id)
     rfq = session.get(Rfq, sealed.rfq_id) if sealed is not None else None
     if sealed is None or rfq is None:
         raise NotFound("No such auction.")
@@ -89,6 +87,17 @@ def advance(
         if caller.is_operator:
             raise Forbidden("Only the buyer runs the next round of its lots.", code="buyer_only")
         raise NotFound("No such auction.")
+    return rfq
+
+
+def advance(
+    session: Session, principal: Principal | None, auction_id: int, body: NextRound
+) -> Round:
+    """Make (or find, when called again) the next round of a closed sealed lot."""
+    caller = require_login(principal)
+    rfq = owner(session, principal, auction_id)
+    sealed = session.get(AuctionRecord, auction_id, with_for_update=True)
+    assert sealed is not None
     found = next_of(session, auction_id)
     if found is not None:
         return _round(session, sealed, found, created=False)
@@ -107,18 +116,17 @@ def advance(
     rules = _rules(body.rules, lot.ceiling_price)
     if body.starts_at < clock.now() + MIN_LEAD:
         raise Invalid(
-            "The next round must open at least 5 s from now (the sealed prices are carried "
+            "The next round must open at least 10 s from now (the sealed prices are carried "
             "over as pre-bids before it opens).",
             code="invalid_times",
             field="starts_at",
         )
     draft = RfqCreate(
-        title=body.title or f"{rfq.title} (live round)",
+        title=body.title or f"{rfq.title[:186]} (live round)",
         description=rfq.description,
         category=rfq.category,
         keywords=rfq.keywords,
         currency=rfq.currency,
-        festival_id=rfq.festival_id,
         audience=Audience.invited,
         delivery_terms=rfq.delivery_terms,
         lead_time_days=rfq.lead_time_days,

@@ -29,6 +29,7 @@ async def next_round(call: Call[NextRound]) -> Any:
     caller = require_login(call.principal)
     desk: Desk = call.state.desk
     sealed = call.path["auction_id"]
+    await call.state.db.run(rounds.owner, caller, sealed)
     await desk.settle(sealed)  # every sealed bid in SQL before the best are chosen
     made = await call.state.db.run(rounds.advance, caller, sealed, call.body)
     await desk.restore(made.auction_id, rebuild=False)

@@ -347,7 +347,9 @@ if ARGV[9] == 'proxy' then
   redis.call('HSET', PX, company, S(floor))
   audit('proxy_set', {company = company, floor = floor})
   if m.status == 'live' then run_proxies() end
-  return finish({r = 'ok', rank = rank(company), ends = ends, ext = ext,
+  local proxy_rank = nil  -- before the opening a rank would tell of the pre-bids
+  if m.status == 'live' then proxy_rank = rank(company) end
+  return finish({r = 'ok', rank = proxy_rank, ends = ends, ext = ext,
                  extended = #events > #placed}, true)
 end
 

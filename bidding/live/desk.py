@@ -102,6 +102,8 @@ class AuctionFacts:
     currency: str
     practice: bool = False
     """A practice room's lot (``rfq/practice.py``), where simulated rivals bid."""
+    pre_bids: bool = False
+    """The lot takes pre-bids before its opening (``rules.pre_bids``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +274,10 @@ class Desk:
                 surrogate=(principal.user_id, reason),
             ),
         )
-        return await self._answer(facts, outcome, reason_not)
+        # the supplier's own bound would tell the buyer side a concealed bid (a sealed
+        # one, a pre-bid): a refusal there names no price
+        blind = facts.format == "sealed" or facts.pre_bids
+        return await self._answer(facts, outcome, reason_not, hide_min=blind)
 
     async def simulate(self, auction_id: int, company_id: int, price: int, key: str) -> Ack:
         """A simulated rival's bid in a practice room (``NotFound`` on any other lot): the
@@ -568,15 +573,19 @@ class Desk:
             raise errors.AuctionNotLive(_MESSAGES["auction_not_live"])
         return reason
 
-    async def _answer(self, facts: AuctionFacts, outcome: Outcome, reason: str | None) -> Ack:
+    async def _answer(
+        self, facts: AuctionFacts, outcome: Outcome, reason: str | None, *, hide_min: bool = False
+    ) -> Ack:
         if outcome.result == "ok" and outcome.bid is not None:
             bid = outcome.bid
             ends_ms = outcome.ends_ms
             if ends_ms is None:  # a replay of a key restored from SQL carries no end
                 meta = await self.engine.meta(facts.auction_id)
                 ends_ms = int(meta.get("ends", 0))
-            # a sealed bid's or a pre-bid's number would count the rivals' bids
-            blind = facts.format == "sealed" or bool(bid.get("pre"))
+            # a sealed bid's or a pre-bid's number would count the rivals' bids (a
+            # replay restored from SQL carries neither the mark nor a rank)
+            pre = bool(bid.get("pre")) or (facts.pre_bids and outcome.rank is None)
+            blind = facts.format == "sealed" or pre
             return Ack(
                 auction_id=facts.auction_id,
                 bid_id=handle(self.secret, bid["bid_id"]) if blind else bid["bid_id"],
@@ -588,17 +597,19 @@ class Desk:
                 seq=None if blind else bid["seq"],
                 replay=outcome.replay,
             )
-        self._raise(facts, outcome, reason)
+        self._raise(facts, outcome, reason, hide_min=hide_min)
         raise AssertionError("unreachable")
 
-    def _raise(self, facts: AuctionFacts, outcome: Outcome, reason: str | None) -> None:
+    def _raise(
+        self, facts: AuctionFacts, outcome: Outcome, reason: str | None, *, hide_min: bool = False
+    ) -> None:
         if outcome.result == "limited":
             retry = max(1, -(-outcome.retry_ms // 1000))
             raise RateLimited(f"Too many bids; wait {retry} s and bid again.", retry_after=retry)
         code = outcome.code or "bid_rejected"
         if code == "not_eligible":
             raise errors.NotEligible(reason or "Your company may not bid in this auction.")
-        shown = outcome.min_acceptable
+        shown = None if hide_min else outcome.min_acceptable
         hides_best = facts.visibility == "rank_only" or facts.format == "sealed"
         if facts.decrement_from == "best" and hides_best:
             shown = None  # it is the best price minus a step
@@ -627,6 +638,7 @@ def _load_facts(session: Session, auction_id: int) -> AuctionFacts | None:
         ties=auction.rules.get("ties", "earlier_wins"),
         currency=auction.currency,
         practice=rfq.practice,
+        pre_bids=bool(auction.rules.get("pre_bids")),
     )
 
 

@@ -666,6 +666,16 @@ def test_pre_bids_are_blind_until_the_opening_and_start_the_ranking(
     assert (mine["my_price"], mine["my_rank"], mine["bidders"]) == (110, None, None)
     assert "best_price" not in mine and "seq" not in mine and mine["my_bid_id"] == ack["bid_id"]
     assert (mine["min_acceptable"], mine["min_acceptable_reason"]) == (109, "own")
+    proxy = client.post(f"/api/auctions/{pre_lot}/proxy", json={"floor": 110, "key": "a-px"},
+                        headers=bearer(a["token"]))  # fmt: skip
+    assert proxy.status_code == 200 and proxy.json()["rank"] is None, proxy.text  # no rank yet
+    probe = {"supplier_company_id": b["company"]["id"], "price": 121, "key": "probe",
+             "reason": "a probe of b's pre-bid"}  # fmt: skip
+    refused = assert_error(
+        client.post(f"/api/auctions/{pre_lot}/surrogate-bids", json=probe,
+                    headers=bearer(buyer["token"])), 422, "above_ceiling",
+    )  # fmt: skip
+    assert refused.get("min_acceptable") is None  # b's own bound would tell its pre-bid
     full = client.get(f"/api/auctions/{pre_lot}", headers=bearer(buyer["token"])).json()
     assert full["ladder"] == [] and full["sealed_bids"] == 2 and full["best_price"] is None
     listed = client.get(f"/api/auctions/{pre_lot}/bids", headers=bearer(buyer["token"])).json()

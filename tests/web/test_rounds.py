@@ -63,7 +63,7 @@ def test_a_sealed_round_qualifies_its_best_into_a_live_round(
                                          "end_price": 90}}}  # fmt: skip
     assert_error(client.post(url, json=clock, headers=bearer(buyer["token"])), 422, "invalid_rules")
 
-    start = datetime.now(UTC) + timedelta(seconds=8)
+    start = datetime.now(UTC) + timedelta(seconds=12)
     body.update(starts_at=start.isoformat(), ends_at=(start + timedelta(seconds=60)).isoformat())
     made = client.post(url, json=body, headers=bearer(buyer["token"]))
     assert made.status_code == 201, made.text
@@ -77,6 +77,9 @@ def test_a_sealed_round_qualifies_its_best_into_a_live_round(
     assert (again["auction_id"], again["created"]) == (new, False)
     assert [q["carried"] for q in again["qualified"]] == [True, True]  # replays, not twice
     assert _get(client, buyer["token"], f"/api/auctions/{sealed}").json()["state"] == "no_award"
+    award = {"awards": [{"bid_id": out["qualified"][0]["bid_id"]}], "reason": "best"}
+    assert_error(client.post(f"/api/auctions/{sealed}/award", json=award,
+                             headers=bearer(buyer["token"])), 409, "next_round_made")  # fmt: skip
 
     rfq = _get(client, buyer["token"], f"/api/rfqs/{out['rfq_id']}").json()
     assert rfq["audience"] == "invited" and rfq["lots"][0]["rules"]["pre_bids"] is True

@@ -116,8 +116,11 @@ def bid_sequence(draw: st.DrawFn, band: int) -> tuple[list[tuple[str, int]], set
     the prices of those the buyer places for them (surrogate bids)."""
     who = draw(st.lists(st.sampled_from("ab"), min_size=2, max_size=6))
     low = LOW + band * BAND
-    prices = draw(st.lists(st.integers(low, low + BAND - 1), min_size=len(who),
-                           max_size=len(who), unique=True))  # fmt: skip
+    # multiples of 3 from the band's start: a bidder's own price minus the decrement (its
+    # min_acceptable) is then never a rival's price, which the scan would take for a leak
+    steps = draw(st.lists(st.integers(0, BAND // 3 - 1), min_size=len(who),
+                          max_size=len(who), unique=True))  # fmt: skip
+    prices = [low + 3 * k for k in steps]
     mine = {w: sorted((p for v, p in zip(who, prices, strict=True) if v == w), reverse=True)
             for w in "ab"}  # fmt: skip
     phoned = draw(st.sets(st.sampled_from(prices), min_size=1, max_size=2))
