@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -16,22 +17,23 @@ from rfq.auctions import AuctionRecord, BidRecord
 from rfq.platform import clock
 from rfq.rfq_tables import Rfq
 
-_PRACTICE: dict[int, bool] = {}
-"""Whether an auction is a practice room's (fixed when it is made), per process."""
+_PRACTICE: WeakKeyDictionary[Any, dict[int, bool]] = WeakKeyDictionary()
+"""Per database engine: whether an auction is a practice room's (fixed when it is made)."""
 
 
 def practice(session: Session, auction_ids: Sequence[int]) -> set[int]:
     """The practice rooms' auctions among ``auction_ids`` (``rfq/practice.py``): their
     moves tell nobody, as they are not the record."""
-    unknown = [a for a in set(auction_ids) if a not in _PRACTICE]
+    known = _PRACTICE.setdefault(session.get_bind(), {})
+    unknown = [a for a in set(auction_ids) if a not in known]
     if unknown:
         found = session.execute(
             select(col(AuctionRecord.id), col(Rfq.practice))
             .join(Rfq, col(Rfq.id) == col(AuctionRecord.rfq_id))
             .where(col(AuctionRecord.id).in_(unknown))
         ).all()
-        _PRACTICE.update({auction_id: bool(flag) for auction_id, flag in found})
-    return {a for a in auction_ids if _PRACTICE.get(a)}
+        known.update({auction_id: bool(flag) for auction_id, flag in found})
+    return {a for a in auction_ids if known.get(a)}
 
 
 def outbid(session: Session, lost: Sequence[tuple[int, int]]) -> None:
