@@ -115,19 +115,28 @@ class Terms:
     inspection_days: int
 
 
-def decide(
-    session: Session, principal: Principal | None, auction_id: int, body: AwardCreate, terms: Terms
-) -> dict[str, Any]:
-    """Check the buyer's decision; return it as the map the engine and the journal carry."""
-    caller = require_login(principal)
+def buyers_lot(
+    session: Session, caller: Principal, auction_id: int, refused: str
+) -> tuple[AuctionRecord, Rfq]:
+    """The lot and its RFQ, if ``caller`` is its buyer: anyone else reads 404, an
+    operator 403 ``buyer_only`` with ``refused``."""
     auction = session.get(AuctionRecord, auction_id)
     rfq = session.get(Rfq, auction.rfq_id) if auction else None
     if auction is None or rfq is None:
         raise NotFound("No such auction.")
     if caller.company_id != rfq.buyer_company_id:
         if caller.is_operator:
-            raise Forbidden("Only the buyer awards its lots.", code="buyer_only")
+            raise Forbidden(refused, code="buyer_only")
         raise NotFound("No such auction.")
+    return auction, rfq
+
+
+def decide(
+    session: Session, principal: Principal | None, auction_id: int, body: AwardCreate, terms: Terms
+) -> dict[str, Any]:
+    """Check the buyer's decision; return it as the map the engine and the journal carry."""
+    caller = require_login(principal)
+    auction, rfq = buyers_lot(session, caller, auction_id, "Only the buyer awards its lots.")
     advanced = session.execute(
         select(AuctionRecord.id).where(col(AuctionRecord.previous_round) == auction_id)
     ).first()

@@ -189,7 +189,7 @@ def rival_move(state: Mapping[str, Any], limit: int, rng: random.Random) -> int 
     return price if price >= limit else None
 
 
-def limit_for(fmt: str, rng: random.Random) -> int:
+def limit_for(rng: random.Random) -> int:
     """A rival's limit (see :func:`rival_move`): 78 to 92 % of the ceiling."""
     return CEILING * rng.randint(78, 92) // 100
 

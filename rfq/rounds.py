@@ -30,7 +30,7 @@ from rfq.access import require_login
 from rfq.accounts import Principal
 from rfq.auctions import AuctionRecord
 from rfq.platform import clock
-from rfq.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from rfq.platform.errors import Conflict, Invalid
 from rfq.rfq_tables import Audience, Lot, Rfq
 from rfq.rfqs import LotCreate, RfqCreate
 
@@ -79,15 +79,8 @@ class Round:
 def owner(session: Session, principal: Principal | None, auction_id: int) -> Rfq:
     """The RFQ of the lot, if the caller is its buyer (else 404; operators 403)."""
     caller = require_login(principal)
-    sealed = session.get(AuctionRecord, auction_id)
-    rfq = session.get(Rfq, sealed.rfq_id) if sealed is not None else None
-    if sealed is None or rfq is None:
-        raise NotFound("No such auction.")
-    if caller.company_id != rfq.buyer_company_id:
-        if caller.is_operator:
-            raise Forbidden("Only the buyer runs the next round of its lots.", code="buyer_only")
-        raise NotFound("No such auction.")
-    return rfq
+    refused = "Only the buyer runs the next round of its lots."
+    return awards.buyers_lot(session, caller, auction_id, refused)[1]
 
 
 def advance(

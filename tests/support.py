@@ -103,6 +103,17 @@ def rfq_process(
                     process.wait()
 
 
+def rfq_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m rfq ARGS`` with ``env`` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "rfq", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def unique_email(tag: str = "user") -> str:
     """An email address no other test uses."""
     return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"

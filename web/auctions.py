@@ -351,7 +351,9 @@ async def audit_log(call: Call[Any]) -> Any:
 async def _concealed(desk: Desk, fmt: str, auction_id: int) -> bool:
     """True while nobody may see the auction's bids: a sealed one's before its close,
     pre-bids before the opening (`bidding.views.concealed`)."""
-    meta, _ = await desk.state(auction_id)  # loaded from SQL first if Redis lacks it
+    meta = await desk.engine.meta(auction_id)
+    if not meta:  # loaded from SQL first if Redis lacks it
+        meta, _ = await desk.state(auction_id)
     return concealed(fmt, meta["status"], meta.get("pre") == "1")
 
 

@@ -54,7 +54,7 @@ async def rivals(desk: Desk, room: Room, rng: random.Random | None = None) -> No
     the room (a restart leaves the room without rivals)."""
     # simulated bidders' choices, not a secret
     rng = rng or random.Random(secrets.randbits(64))  # nosec B311
-    limits = {company: practice.limit_for(room.format, rng) for company in room.rivals}
+    limits = {company: practice.limit_for(rng) for company in room.rivals}
     deadline = room.ends_at_ms + 120_000  # a soft close can move the end (3 x 30 s)
     while clock.now_ms() < deadline:
         await asyncio.sleep(rng.uniform(*PAUSE_S))

@@ -45,5 +45,5 @@ def test_clock_rivals_accept_on_their_side_of_their_limit() -> None:
 
 def test_limits_lie_between_78_and_92_percent_of_the_ceiling() -> None:
     rng = random.Random(4)
-    limits = {limit_for("reverse_english", rng) for _ in range(200)}
+    limits = {limit_for(rng) for _ in range(200)}
     assert min(limits) >= CEILING * 78 // 100 and max(limits) <= CEILING * 92 // 100

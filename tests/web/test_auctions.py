@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +28,7 @@ from tests.support import (
     place_bid,
     register,
     rfq_body,
+    rfq_cli,
     wait_for,
     wait_state,
 )
@@ -256,7 +254,7 @@ def test_audit_verify_detects_tampering(
         "RFQ_DATABASE_URL": live.settings.database_url,
         "RFQ_DATA_DIR": str(live.settings.data_dir),
     }
-    ok = _rfq_cli(["audit", "verify", str(auction_id)], env)
+    ok = rfq_cli(["audit", "verify", str(auction_id)], env)
     assert ok.returncode == 0 and "chain verified" in ok.stdout
     database = Database(live.settings.database_url)
     try:
@@ -270,18 +268,8 @@ def test_audit_verify_detects_tampering(
             )
     finally:
         database.dispose()
-    broken = _rfq_cli(["audit", "verify", str(auction_id)], env)
+    broken = rfq_cli(["audit", "verify", str(auction_id)], env)
     assert broken.returncode == 1 and "BROKEN" in broken.stderr
-
-
-def _rfq_cli(args: list[str], env: dict[str, str]) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "rfq", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _festival_lot(

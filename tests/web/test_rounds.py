@@ -3,9 +3,6 @@ round, their sealed prices carried over as pre-bids, the chains linked both ways
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +19,7 @@ from tests.support import (
     live_auction,
     place_bid,
     register,
+    rfq_cli,
     wait_for,
     wait_state,
 )
@@ -108,7 +106,7 @@ def test_a_sealed_round_qualifies_its_best_into_a_live_round(
     wait_for(linked, 15, "both chains linked")
     env = {"RFQ_DATABASE_URL": live.settings.database_url,
            "RFQ_DATA_DIR": str(live.settings.data_dir)}  # fmt: skip
-    verified = _cli(["audit", "verify", str(sealed)], env)
+    verified = rfq_cli(["audit", "verify", str(sealed)], env)
     assert verified.returncode == 0, verified.stderr
     assert f"auction {new}:" in verified.stdout and "linked both ways" in verified.stdout
     database = Database(live.settings.database_url)
@@ -120,12 +118,5 @@ def test_a_sealed_round_qualifies_its_best_into_a_live_round(
             )  # the later chain then breaks, and no longer names the earlier
     finally:
         database.dispose()
-    broken = _cli(["audit", "verify", str(sealed)], env)
+    broken = rfq_cli(["audit", "verify", str(sealed)], env)
     assert broken.returncode == 1 and "BROKEN" in broken.stderr
-
-
-def _cli(args: list[str], env: dict[str, str]) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "rfq", *args], env={**os.environ, **env},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip

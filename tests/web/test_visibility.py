@@ -27,6 +27,7 @@ tries many sequences a run on the frames alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -160,12 +161,18 @@ async def _run(
             festival, lots = _world(sync, operator, buyer, sequences)
         seen: list[Seen] = []
         phase = {"state": "live"}
+        ready = {role: asyncio.Event() for role in ROLES}
         watchers = [
-            asyncio.create_task(_watch(live, people[role], role, lots, festival, seen, phase))
+            asyncio.create_task(
+                _watch(live, people[role], role, lots, festival, seen, phase, ready[role])
+            )
             for role in ROLES
         ]
         try:
-            await asyncio.sleep(1.0)  # every watcher subscribed before the first bid
+            # every watcher subscribed (its snapshots and festival ticks in) before a bid
+            waiting = asyncio.gather(*(event.wait() for event in ready.values()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiting, 15)
             live_lots = [lot for lot in lots if lot.rfq != 0]
             await _wait_states(http, buyer, live_lots, {"live"})
             for lot in live_lots:
@@ -413,10 +420,13 @@ async def _watch(
     festival: int,
     seen: list[Seen],
     phase: dict[str, str],
+    ready: asyncio.Event,
 ) -> None:
     """Every ``/ws`` frame ``role`` receives about the lots (their own, and festival
-    ticks), from before the first bid to the end."""
+    ticks), from before the first bid to the end; ``ready`` is set once every lot has
+    answered both subscriptions."""
     by_id = {lot.auction: lot for lot in lots}
+    answered: dict[str, set[int]] = {"auction": set(), "festival": set()}
     url = live.url.replace("http://", "ws://") + "/ws"
     async with connect(url, additional_headers=bearer(person["token"])) as ws:
         await ws.recv()
@@ -428,6 +438,10 @@ async def _watch(
             lot = by_id.get(frame.get("auction", 0))
             if lot is not None:
                 seen.append(Seen(role, lot, _frame_state(frame, lot), f"ws:{frame['type']}", frame))
+                topic = "festival" if frame["type"] == "lot" else "auction"
+                answered[topic].add(lot.auction)
+                if all(len(ids) == len(lots) for ids in answered.values()):
+                    ready.set()
 
 
 def _frame_state(frame: dict[str, Any], lot: Lot) -> str:
