@@ -31,6 +31,10 @@ class BadFrame(ValueError):
     """A client frame that is too large, undecodable, or not a map."""
 
 
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""One compact encoder for every frame (``json.dumps`` with options builds one per call)."""
+
+
 def choose(offered: list[str]) -> str | None:
     """The first offered subprotocol the server supports (None: plain JSON, none chosen)."""
     for name in offered:
@@ -44,7 +48,7 @@ def encode(protocol: str, frame: dict[str, Any]) -> str | bytes:
     if protocol == MSGPACK:
         packed: bytes = msgpack.packb(frame, use_bin_type=True)
         return packed
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    return _json(frame)
 
 
 def decode(data: str | bytes) -> dict[str, Any]:

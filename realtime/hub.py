@@ -369,9 +369,10 @@ class Hub:
         """Reload (and snapshot) feeds whose auction was rebuilt, or had a bid voided."""
         engine = self.desk.engine
         feeds = list(self.feeds.items())
-        epochs = []
-        for auction_id, _ in feeds:  # one round trip each; at most every BLOCK_MS
-            epochs.append(await engine.redis.hget(engine.auction_keys(auction_id).meta, "epoch"))
+        async with engine.redis.pipeline(transaction=False) as pipe:  # one round trip
+            for auction_id, _ in feeds:  # (a festival's worker watches a hundred lots)
+                pipe.hget(engine.auction_keys(auction_id).meta, "epoch")
+            epochs = await pipe.execute()
         for (auction_id, feed), epoch in zip(feeds, epochs, strict=True):
             if epoch is None or int(epoch) != feed.epoch:
                 fresh = await self._load(auction_id)

@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 SCOPE_KEY = "rfq.direct"
@@ -32,10 +31,18 @@ SCOPE_KEY = "rfq.direct"
 
 def wire(payload: str | bytes) -> bytes:
     """A whole unmasked, uncompressed server frame carrying ``payload`` (text for a
-    ``str``, binary for ``bytes``): the same bytes suit every such connection."""
+    ``str``, binary for ``bytes``): the same bytes suit every such connection (RFC 6455
+    section 5.2, as ``websockets``' ``Frame.serialize`` writes it, without its checks)."""
     if isinstance(payload, str):
-        return Frame(Opcode.TEXT, payload.encode()).serialize(mask=False)
-    return Frame(Opcode.BINARY, payload).serialize(mask=False)
+        data, first = payload.encode(), 0x81  # FIN + text
+    else:
+        data, first = payload, 0x82  # FIN + binary
+    size = len(data)
+    if size < 126:
+        return bytes((first, size)) + data
+    if size < 65536:
+        return bytes((first, 126)) + size.to_bytes(2, "big") + data
+    return bytes((first, 127)) + size.to_bytes(8, "big") + data
 
 
 class Direct:

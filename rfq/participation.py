@@ -239,20 +239,18 @@ def remind_opening(session: Session, now: datetime | None = None) -> list[int]:
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             continue
         when = clock.rfc3339(starts_at)
-        for row in session.exec(
-            select(Participant).where(
+        data = {"auction_id": auction_id, "rfq_id": rfq_id, "starts_at": when}
+        invited = session.execute(
+            select(col(Participant.company_id)).where(
                 Participant.rfq_id == rfq_id, Participant.status == Status.invited
             )
-        ).all():
-            notifications.notify_company(
-                session,
-                row.company_id,
-                "opens_soon",
-                "An auction opens soon",
-                f"Auction {auction_id} opens at {when}.",
-                auction_id=auction_id,
-                rfq_id=rfq_id,
-                starts_at=when,
-            )
+        ).scalars()
+        notifications.notify_companies(  # in bulk: a festival's lots open together
+            session,
+            [(company_id, data) for company_id in invited],
+            "opens_soon",
+            "An auction opens soon",
+            f"Auction {auction_id} opens at {when}.",
+        )
         reminded.append(auction_id)
     return reminded

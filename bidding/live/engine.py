@@ -207,6 +207,7 @@ class Engine:
         self.redis = redis
         self.keys = keys
         self.maxlen = maxlen
+        self._keys_cache: dict[int, list[str]] = {}  # each bid's keys, built once per auction
         self._bid = ScriptBatcher(redis, redis.register_script(_script("bid.lua")))
         self._status = redis.register_script(_script("status.lua"))
         self._load = redis.register_script(_script("load.lua"))
@@ -217,6 +218,14 @@ class Engine:
     def auction_keys(self, auction_id: int) -> AuctionKeys:
         """The keys of one auction."""
         return self.keys.auction(auction_id)
+
+    def _bid_keys(self, auction_id: int) -> list[str]:
+        keys = self._keys_cache.get(auction_id)
+        if keys is None:
+            if len(self._keys_cache) >= 4096:
+                self._keys_cache.clear()
+            keys = self._keys_cache[auction_id] = self.keys.auction(auction_id).all()
+        return keys
 
     async def bid(
         self,
@@ -388,7 +397,7 @@ class Engine:
     ) -> Outcome:
         by, reason = surrogate or ("", "")
         raw = await self._bid(
-            self.auction_keys(auction_id).all(),
+            self._bid_keys(auction_id),
             [
                 _when(now_ms),
                 company,

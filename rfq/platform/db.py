@@ -25,7 +25,7 @@ from sqlalchemy import DateTime, Engine, TypeDecorator, event, text
 from sqlmodel import Session, create_engine
 from typing_extensions import TypeIs
 
-from rfq.platform import metrics
+from rfq.platform import metrics, sqlite_writer
 
 T = TypeVar("T")
 
@@ -57,6 +57,8 @@ def make_engine(url: str) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if path and path != ":memory:":
+            sqlite_writer.install(engine, path)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
