@@ -229,7 +229,7 @@ class _Session:
             ]
 
         try:
-            rows = await self.hub.desk.db.run(lots)
+            rows = await self.hub.desk.db.read(lots)
         except RfqError:
             await self._error("not_found", "No such festival.", festival=festival_id)
             return

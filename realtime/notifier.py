@@ -42,7 +42,7 @@ class Notifier:
     async def subscribe(self, sub: Subscriber, user_id: int) -> None:
         """Start pushing ``user_id``'s notifications to ``sub``, beginning with the unread."""
         if self._last_id is None:
-            self._last_id = await self.db.run(_max_id)
+            self._last_id = await self.db.read(_max_id)
         self._subscribers.setdefault(user_id, set()).add(sub)
         sub.offer(TOPIC, None)
 
@@ -55,7 +55,7 @@ class Notifier:
 
     async def unread(self, user_id: int) -> dict[str, Any]:
         """The ``notifications`` frame: the user's unread notifications, newest first."""
-        items = await self.db.run(_unread, user_id)
+        items = await self.db.read(_unread, user_id)
         return {"type": "notifications", "items": items}
 
     async def run(self) -> None:
@@ -65,7 +65,7 @@ class Notifier:
             if not self._subscribers or self._last_id is None:
                 continue
             try:
-                rows = await self.db.run(_newer, self._last_id, list(self._subscribers))
+                rows = await self.db.read(_newer, self._last_id, list(self._subscribers))
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database is away: try again next second

@@ -184,7 +184,7 @@ class Desk:
         """The auction's cached facts; ``NotFound`` if there is no such auction."""
         found = self._facts.get(auction_id)
         if found is None:
-            found = await self.db.run(_load_facts, auction_id)
+            found = await self.db.read(_load_facts, auction_id)
             if found is None:
                 raise NotFound("No such auction.")
             self._facts[auction_id] = found
@@ -204,7 +204,7 @@ class Desk:
                 session, principal, rfqs.get(session, principal, facts.rfq_id)
             )
 
-        found: Viewer = await self.db.run(viewer)
+        found: Viewer = await self.db.read(viewer)
         return found
 
     async def bid(self, principal: Principal, auction_id: int, price: int, key: str) -> Ack:

@@ -207,7 +207,7 @@ class Engine:
         self.redis = redis
         self.keys = keys
         self.maxlen = maxlen
-        self._keys_cache: dict[int, list[str]] = {}  # each bid's keys, built once per auction
+        self._keys_cache: dict[int, AuctionKeys] = {}
         self._bid = ScriptBatcher(redis, redis.register_script(_script("bid.lua")))
         self._status = redis.register_script(_script("status.lua"))
         self._load = redis.register_script(_script("load.lua"))
@@ -216,15 +216,13 @@ class Engine:
         self._unlock = redis.register_script(_script("unlock.lua"))
 
     def auction_keys(self, auction_id: int) -> AuctionKeys:
-        """The keys of one auction."""
-        return self.keys.auction(auction_id)
-
-    def _bid_keys(self, auction_id: int) -> list[str]:
+        """The keys of one auction (built once: each bid and each read of the hub's
+        needs them)."""
         keys = self._keys_cache.get(auction_id)
         if keys is None:
             if len(self._keys_cache) >= 4096:
                 self._keys_cache.clear()
-            keys = self._keys_cache[auction_id] = self.keys.auction(auction_id).all()
+            keys = self._keys_cache[auction_id] = self.keys.auction(auction_id)
         return keys
 
     async def bid(
@@ -397,7 +395,7 @@ class Engine:
     ) -> Outcome:
         by, reason = surrogate or ("", "")
         raw = await self._bid(
-            self._bid_keys(auction_id),
+            self.auction_keys(auction_id).all(),
             [
                 _when(now_ms),
                 company,

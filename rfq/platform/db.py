@@ -60,6 +60,7 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             sqlite_writer.install(engine, path)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", _sqlite_checkin)
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
@@ -75,9 +76,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = sqlite_writer.READ_ONLY
+"""The execution option of :meth:`Database.read`'s sessions."""
+
+
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        # a snapshot (WAL): waits for no writer, and refuses to write
+        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("PRAGMA query_only=ON")
+        conn.connection.info[READ_ONLY] = True
+        return
     # IMMEDIATE takes the write lock up front, so two writers wait instead of deadlocking.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_checkin(dbapi_connection: Any, record: Any) -> None:
+    if record.info.pop(READ_ONLY, False):
+        dbapi_connection.execute("PRAGMA query_only=OFF")
 
 
 def alembic_config(url: str) -> Config:
@@ -99,6 +115,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
 
     def session(self) -> Session:
         """A new session; the caller commits and closes it."""
@@ -107,6 +124,23 @@ class Database:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(session, *args)`` in a worker thread, commit, and return its result."""
         return await anyio.to_thread.run_sync(self._run, fn, args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(session, *args)`` in a worker thread in a read-only transaction.
+
+        On SQLite it reads a snapshot without taking the writer lock, so a lookup on the
+        bid path (eligibility, an auction's facts) or a poll never makes the journal's
+        commit wait behind it; a write in it fails (``query_only``). Elsewhere it is a
+        transaction rolled back at the end."""
+        return await anyio.to_thread.run_sync(self._read, fn, args)
+
+    def _read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        started = time.perf_counter()
+        with Session(self._reader, expire_on_commit=False) as session:
+            result = fn(session, *args)
+            session.rollback()
+        metrics.SQL_SECONDS.labels("read").observe(time.perf_counter() - started)
+        return result
 
     def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """``run`` in the calling thread (commands and tests)."""

@@ -54,7 +54,7 @@ REDIS_SECONDS = Histogram(
 )
 SQL_SECONDS = Histogram(
     "rfq_sql_seconds",
-    "Time of one unit of SQL work: a journal batch commit, or a request's transaction.",
+    "Time of one unit of SQL work: a journal batch commit, a request's transaction, a read.",
     ["work"],
     buckets=_FAST,
 )

@@ -32,6 +32,8 @@ TIMEOUT_S = 30.0
 """How long a thread waits for another thread of its process (SQLite's busy timeout)."""
 
 _KEY = "rfq_writer"
+READ_ONLY = "rfq_read_only"
+"""A read-only transaction (``Database.read``) takes no writer lock."""
 
 
 class _Writer:
@@ -75,7 +77,7 @@ def install(engine: Engine, path: str) -> None:
 
     def begin(conn: Any) -> None:
         info = conn.connection.info
-        if _KEY not in info:
+        if _KEY not in info and not conn.get_execution_options().get(READ_ONLY):
             writer = _writer(path)
             writer.acquire()
             info[_KEY] = writer
