@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from rfq.platform import sqlite_writer
 from rfq.platform.db import Database
@@ -84,3 +86,18 @@ def test_a_thread_waiting_on_its_own_transaction_gives_up_like_sqlite_would(
         assert isinstance(raised.value.__cause__ or raised.value, sqlite3.OperationalError)
         outer.commit()
     assert not _taken(database)
+
+
+async def test_a_read_takes_no_writer_lock_and_refuses_to_write(database: Database) -> None:
+    def count(session: Session) -> tuple[int, bool]:
+        return session.execute(text("SELECT COUNT(*) FROM t")).scalar_one(), _taken(database)
+
+    with database.session() as writer:  # a writer's open transaction does not hold it up
+        writer.execute(text("INSERT INTO t VALUES (1)"))
+        assert await database.read(count) == (0, True)
+        writer.commit()
+    assert await database.read(count) == (1, False)
+    with pytest.raises(OperationalError, match="readonly"):
+        await database.read(lambda s: s.execute(text("INSERT INTO t VALUES (2)")))
+    database.run_sync(lambda s: s.execute(text("INSERT INTO t VALUES (3)")))  # the pool's
+    assert await database.read(count) == (2, False)  # connections write again afterwards
