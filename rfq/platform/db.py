@@ -92,7 +92,8 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def _sqlite_checkin(dbapi_connection: Any, record: Any) -> None:
-    if record.info.pop(READ_ONLY, False):
+    # None: the connection was invalidated (closed), so nothing is left to reset
+    if record.info.pop(READ_ONLY, False) and dbapi_connection is not None:
         dbapi_connection.execute("PRAGMA query_only=OFF")
 
 

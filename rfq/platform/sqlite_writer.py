@@ -41,7 +41,9 @@ class _Writer:
 
     def __init__(self, path: str) -> None:
         self._thread = threading.Lock()
-        self._fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+        # read-only suffices for flock, so a file another user created (a migration run
+        # as root) never locks the service out
+        self._fd = os.open(f"{path}-writer", os.O_RDONLY | os.O_CREAT, 0o644)
         self.pid = os.getpid()
 
     def acquire(self) -> None:

@@ -32,7 +32,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
 def _taken(database: Database) -> bool:
     """Whether another process (another open file of the lock) would have to wait."""
     path = database.url.split("///", 1)[1]
-    fd = os.open(f"{path}-writer", os.O_RDWR)
+    fd = os.open(f"{path}-writer", os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -101,3 +101,14 @@ async def test_a_read_takes_no_writer_lock_and_refuses_to_write(database: Databa
         await database.read(lambda s: s.execute(text("INSERT INTO t VALUES (2)")))
     database.run_sync(lambda s: s.execute(text("INSERT INTO t VALUES (3)")))  # the pool's
     assert await database.read(count) == (2, False)  # connections write again afterwards
+
+
+async def test_an_invalidated_read_connection_goes_back_to_the_pool(database: Database) -> None:
+    def invalidate(session: Session) -> None:
+        session.execute(text("SELECT 1"))
+        session.connection().invalidate()
+
+    for _ in range(3):
+        await database.read(invalidate)
+    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert await database.read(lambda s: s.execute(text("SELECT COUNT(*) FROM t")).scalar()) == 0
