@@ -130,8 +130,9 @@ class Database:
         """Run ``fn(session, *args)`` in a worker thread in a read-only transaction.
 
         On SQLite it reads a snapshot without taking the writer lock, so a lookup on the
-        bid path (eligibility, an auction's facts) or a poll never makes the journal's
-        commit wait behind it; a write in it fails (``query_only``). Elsewhere it is a
+        bid path (an auction's facts, a viewer) or a poll never makes the journal's
+        commit wait behind it; a write in it fails (``query_only``). The eligibility
+        check is not one: it may reserve the bid bond. Elsewhere it is a
         transaction rolled back at the end."""
         return await anyio.to_thread.run_sync(self._read, fn, args)
 

@@ -64,8 +64,7 @@ _writers: dict[str, _Writer] = {}
 _writers_lock = threading.Lock()
 
 
-def _writer(path: str) -> _Writer:
-    key = os.path.realpath(path)
+def _writer(key: str) -> _Writer:
     with _writers_lock:
         writer = _writers.get(key)
         if writer is None or writer.pid != os.getpid():  # a forked child opens its own
@@ -76,11 +75,12 @@ def _writer(path: str) -> _Writer:
 def install(engine: Engine, path: str) -> None:
     """Make every transaction of ``engine`` (a SQLite file at ``path``) take the writer
     lock before its ``BEGIN IMMEDIATE``; call before that listener is installed."""
+    key = os.path.realpath(path)  # once, not on every transaction
 
     def begin(conn: Any) -> None:
         info = conn.connection.info
         if _KEY not in info and not conn.get_execution_options().get(READ_ONLY):
-            writer = _writer(path)
+            writer = _writer(key)
             writer.acquire()
             info[_KEY] = writer
 
