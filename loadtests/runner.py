@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         used = cpu.used()
         acked = [json.loads(line) for line in (out / "acked.jsonl").read_text().splitlines()]
         missing = worlds.cross_check(host, world.operator, acked)
-        server = _server_metrics(host, world.operator)
+        server = _server_metrics(host, world.operator, out / "metrics.txt")
     tally = json.loads((out / "tally.json").read_text())
     summary = _summary(args.scenario, out, acked, missing, tally, server, watchers, args)
     summary["cpu"] = used
@@ -262,11 +262,13 @@ def _rates(acked: list[dict[str, Any]]) -> tuple[float, float]:
     return mean, peak / 5
 
 
-def _server_metrics(host: str, token: str) -> dict[str, float]:
-    """The app's own counters (summed over its workers)."""
+def _server_metrics(host: str, token: str, raw: Path) -> dict[str, float]:
+    """The app's own counters (summed over its workers); the whole exposition is kept
+    in ``raw`` (every stage's histogram, for reading a run afterwards)."""
     answer = httpx.get(f"{host}/metrics", headers={"Authorization": f"Bearer {token}"})
     if answer.status_code != 200:
         return {}
+    raw.write_text(answer.text)
     wanted = {
         "rfq_ws_slow_clients_closed_total": "slow clients closed",
         "rfq_ws_coalesced_total": "backlogs coalesced",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,8 +20,8 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import EmailStr, field_validator
-from sqlalchemy import Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import Column, or_, update
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from rfq.platform import clock
 from rfq.platform.db import UtcDateTime, enum_type
@@ -267,7 +268,8 @@ def issue_token(
 
 
 def resolve(session: Session, secret: str, via: Via) -> Principal:
-    """The principal behind ``secret``, or ``Unauthorized`` if unknown, expired or revoked."""
+    """The principal behind ``secret``, or ``Unauthorized`` if unknown, expired or revoked
+    (a read: see :func:`record_use`)."""
     row = session.exec(
         select(ApiToken, User).join(User).where(ApiToken.token_hash == _digest(secret))
     ).first()
@@ -279,11 +281,19 @@ def resolve(session: Session, secret: str, via: Via) -> Principal:
         raise Unauthorized("The credential is not valid.", code="invalid_token")
     if token.expires_at <= now:
         raise Unauthorized("The credential has expired; log in again.", code="token_expired")
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
-        session.add(token)
     assert user.id is not None and token.id is not None
     return Principal(user.id, user.email, user.role, user.company_id, token.id, via)
+
+
+def record_use(session: Session, token_ids: Collection[int], at: datetime) -> None:
+    """Set the credentials' ``last_used_at`` to ``at`` (where it is earlier), in one
+    statement; :func:`resolve` only reads, and its callers record uses in batches."""
+    session.execute(
+        update(ApiToken)
+        .where(col(ApiToken.id).in_(list(token_ids)))
+        .where(or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < at))
+        .values(last_used_at=at)
+    )
 
 
 def list_tokens(session: Session, principal: Principal) -> list[TokenPublic]:

@@ -24,11 +24,23 @@ NOT_OPEN = "The RFQ is not open for bids now."
 """The reason for an RFQ that is no longer (or not yet) open: not a question of who
 bids, so the desk answers it as ``auction_not_live``."""
 
+RESERVE = "The RFQ's bid bond is to be reserved."
+"""What a check without ``reserve`` answers for a company that may bid once its bond is
+reserved: the caller checks again in a transaction that may write."""
+
 
 def check(
-    session: Session, company_id: int | None, rfq: Rfq, deposit_required: int = 0
+    session: Session,
+    company_id: int | None,
+    rfq: Rfq,
+    deposit_required: int = 0,
+    *,
+    reserve: bool = True,
 ) -> str | None:
     """None if the company may bid in this RFQ's auctions, else why not.
+
+    Without ``reserve`` it only reads: :data:`RESERVE` instead of reserving a bond that
+    is not reserved yet.
 
     ``deposit_required``: the platform's security deposit (``RFQ_DEPOSIT_REQUIRED``, in
     the platform's currency) the company must hold before it first takes part in an
@@ -54,6 +66,8 @@ def check(
         if short is not None:
             return short
     if rfq.bid_bond > 0:
+        if not reserve:
+            return None if deposits.bond_reserved(session, company_id, rfq.id) else RESERVE
         try:
             deposits.reserve_bond(session, company_id, rfq.id, rfq.bid_bond, rfq.currency)
         except deposits.InsufficientDeposit as exc:

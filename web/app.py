@@ -60,6 +60,7 @@ from web import (
     contracts as web_contracts,
 )
 from web import rfqs as web_rfqs
+from web.auth import Uses
 from web.errors import HANDLERS
 from web.routing import openapi
 from web.websocket import websocket_endpoint
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.scheduler = Scheduler(state.desk)
             state.hub = Hub(state.desk, settings.secret_key)
             state.notifier = Notifier(state.db)
+            state.uses = Uses(state.db)
             async with anyio.create_task_group() as tasks:
                 state.tasks = tasks  # the requests' own background work (practice rivals)
                 tasks.start_soon(state.journal.run)
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 tasks.start_soon(state.hub.run)
                 tasks.start_soon(state.notifier.run)
                 tasks.start_soon(state.desk.follow)
+                tasks.start_soon(state.uses.run)
                 tasks.start_soon(webhooks.deliver_loop, state.db, settings)
                 tasks.start_soon(clarifications.chain_loop, state.db, state.desk)
                 tasks.start_soon(_timers, state.db, TIMERS_EVERY_S)
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     tasks.start_soon(_mail_loop, state.db, smtp, MAIL_EVERY_S)
                 yield
                 tasks.cancel_scope.cancel()
+            await state.uses.flush()
 
     app = Starlette(routes=_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings

@@ -261,7 +261,7 @@ async def _bids(call: Call[Any]) -> list[dict[str, Any]]:
             for b, name, by in found
         ]
 
-    found: list[dict[str, Any]] = await call.state.db.run(rows)
+    found: list[dict[str, Any]] = await call.state.db.read(rows)
     if await _concealed(desk, facts.format, auction_id):
         hidden = dict.fromkeys(_BID_COLUMNS, None)
         found = [
@@ -318,7 +318,7 @@ async def my_bids(call: Call[Any]) -> Any:
             for b in found
         ]
 
-    return await call.state.db.run(rows)
+    return await call.state.db.read(rows)
 
 
 @api("GET", "/api/auctions/{auction_id:int}/bids.csv")

@@ -7,12 +7,20 @@ HMAC of the session token under the app's secret (readable by the page from the
 ``rfq_csrf`` cookie or the ``csrf-token`` meta tag), and, when the browser sends an
 ``Origin`` header, that origin must be allowed. A bearer request needs neither: a
 browser never adds that header by itself.
+
+Resolving a credential only reads SQL (a snapshot: it never queues behind the writers
+of bids). When it was last used is recorded per process at most once a minute per
+credential, in one statement for all of them every :data:`USES_EVERY_S` seconds
+(:class:`Uses`); a worker that stops loses at most that long of such records.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
+import time
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -20,12 +28,53 @@ from starlette.responses import Response
 
 from rfq import accounts
 from rfq.accounts import Principal
+from rfq.platform import clock
+from rfq.platform.db import Database
 from rfq.platform.errors import CsrfFailed, Forbidden, Unauthorized
+
+log = logging.getLogger("rfq.web")
 
 SESSION_COOKIE = "rfq_session"
 CSRF_COOKIE = "rfq_csrf"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+USES_EVERY_S = 5.0
+USE_GRAIN_S = 60.0
+"""A credential's use is recorded at most this often (per process)."""
+
+
+class Uses:
+    """Credentials' uses to record as ``last_used_at``, written in batches by :meth:`run`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._seen: dict[int, float] = {}
+        self._due: set[int] = set()
+
+    def note(self, token_id: int) -> None:
+        """Remember a use of the credential (at most one a minute is recorded)."""
+        now = time.monotonic()
+        if now - self._seen.get(token_id, -USE_GRAIN_S) < USE_GRAIN_S:
+            return
+        if len(self._seen) > 10_000:  # forget what is due again anyway
+            self._seen = {t: at for t, at in self._seen.items() if now - at < USE_GRAIN_S}
+        self._seen[token_id] = now
+        self._due.add(token_id)
+
+    async def flush(self) -> None:
+        """Write the uses noted since the last flush, in one transaction."""
+        if self._due:
+            due, self._due = self._due, set()
+            await self.db.run(accounts.record_use, due, clock.now())
+
+    async def run(self) -> None:
+        """Flush every :data:`USES_EVERY_S` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(USES_EVERY_S)
+            try:
+                await self.flush()
+            except Exception:  # a usage record is a hint: the next round goes on
+                log.warning("recording credentials' last use failed", exc_info=True)
 
 
 def csrf_token(secret_key: str, session_secret: str) -> str:
@@ -59,17 +108,19 @@ async def authenticate_request(conn: HTTPConnection) -> Principal | None:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("Use 'Authorization: Bearer TOKEN'.", code="invalid_token")
-        principal: Principal = await state.db.run(
+        principal: Principal = await state.db.read(
             accounts.resolve, secret.strip(), accounts.Via.bearer
         )
+        state.uses.note(principal.token_id)
         return principal
     cookie = conn.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
     try:
-        principal = await state.db.run(accounts.resolve, cookie, accounts.Via.cookie)
+        principal = await state.db.read(accounts.resolve, cookie, accounts.Via.cookie)
     except Unauthorized:
         return None
+    state.uses.note(principal.token_id)
     if conn.scope["type"] == "http" and conn.scope["method"] not in _SAFE_METHODS:
         check_origin(conn)
         sent = conn.headers.get(CSRF_HEADER, "")

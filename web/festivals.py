@@ -37,7 +37,7 @@ async def one(call: Call[Any]) -> Any:
         status_only = {r[0].id for r in rows if rfqs.viewer_of_rfq(session, caller, r[2]).public}
         return festival, rows, status_only
 
-    festival, rows, status_only = await call.state.db.run(load)
+    festival, rows, status_only = await call.state.db.read(load)
     caller = require_login(call.principal)
     desk = call.state.desk
     best: dict[int, tuple[int | None, int | None]] = {}

@@ -140,7 +140,7 @@ async def _auction(request: Request, principal: Principal) -> Response:
             raise NotFound("No such auction.")
         return {"rfq": rfq, "lot": lot}
 
-    found = await state.db.run(lot_of)
+    found = await state.db.read(lot_of)
     template = "monitor.html" if viewer.full else "room.html"
     return await _render(
         request,

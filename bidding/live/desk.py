@@ -4,9 +4,10 @@ Every bid, whether it arrives over HTTP or the websocket, goes through
 :meth:`Desk.bid`:
 
 1. the auction's facts (RFQ, buyer, visibility) come from a small in-process cache;
-2. eligibility (``rfq/eligibility.py``) is checked against SQL and cached for
-   ``ELIGIBLE_TTL_S`` seconds (``NOT_ELIGIBLE_TTL_S`` for a refusal), so it is
-   re-checked at least that often;
+2. eligibility (``rfq/eligibility.py``) is checked against SQL (a snapshot read; a
+   write transaction only to reserve the bid bond at a company's first bid) and
+   cached for up to ``ELIGIBLE_TTL_S`` seconds (``NOT_ELIGIBLE_TTL_S`` for a refusal),
+   so it is re-checked at least that often;
 3. ``bid.lua`` decides and records the bid atomically in Redis (an auction missing
    from Redis is first restored from SQL);
 4. the journal writes the outcome to SQL (group commit) — rejections too, for the
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
 import time
 from dataclasses import dataclass
@@ -397,7 +399,7 @@ class Desk:
         # first, so only what no journal here holds is written again.
         await self.journal.flush()
         meta = await engine.meta(auction_id)
-        mark = await self.db.run(_mark, auction_id)
+        mark = await self.db.read(_mark, auction_id)
         if not meta or mark is None:
             return None
         if int(meta["epoch"]) != mark.epoch:
@@ -566,8 +568,15 @@ class Desk:
         if cached is not None and cached[0] > now:
             reason = cached[1]
         else:
-            reason = await self.db.run(_check, facts.rfq_id, company_id, self.deposit_required)
+            # a snapshot read first (no writer lock): only a first bid reserves the bond
+            args = (facts.rfq_id, company_id, self.deposit_required)
+            reason = await self.db.read(_check, *args, False)
+            if reason == eligibility.RESERVE:
+                reason = await self.db.run(_check, *args, True)
             ttl = ELIGIBLE_TTL_S if reason is None else NOT_ELIGIBLE_TTL_S
+            # spread over the last quarter of the time to live, so the checks of the
+            # bids a lot's opening brought all at once are not all due again together
+            ttl *= random.uniform(0.75, 1.0)
             self._eligible[cache_key] = (now + ttl, reason)
         if reason == eligibility.NOT_OPEN:
             raise errors.AuctionNotLive(_MESSAGES["auction_not_live"])
@@ -659,8 +668,10 @@ def _older(entries: list[dict[str, Any]], cutoff_ms: int) -> list[dict[str, Any]
     return out
 
 
-def _check(session: Session, rfq_id: int, company_id: int, deposit_required: int) -> str | None:
+def _check(
+    session: Session, rfq_id: int, company_id: int, deposit_required: int, reserve: bool
+) -> str | None:
     rfq = session.get(Rfq, rfq_id)
     if rfq is None:
         return "No such RFQ."
-    return eligibility.check(session, company_id, rfq, deposit_required)
+    return eligibility.check(session, company_id, rfq, deposit_required, reserve=reserve)

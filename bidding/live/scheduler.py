@@ -117,7 +117,7 @@ class Scheduler:
                 pipe.hmget(meta, "seq", "dseq", "aseq", "daseq", "status")
             answers = await pipe.execute()
         open_ids = [i for i, a in zip(ids, answers, strict=True) if a[4] in _OPEN_BYTES]
-        cancelled = await desk.db.run(_cancelled, open_ids) if open_ids else []
+        cancelled = await desk.db.read(_cancelled, open_ids) if open_ids else []
         done = 0
         for auction_id in cancelled:
             try:

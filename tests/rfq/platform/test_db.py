@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from rfq import accounts
 from rfq.accounts import Company, CompanyKind, RegisterCreate, TokenKind, Via
 from rfq.platform import db
 from rfq.platform.errors import Conflict, Unauthorized
 from rfq.tables import metadata
+from web.auth import Uses
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
@@ -56,6 +58,40 @@ def test_register_and_authenticate(migrated: db.Database) -> None:
         assert principal.company_id == company.id and principal.role.value == "supplier"
         with pytest.raises(Conflict):
             accounts.register(session, body, "hash")
+
+
+def test_resolving_reads_and_uses_are_recorded_in_batches(migrated: db.Database) -> None:
+    """``resolve`` runs in a read-only session (it writes nothing); a use noted twice is
+    recorded once, by the batch's one statement, and never moves ``last_used_at`` back."""
+    body = RegisterCreate(
+        email=f"uses-{datetime.now(UTC).timestamp()}@example.com",
+        password="x" * 12,
+        company_name="U Co",
+        role=CompanyKind.buyer,
+    )
+    with migrated.session() as session:
+        user, _ = accounts.register(session, body, "hash")
+        secret, token = accounts.issue_token(session, user, TokenKind.login)
+        session.commit()
+    principal = asyncio.run(migrated.read(accounts.resolve, secret, Via.bearer))
+    assert principal.token_id == token.id
+
+    def last_used(session: Session) -> datetime | None:
+        return session.get(accounts.ApiToken, token.id).last_used_at  # type: ignore[union-attr]
+
+    assert migrated.run_sync(last_used) is None
+    uses = Uses(migrated)
+    uses.note(principal.token_id)
+    uses.note(principal.token_id)
+    assert uses._due == {principal.token_id}
+    asyncio.run(uses.flush())
+    first = migrated.run_sync(last_used)
+    assert first is not None and uses._due == set()
+    uses.note(principal.token_id)  # within the minute: not due again
+    assert uses._due == set()
+    earlier = datetime(2020, 1, 1, tzinfo=UTC)
+    migrated.run_sync(accounts.record_use, [principal.token_id], earlier)
+    assert migrated.run_sync(last_used) == first
 
 
 def test_timestamps_come_back_aware_utc(migrated: db.Database) -> None:
