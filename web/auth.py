@@ -56,13 +56,13 @@ class Uses:
         now = time.monotonic()
         if now - self._seen.get(token_id, -USE_GRAIN_S) < USE_GRAIN_S:
             return
-        if len(self._seen) > 10_000:  # forget what is due again anyway
-            self._seen = {t: at for t, at in self._seen.items() if now - at < USE_GRAIN_S}
         self._seen[token_id] = now
         self._due.add(token_id)
 
     async def flush(self) -> None:
         """Write the uses noted since the last flush, in one transaction."""
+        now = time.monotonic()  # forget uses that are due again anyway
+        self._seen = {t: at for t, at in self._seen.items() if now - at < USE_GRAIN_S}
         if self._due:
             due, self._due = self._due, set()
             await self.db.run(accounts.record_use, due, clock.now())
