@@ -54,25 +54,24 @@ def outbid(session: Session, lost: Sequence[tuple[int, int]]) -> None:
 
 
 def extended(session: Session, auction_id: int, extension: int, ends_at: datetime) -> None:
-    """Tell every supplier that has bid in the auction that its end moved (extensions
-    happen only in the soft-close window, so this is rare on the hot path)."""
+    """Tell every supplier that has bid in the auction that its end moved, in bulk (this
+    runs in the commit every acknowledgement waits for, and a festival's lots extend
+    together in its closing minutes)."""
     if practice(session, [auction_id]):
         return
     bidders = session.execute(
         select(col(BidRecord.company_id)).where(col(BidRecord.auction_id) == auction_id).distinct()
     ).scalars()
     when = clock.rfc3339(ends_at)
-    for company_id in bidders:
-        notifications.notify_company(
-            session,
-            company_id,
-            "extended",
-            "Auction extended",
-            f"A bid in the closing window extended the auction (extension {extension}); it "
-            f"now ends at {when}.",
-            auction_id=auction_id,
-            ends_at=when,
-        )
+    data = {"auction_id": auction_id, "ends_at": when}
+    notifications.notify_companies(
+        session,
+        [(company_id, data) for company_id in bidders],
+        "extended",
+        "Auction extended",
+        f"A bid in the closing window extended the auction (extension {extension}); it "
+        f"now ends at {when}.",
+    )
 
 
 def surrogate(session: Session, bids: Sequence[dict[str, Any]]) -> None:
