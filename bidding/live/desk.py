@@ -6,8 +6,8 @@ Every bid, whether it arrives over HTTP or the websocket, goes through
 1. the auction's facts (RFQ, buyer, visibility) come from a small in-process cache;
 2. eligibility (``rfq/eligibility.py``) is checked against SQL (a snapshot read; a
    write transaction only to reserve the bid bond at a company's first bid) and
-   cached for up to ``ELIGIBLE_TTL_S`` seconds (``NOT_ELIGIBLE_TTL_S`` for a refusal),
-   so it is re-checked at least that often;
+   cached per RFQ and company for up to ``ELIGIBLE_TTL_S`` seconds
+   (``NOT_ELIGIBLE_TTL_S`` for a refusal), so it is re-checked at least that often;
 3. ``bid.lua`` decides and records the bid atomically in Redis (an auction missing
    from Redis is first restored from SQL);
 4. the journal writes the outcome to SQL (group commit) — rejections too, for the
@@ -148,6 +148,7 @@ class Desk:
         the app's secret, so that every worker names a bid alike."""
         self._facts: dict[int, AuctionFacts] = {}
         self._eligible: dict[tuple[int, int], tuple[float, str | None]] = {}
+        """``(rfq, company)`` -> (until, why not): one check serves all of an RFQ's lots."""
 
     def forget(self, company_id: int) -> None:
         """Drop this worker's cached eligibility of ``company_id``."""
@@ -562,7 +563,7 @@ class Desk:
     async def _eligibility_of(self, company_id: int, facts: AuctionFacts) -> str | None:
         """Why ``company_id`` may not bid in the auction (None: it may), cached;
         ``AuctionNotLive`` while its RFQ is not open for bids."""
-        cache_key = (facts.auction_id, company_id)
+        cache_key = (facts.rfq_id, company_id)  # it depends on the RFQ, not the lot
         cached = self._eligible.get(cache_key)
         now = time.monotonic()
         if cached is not None and cached[0] > now:
