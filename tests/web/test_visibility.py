@@ -200,7 +200,7 @@ async def _run(
                 await _award(http, buyer, lot)
             await _wait_states(http, buyer, closing, {"awarded", "no_award"})
             await _read_all(http, people, lots, festival, seen, probe=False)
-            await asyncio.sleep(1.0)  # the last frames
+            await _frames_told(seen, closing, {"awarded", "no_award"})  # the last frames
         finally:
             for task in watchers:
                 task.cancel()
@@ -442,6 +442,23 @@ async def _watch(
                 answered[topic].add(lot.auction)
                 if all(len(ids) == len(lots) for ids in answered.values()):
                     ready.set()
+
+
+async def _frames_told(
+    seen: list[Seen], lots: list[Lot], states: set[str], timeout_s: float = 15.0
+) -> None:
+    """Wait until the buyer's socket has told each lot's move to one of ``states`` (the
+    other roles' frames of the same events are dispatched with it)."""
+    async with asyncio.timeout(timeout_s):
+        while not all(
+            any(
+                s.role == "buyer" and s.lot is lot and s.channel.startswith("ws:")
+                and s.state in states
+                for s in seen
+            )
+            for lot in lots
+        ):  # fmt: skip
+            await asyncio.sleep(0.05)
 
 
 def _frame_state(frame: dict[str, Any], lot: Lot) -> str:
