@@ -293,9 +293,18 @@ class Watchers:
         self.token, self.auction_id, self.n = token, auction_id, n
         self.frames: list[dict[str, Any]] = []
         self.stop = asyncio.Event()
+        self.arrived = asyncio.Event()
+        """Set at every frame (:meth:`until` clears it and waits for the next)."""
 
     async def run(self) -> None:
         await asyncio.gather(*(self._one() for _ in range(self.n)))
+
+    async def until(self, condition: Any, timeout_s: float) -> None:
+        """Wait, frame by frame, until ``condition()`` holds; fail after ``timeout_s``."""
+        async with asyncio.timeout(timeout_s):
+            while not condition():
+                self.arrived.clear()
+                await self.arrived.wait()
 
     def count(self, kind: str, bid_id: str | None = None) -> int:
         """How many frames of ``kind`` (and, if given, for ``bid_id``) came so far."""
@@ -322,15 +331,9 @@ class Watchers:
                         with contextlib.suppress(TimeoutError):
                             got = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
                             self.frames.append(got)
+                            self.arrived.set()
                             since = got.get("seq", since)
             await asyncio.sleep(0.1)
-
-
-async def _until(condition: Any, timeout_s: float) -> None:
-    """Wait until ``condition()`` holds; fail after ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.05)
 
 
 @pytest.mark.timeout(300)
@@ -362,10 +365,10 @@ def test_kill_one_worker_mid_auction_the_rest_serve_and_it_is_replaced(
             async def burst() -> list[dict[str, Any]]:
                 watchers = Watchers(url, buyer["token"], auction_id, 4)
                 watching = asyncio.create_task(watchers.run())
-                await _until(lambda: watchers.count("snapshot") >= 4, 15)  # all watching
+                await watchers.until(lambda: watchers.count("snapshot") >= 4, 15)  # all watching
                 acks = await _bid_then(url, bidders, auction_id, "w", 40, act)
                 last = acks[-1]["bid_id"]  # its frame follows every other (seq order)
-                await _until(lambda: watchers.count("bid", last) >= 1, 30)
+                await watchers.until(lambda: watchers.count("bid", last) >= 1, 30)
                 watchers.stop.set()
                 await watching
                 shown.extend(watchers.frames)

@@ -162,9 +162,10 @@ async def _run(
         seen: list[Seen] = []
         phase = {"state": "live"}
         ready = {role: asyncio.Event() for role in ROLES}
+        arrived = asyncio.Event()
         watchers = [
             asyncio.create_task(
-                _watch(live, people[role], role, lots, festival, seen, phase, ready[role])
+                _watch(live, people[role], role, lots, festival, seen, phase, ready[role], arrived)
             )
             for role in ROLES
         ]
@@ -200,7 +201,7 @@ async def _run(
                 await _award(http, buyer, lot)
             await _wait_states(http, buyer, closing, {"awarded", "no_award"})
             await _read_all(http, people, lots, festival, seen, probe=False)
-            await _frames_told(seen, closing, {"awarded", "no_award"})  # the last frames
+            await _frames_told(seen, arrived, closing, {"awarded", "no_award"})  # the last frames
         finally:
             for task in watchers:
                 task.cancel()
@@ -421,10 +422,11 @@ async def _watch(
     seen: list[Seen],
     phase: dict[str, str],
     ready: asyncio.Event,
+    arrived: asyncio.Event,
 ) -> None:
     """Every ``/ws`` frame ``role`` receives about the lots (their own, and festival
     ticks), from before the first bid to the end; ``ready`` is set once every lot has
-    answered both subscriptions."""
+    answered both subscriptions, ``arrived`` at every frame kept."""
     by_id = {lot.auction: lot for lot in lots}
     answered: dict[str, set[int]] = {"auction": set(), "festival": set()}
     url = live.url.replace("http://", "ws://") + "/ws"
@@ -438,6 +440,7 @@ async def _watch(
             lot = by_id.get(frame.get("auction", 0))
             if lot is not None:
                 seen.append(Seen(role, lot, _frame_state(frame, lot), f"ws:{frame['type']}", frame))
+                arrived.set()
                 topic = "festival" if frame["type"] == "lot" else "auction"
                 answered[topic].add(lot.auction)
                 if all(len(ids) == len(lots) for ids in answered.values()):
@@ -445,11 +448,12 @@ async def _watch(
 
 
 async def _frames_told(
-    seen: list[Seen], lots: list[Lot], states: set[str], timeout_s: float = 15.0
+    seen: list[Seen], arrived: asyncio.Event, lots: list[Lot], states: set[str]
 ) -> None:
-    """Wait until the buyer's socket has told each lot's move to one of ``states`` (the
-    other roles' frames of the same events are dispatched with it)."""
-    async with asyncio.timeout(timeout_s):
+    """Wait, frame by frame (``arrived`` is set at each), until the buyer's socket has
+    told each lot's move to one of ``states`` (the other roles' frames of the same
+    events are dispatched with it); fail after 15 s."""
+    async with asyncio.timeout(15):
         while not all(
             any(
                 s.role == "buyer" and s.lot is lot and s.channel.startswith("ws:")
@@ -458,7 +462,8 @@ async def _frames_told(
             )
             for lot in lots
         ):  # fmt: skip
-            await asyncio.sleep(0.05)
+            arrived.clear()
+            await arrived.wait()
 
 
 def _frame_state(frame: dict[str, Any], lot: Lot) -> str:
