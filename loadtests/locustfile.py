@@ -48,6 +48,7 @@ MAX_S = float(os.environ.get("RFQ_LOAD_MAX_S", "600"))
 DRAIN_S = 8.0
 ANSWER_TIMEOUT_S = 15.0
 _READ_SIZE = 65536
+"""Bytes a user asks its socket for at a time: many frames in one read."""
 RETRIES = 4
 """A bid answered ``unavailable`` (or not at all) is sent again with the same key this
 many times (back-off 0.5 s to 5 s): the server answers a repeated key with its first

@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     tasks.start_soon(_mail_loop, state.db, smtp, MAIL_EVERY_S)
                 yield
                 tasks.cancel_scope.cancel()
-            await state.uses.flush()
+            await state.uses.settle()  # the last uses; a failure does not fail the shutdown
 
     app = Starlette(routes=_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings

@@ -71,10 +71,15 @@ class Uses:
         """Flush every :data:`USES_EVERY_S` seconds until cancelled."""
         while True:
             await asyncio.sleep(USES_EVERY_S)
-            try:
-                await self.flush()
-            except Exception:  # a usage record is a hint: the next round goes on
-                log.warning("recording credentials' last use failed", exc_info=True)
+            await self.settle()
+
+    async def settle(self) -> None:
+        """:meth:`flush`, logging a failure: a usage record is a hint, and the next
+        round (or nobody, at shutdown) goes on without it."""
+        try:
+            await self.flush()
+        except Exception:
+            log.warning("recording credentials' last use failed", exc_info=True)
 
 
 def csrf_token(secret_key: str, session_secret: str) -> str:
