@@ -108,6 +108,8 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
 
     The parent process migrates an SQLite database and starts the embedded Redis when
     ``RFQ_REDIS_URL`` is unset, then hands its URL to every worker and stops it last.
+    With fewer workers than cores, each worker's journal commits in a child process
+    (``web.app.served_app``; docs/engine.md); with a worker per core, in its thread.
     """
     if workers < 1:
         raise SettingsError("--workers must be at least 1.")
@@ -125,7 +127,9 @@ def serve(host: str, port: int, workers: int, settings: Settings) -> None:
         if embedded is not None:
             os.environ["RFQ_REDIS_URL"] = embedded.start()
         uvicorn.run(
-            "web.app:served_app",
+            "web.app:served_app"
+            if workers < (os.cpu_count() or 1)
+            else "web.app:served_app_per_core",
             factory=True,
             host=host,
             port=port,

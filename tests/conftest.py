@@ -98,7 +98,9 @@ def make_settings(data_dir: Path, database_url: str, prefix: str, **overrides: o
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_prefix: str
 ) -> Iterator[LiveServer]:
-    """A real uvicorn serving the app on a free port, once per database backend."""
+    """A real uvicorn serving the app on a free port, once per database backend; its
+    journal commits in a child process (as in ``rfq serve``) if the test module sets
+    ``JOURNAL_PROCESS = True``."""
     backend = request.param
     data_dir = tmp_path_factory.mktemp("data")
     pg_name = None
@@ -110,7 +112,9 @@ def live(
     # A prefix per server, so rate-limit budgets do not leak between modules.
     settings = make_settings(data_dir, url, f"{redis_prefix}{uuid.uuid4().hex[:6]}:")
     try:
-        with run_server(settings) as server:
+        with run_server(
+            settings, journal_process=getattr(request.module, "JOURNAL_PROCESS", False)
+        ) as server:
             yield server
     finally:
         if pg_name:

@@ -55,9 +55,11 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 20.0, what: str = 
 
 
 @contextlib.contextmanager
-def run_server(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
+def run_server(
+    settings: Settings, port: int = 0, *, journal_process: bool = False
+) -> Iterator[LiveServer]:
     """Serve the app with a real uvicorn on 127.0.0.1, on ``port`` (0: the OS picks)."""
-    app = create_app(settings)
+    app = create_app(settings, journal_process=journal_process)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -70,8 +70,11 @@ log = logging.getLogger("rfq.web")
 _STATIC = Path(__file__).with_name("static")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app; settings default to the ``RFQ_*`` environment variables."""
+def create_app(settings: Settings | None = None, *, journal_process: bool = False) -> Starlette:
+    """Build the app; settings default to the ``RFQ_*`` environment variables.
+
+    ``journal_process``: the journal commits in a child process of its own (``rfq
+    serve``'s workers; see ``bidding/live/commit_process.py``), rather than in a thread."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -98,7 +101,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.keys = Keys(settings.redis_prefix)
             state.limiter = RateLimiter(state.redis, state.keys)
             state.engine = Engine(state.redis, state.keys)
-            state.journal = Journal(state.db, DOMAIN_HOOKS, publish=state.engine.publish)
+            state.journal = Journal(
+                state.db, DOMAIN_HOOKS, publish=state.engine.publish, own_process=journal_process
+            )
             rate = RateLimit(max(1, 1000 // settings.bids_per_second), burst_ms=2_000)
             secret = settings.secret_key.encode()
             state.desk = Desk(
@@ -136,8 +141,21 @@ GC_THRESHOLDS = (20_000, 10, 10)
 
 
 def served_app() -> Starlette:
-    """The factory ``rfq serve`` runs in each worker: :func:`create_app`, then the
-    collector tuned so that it does not stall the event loop.
+    """The factory ``rfq serve`` runs in each worker when the machine has more cores than
+    workers: :func:`create_app` with the journal's commits in a process of their own
+    (which then has a core to run on), and the collector tuned (:func:`_tuned`)."""
+    return _tuned(create_app(journal_process=True))
+
+
+def served_app_per_core() -> Starlette:
+    """The factory when ``rfq serve`` runs a worker per core or more: the journal
+    commits in its thread, since a commit process would only compete with the workers
+    for their cores (measured in ``docs/performance.md``); the collector tuned."""
+    return _tuned(create_app())
+
+
+def _tuned(app: Starlette) -> Starlette:
+    """Tune the collector so that it does not stall the event loop.
 
     With Python's defaults, a worker fanning out 10,000 frames/s to 1,000 sockets ran a
     full collection every 3 to 4 s, and each took 100 to 220 ms: every frame in flight
@@ -147,7 +165,6 @@ def served_app() -> Starlette:
     objects alive after startup (modules, the ORM's mappings) are moved out of the
     collector's sight with ``gc.freeze()``, so a full collection scans only what came later.
     """
-    app = create_app()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
