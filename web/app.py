@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None, *, journal_process: bool = Fals
     """Build the app; settings default to the ``RFQ_*`` environment variables.
 
     ``journal_process``: the journal commits in a child process of its own (``rfq
-    serve``'s workers; see ``bidding/live/commit_process.py``), rather than in a thread."""
+    serve``'s workers when there are fewer than cores; see
+    ``bidding/live/commit_process.py``), rather than in its thread."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager

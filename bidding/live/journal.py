@@ -59,10 +59,10 @@ class Journal:
     (measured: with the commits run through the loop's worker threads, a cycle took
     8 ms of which the thread worked 5).
 
-    With ``own_process`` (what ``rfq serve`` uses) the thread hands each batch to a
-    child process that commits it (``bidding/live/commit_process.py``), so the commit's
-    many calls into the database driver do not each wait for the GIL; without it (tests,
-    in-process benches) the thread commits itself.
+    With ``own_process`` (``rfq serve`` with fewer workers than cores) the thread hands
+    each batch to a child process that commits it (``bidding/live/commit_process.py``),
+    so the commit's many calls into the database driver do not each wait for the GIL;
+    without it (tests, in-process benches) the thread commits itself.
     """
 
     def __init__(
@@ -145,7 +145,7 @@ class Journal:
         if self._process is not None:
             try:
                 self._process.start()
-            except ConnectionError:  # the first commit tries again
+            except Exception:  # logged; the first commit tries again (and its retries)
                 log.exception("the journal's commit process did not start")
         while True:
             first = self._inbox.get()
