@@ -44,8 +44,9 @@ def _children() -> list[multiprocessing.process.BaseProcess]:
     return [p for p in multiprocessing.active_children() if p.name == "rfq-journal-commits"]
 
 
-def _bid_until_known(client: httpx.Client, supplier: dict[str, Any], auction: int, price: int,
-                     key: str) -> str:  # fmt: skip
+def _bid_until_known(
+    client: httpx.Client, supplier: dict[str, Any], auction: int, price: int, key: str
+) -> str:
     """Place a bid, retrying the same key while the outcome is unknown (503); its id."""
     for _ in range(100):
         response = place_bid(client, supplier, auction, price, key)
